@@ -1,0 +1,37 @@
+# Front door only: the build itself is CMake (see CMakePresets.json).
+#   make run   - install missing dependencies, build, run the examples
+#   make test  - install missing dependencies, build, run the whole test suite
+PRESET ?= release
+BUILD_DIR := build/$(PRESET)
+JOBS ?= $(shell nproc)
+
+# Debian packages the build needs (libopenblas-openmp-dev: OpenBLAS built for OpenMP callers).
+DEB_PACKAGES := build-essential cmake ninja-build ccache libopenblas-openmp-dev \
+	libboost-graph-dev libgtest-dev
+
+.PHONY: deps configure build test run clean
+
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" -ne 0 ] && SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+configure: deps
+	cmake --preset $(PRESET)
+
+build: configure
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+test: build
+	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
+
+run: build
+	@for e in $(BUILD_DIR)/examples/example_*; do echo "== $$e"; $$e || exit 1; done
+
+clean:
+	rm -rf build

@@ -1,0 +1,21 @@
+#pragma once
+// Reverse-mode execution of the recorded graph.
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace mixgrad::autograd {
+
+// Backpropagates from `outputs` (seeded with `grad_outputs`; an undefined entry means ones for a
+// one-element output) and accumulates into the .grad() of every reachable leaf.
+void backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_outputs = {},
+              bool retain_graph = false);
+
+// Returns d(outputs)/d(inputs) weighted by `grad_outputs`, without touching any .grad().
+// An input the outputs do not depend on gets an undefined tensor, or an error unless
+// `allow_unused`.
+std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
+                         const std::vector<Tensor>& grad_outputs = {}, bool retain_graph = false,
+                         bool allow_unused = false);
+
+}  // namespace mixgrad::autograd

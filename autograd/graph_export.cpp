@@ -1,0 +1,78 @@
+#include "autograd/graph_export.h"
+
+#include <boost/graph/adjacency_list.hpp>
+#include <boost/graph/graphviz.hpp>
+#include <sstream>
+#include <unordered_map>
+
+#include "autograd/autograd_meta.h"
+
+namespace mixgrad {
+
+namespace {
+
+struct VertexInfo {
+  std::string label;
+  std::string shape;  // Graphviz node shape: ops are boxes, leaves ellipses
+};
+
+using Graph = boost::adjacency_list<boost::vecS, boost::vecS, boost::directedS, VertexInfo>;
+
+std::string label_of(const Node& node) {
+  std::string label = node.name();
+  if (const auto* acc = dynamic_cast<const AccumulateGrad*>(&node)) {
+    (void)acc;
+    label = "leaf";
+  }
+  for (const TensorMeta& m : node.output_meta())
+    label += "\\n" + std::string(dtype_name(m.dtype)) + detail::to_str(m.shape);
+  return label;
+}
+
+}  // namespace
+
+void write_dot(std::ostream& os, const std::vector<Tensor>& roots) {
+  Graph g;
+  std::unordered_map<const Node*, Graph::vertex_descriptor> vertex;
+  std::vector<const Node*> stack;
+  auto vertex_for = [&](const Node* n) {
+    auto it = vertex.find(n);
+    if (it != vertex.end()) return it->second;
+    const bool leaf = dynamic_cast<const AccumulateGrad*>(n) != nullptr;
+    auto v = boost::add_vertex(VertexInfo{label_of(*n), leaf ? "ellipse" : "box"}, g);
+    vertex.emplace(n, v);
+    stack.push_back(n);
+    return v;
+  };
+  std::vector<Edge> keep_alive;
+  for (const Tensor& r : roots) {
+    Edge e = gradient_edge(r);
+    if (e.valid()) {
+      keep_alive.push_back(e);
+      vertex_for(e.node.get());
+    }
+  }
+  while (!stack.empty()) {
+    const Node* n = stack.back();
+    stack.pop_back();
+    const auto consumer = vertex.at(n);
+    for (const Edge& e : n->next_edges()) {
+      if (!e.valid()) continue;
+      const auto producer = vertex_for(e.node.get());
+      boost::add_edge(producer, consumer, g);  // data flows producer -> consumer
+    }
+  }
+  boost::write_graphviz(
+      os, g,
+      [&g](std::ostream& out, Graph::vertex_descriptor v) {
+        out << "[label=\"" << g[v].label << "\", shape=" << g[v].shape << "]";
+      });
+}
+
+std::string to_dot(const std::vector<Tensor>& roots) {
+  std::ostringstream os;
+  write_dot(os, roots);
+  return os.str();
+}
+
+}  // namespace mixgrad

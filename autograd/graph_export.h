@@ -1,0 +1,17 @@
+#pragma once
+// Exports the backward graph recorded behind tensors to Graphviz DOT, through Boost.Graph.
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace mixgrad {
+
+// One vertex per recorded op or leaf (labelled with its name and output shapes), one edge per
+// data flow from an input's producer to the op that consumed it.
+std::string to_dot(const std::vector<Tensor>& roots);
+inline std::string to_dot(const Tensor& root) { return to_dot(std::vector<Tensor>{root}); }
+void write_dot(std::ostream& os, const std::vector<Tensor>& roots);
+
+}  // namespace mixgrad

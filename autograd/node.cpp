@@ -1,0 +1,79 @@
+#include "autograd/node.h"
+
+#include "autograd/autograd_meta.h"
+#include "ops/creation.h"
+#include "ops/reduce.h"
+
+namespace mixgrad {
+
+namespace {
+// Sums the broadcast dims of `g` away so it has `shape` (gradient of an implicit expand).
+Tensor sum_to_shape(const Tensor& g, const Shape& shape) {
+  if (g.shape() == shape) return g;
+  const int64_t lead = g.dim() - static_cast<int64_t>(shape.size());
+  MG_CHECK(lead >= 0, "backward", "gradient of shape ", g.shape(), " cannot be reduced to ", shape);
+  Shape dims;
+  for (int64_t i = 0; i < g.dim(); ++i)
+    if (i < lead || (shape[i - lead] == 1 && g.size(i) != 1)) dims.push_back(i);
+  Tensor r = dims.empty() ? g : sum(g, dims, /*keepdim=*/true);
+  return r.view(shape);
+}
+}  // namespace
+
+void GradSink::add(const Tensor& g_in) {
+  if (!needed() || !g_in.defined()) return;
+  Tensor g = sum_to_shape(g_in, meta_->shape);
+  if (g.dtype() != meta_->dtype) g = g.to(meta_->dtype);
+  if (!buffer_->defined()) {
+    *buffer_ = g;
+    *owned_ = 0;  // may alias a tensor someone else holds: copy before writing into it
+  } else if (*owned_) {
+    buffer_->add_(g);
+  } else {
+    *buffer_ = *buffer_ + g;
+    *owned_ = 1;
+  }
+}
+
+Tensor& GradSink::buffer() {
+  MG_CHECK(needed(), "backward", "gradient buffer requested for an input that needs none");
+  if (!buffer_->defined()) {
+    *buffer_ = zeros(meta_->shape, TensorOptions(meta_->dtype).device(meta_->device));
+    *owned_ = 1;
+  } else if (!*owned_ || !buffer_->is_contiguous()) {
+    *buffer_ = buffer_->clone();
+    *owned_ = 1;
+  }
+  return *buffer_;
+}
+
+AccumulateGrad::AccumulateGrad(std::shared_ptr<TensorImpl> leaf)
+    : Node("AccumulateGrad", {}, {TensorMeta::of(Tensor(leaf))}), leaf_(std::move(leaf)) {}
+
+void AccumulateGrad::apply(const std::vector<Tensor>& grad_outputs, InputGrads) {
+  if (grad_outputs[0].defined()) accumulate(grad_outputs[0], false);
+}
+
+void AccumulateGrad::accumulate(Tensor grad, bool owned) {
+  Tensor leaf(leaf_);
+  Tensor old = leaf.grad();
+  if (!old.defined()) {
+    leaf.set_grad(owned && grad.is_contiguous() ? grad : grad.clone());
+  } else {
+    old.add_(grad);
+  }
+}
+
+Edge gradient_edge(const Tensor& t) {
+  if (!t.requires_grad()) return {};
+  AutogradMeta& m = t.impl().autograd_meta();
+  if (m.grad_fn) return {m.grad_fn, m.output_nr};
+  std::shared_ptr<Node> acc = m.grad_accumulator.lock();
+  if (!acc) {
+    acc = std::make_shared<AccumulateGrad>(t.impl_ptr());
+    m.grad_accumulator = acc;
+  }
+  return {acc, 0};
+}
+
+}  // namespace mixgrad

@@ -1,0 +1,124 @@
+#pragma once
+// The CPU backend's one stride walker. Given operands viewed with a common shape (broadcast dims
+// have stride 0), it merges dims that are contiguous for every operand, then hands the body flat
+// innermost runs: body(ptrs, byte_strides, n). A body that checks for unit strides gets a plain
+// loop the compiler vectorizes. Work is split across threads by element ranges.
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "backends/cpu/parallel.h"
+#include "core/tensor.h"
+
+namespace mixgrad::cpu {
+
+template <int N>
+class StridedLoop {
+ public:
+  // operands[0] defines the shape; the others must have that shape (after expand()).
+  explicit StridedLoop(const std::array<const Tensor*, N>& operands) {
+    const Shape& shape = operands[0]->shape();
+    for (int k = 0; k < N; ++k) {
+      base_[k] = static_cast<char*>(operands[k]->data_ptr());
+      elem_[k] = static_cast<int64_t>(operands[k]->element_size());
+    }
+    numel_ = numel_of(shape);
+    // Innermost dim first; drop size-1 dims; merge dim d into d-1 when contiguous for all.
+    for (int64_t d = static_cast<int64_t>(shape.size()) - 1; d >= 0; --d) {
+      if (shape[d] == 1) continue;
+      std::array<int64_t, N> st;
+      for (int k = 0; k < N; ++k) st[k] = operands[k]->strides()[d] * elem_[k];
+      if (!sizes_.empty()) {
+        bool merge = true;
+        for (int k = 0; k < N; ++k)
+          if (st[k] != strides_.back()[k] * sizes_.back()) merge = false;
+        if (merge) {
+          sizes_.back() *= shape[d];
+          continue;
+        }
+      }
+      sizes_.push_back(shape[d]);
+      strides_.push_back(st);
+    }
+    if (sizes_.empty()) {
+      sizes_.push_back(1);
+      strides_.push_back({});
+      for (int k = 0; k < N; ++k) strides_[0][k] = elem_[k];
+    }
+  }
+
+  int64_t numel() const { return numel_; }
+
+  // body(char* const* ptrs, const int64_t* byte_strides, int64_t n)
+  template <class Body>
+  void run(Body&& body, int64_t grain = kGrainSize) const {
+    if (numel_ == 0) return;
+    parallel_for(numel_, grain, [&](int64_t b, int64_t e) { run_range(b, e, body); });
+  }
+
+  template <class Body>
+  void run_serial(Body&& body) const {
+    if (numel_ > 0) run_range(0, numel_, body);
+  }
+
+ private:
+  template <class Body>
+  void run_range(int64_t begin, int64_t end, Body& body) const {
+    const int nd = static_cast<int>(sizes_.size());
+    std::vector<int64_t> idx(nd);
+    std::array<char*, N> p = base_;
+    int64_t rem = begin;
+    for (int d = 0; d < nd; ++d) {
+      idx[d] = rem % sizes_[d];
+      rem /= sizes_[d];
+      for (int k = 0; k < N; ++k) p[k] += idx[d] * strides_[d][k];
+    }
+    const std::array<int64_t, N>& inner = strides_[0];
+    for (int64_t e = begin; e < end;) {
+      const int64_t n = std::min(sizes_[0] - idx[0], end - e);
+      body(p.data(), inner.data(), n);
+      e += n;
+      idx[0] += n;
+      for (int k = 0; k < N; ++k) p[k] += n * inner[k];
+      for (int d = 0; d + 1 < nd && idx[d] == sizes_[d]; ++d) {
+        idx[d] = 0;
+        ++idx[d + 1];
+        for (int k = 0; k < N; ++k) p[k] += strides_[d + 1][k] - sizes_[d] * strides_[d][k];
+      }
+    }
+  }
+
+  std::array<char*, N> base_{};
+  std::array<int64_t, N> elem_{};
+  std::vector<int64_t> sizes_;                   // innermost first
+  std::vector<std::array<int64_t, N>> strides_;  // bytes, innermost first
+  int64_t numel_ = 0;
+};
+
+// Typed element-wise map over operands of one shape: out = f(in...). Unit-stride runs become a
+// plain indexed loop (vectorizable); broadcast scalars (stride 0) are read once per run.
+template <class Out, class... In, class F>
+void map_elements(const Tensor& out, F f, const auto&... inputs) {
+  constexpr int N = 1 + sizeof...(In);
+  StridedLoop<N> loop({&out, &inputs...});
+  loop.run([&](char* const* p, const int64_t* s, int64_t n) {
+    Out* o = reinterpret_cast<Out*>(p[0]);
+    bool unit = s[0] == sizeof(Out);
+    int k = 1;
+    ((unit = unit && s[k++] == sizeof(In)), ...);
+    if (unit) {
+      [&]<size_t... I>(std::index_sequence<I...>) {
+        std::tuple<const In*...> in{reinterpret_cast<const In*>(p[1 + I])...};
+        for (int64_t i = 0; i < n; ++i) o[i] = f(std::get<I>(in)[i]...);
+      }(std::index_sequence_for<In...>{});
+    } else {
+      [&]<size_t... I>(std::index_sequence<I...>) {
+        for (int64_t i = 0; i < n; ++i)
+          *reinterpret_cast<Out*>(p[0] + i * s[0]) =
+              f(*reinterpret_cast<const In*>(p[1 + I] + i * s[1 + I])...);
+      }(std::index_sequence_for<In...>{});
+    }
+  });
+}
+
+}  // namespace mixgrad::cpu

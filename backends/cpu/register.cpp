@@ -1,0 +1,31 @@
+#include "backends/cpu/kernels.h"
+
+namespace mixgrad::cpu {
+
+void register_kernels() {
+  constexpr DeviceType t = DeviceType::CPU;
+  kernels::copy.set(t, copy);
+  kernels::fill.set(t, fill);
+  kernels::arange.set(t, arange);
+  kernels::unary.set(t, unary);
+  kernels::binary.set(t, binary);
+  kernels::where.set(t, where);
+  kernels::reduce.set(t, reduce);
+  kernels::cumsum.set(t, cumsum);
+  kernels::gemm.set(t, gemm);
+  kernels::gather.set(t, gather);
+  kernels::scatter.set(t, scatter);
+  kernels::index_select.set(t, index_select);
+  kernels::index_scatter.set(t, index_scatter);
+  kernels::sort.set(t, sort);
+  kernels::topk.set(t, topk);
+  kernels::softmax.set(t, softmax);
+  kernels::softmax_backward.set(t, softmax_backward);
+  kernels::uniform.set(t, uniform);
+  kernels::normal.set(t, normal);
+  kernels::randint.set(t, randint);
+  kernels::bincount.set(t, bincount);
+  kernels::nonzero.set(t, nonzero);
+}
+
+}  // namespace mixgrad::cpu

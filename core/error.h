@@ -1,0 +1,46 @@
+#pragma once
+// The one exception type mixgrad throws for bad input: it always names the op at fault.
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace mixgrad {
+
+class Error : public std::runtime_error {
+ public:
+  Error(std::string op, const std::string& detail)
+      : std::runtime_error(op + ": " + detail), op_(std::move(op)) {}
+  const std::string& op() const { return op_; }
+
+ private:
+  std::string op_;
+};
+
+// Throws Error(op, detail) when `cond` is false; `detail` is only built on failure.
+#define MG_CHECK(cond, op, ...)                                                      \
+  do {                                                                               \
+    if (!(cond)) throw ::mixgrad::Error((op), ::mixgrad::detail::concat(__VA_ARGS__)); \
+  } while (0)
+
+namespace detail {
+std::string to_str(const std::string& s);
+std::string to_str(const char* s);
+std::string to_str(const std::vector<int64_t>& shape);  // "[2, 3]"
+template <class T>
+std::string to_str(const T& v) {
+  if constexpr (requires { std::to_string(v); }) {
+    return std::to_string(v);
+  } else {
+    return describe(v);  // found by ADL (Shape, Tensor, DType, Device)
+  }
+}
+template <class... Args>
+std::string concat(const Args&... args) {
+  std::string s;
+  ((s += to_str(args)), ...);
+  return s;
+}
+}  // namespace detail
+
+}  // namespace mixgrad

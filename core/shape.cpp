@@ -1,0 +1,120 @@
+#include "core/shape.h"
+
+#include "core/error.h"
+
+namespace mixgrad {
+
+int64_t numel_of(const Shape& shape) {
+  int64_t n = 1;
+  for (int64_t s : shape) n *= s;
+  return n;
+}
+
+Shape contiguous_strides(const Shape& shape) {
+  Shape strides(shape.size());
+  int64_t s = 1;
+  for (int64_t i = static_cast<int64_t>(shape.size()) - 1; i >= 0; --i) {
+    strides[i] = s;
+    s *= std::max<int64_t>(shape[i], 1);
+  }
+  return strides;
+}
+
+int64_t wrap_dim(int64_t dim, int64_t ndim, const char* op) {
+  const int64_t n = std::max<int64_t>(ndim, 1);
+  MG_CHECK(dim >= -n && dim < n, op, "dim ", dim, " out of range for a tensor with ", ndim,
+           " dims (expected in [", -n, ", ", n - 1, "])");
+  return dim < 0 ? dim + n : dim;
+}
+
+Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
+  const size_t n = std::max(a.size(), b.size());
+  Shape out(n);
+  for (size_t i = 0; i < n; ++i) {
+    const int64_t da = i < n - a.size() ? 1 : a[i - (n - a.size())];
+    const int64_t db = i < n - b.size() ? 1 : b[i - (n - b.size())];
+    MG_CHECK(da == db || da == 1 || db == 1, op, "shapes ", a, " and ", b,
+             " cannot be broadcast together (dim ", i, ": ", da, " vs ", db, ")");
+    out[i] = da == 1 ? db : da;
+  }
+  return out;
+}
+
+Shape broadcast_strides(const Shape& shape, const Shape& strides, const Shape& target) {
+  Shape out(target.size(), 0);
+  const size_t lead = target.size() - shape.size();
+  for (size_t i = 0; i < shape.size(); ++i)
+    out[lead + i] = shape[i] == 1 && target[lead + i] != 1 ? 0 : strides[i];
+  return out;
+}
+
+bool is_contiguous_layout(const Shape& shape, const Shape& strides) {
+  int64_t expected = 1;
+  for (int64_t i = static_cast<int64_t>(shape.size()) - 1; i >= 0; --i) {
+    if (shape[i] == 0) return true;
+    if (shape[i] != 1 && strides[i] != expected) return false;
+    expected *= shape[i];
+  }
+  return true;
+}
+
+// Groups old dims into chunks that are contiguous among themselves and maps each chunk onto the
+// new dims covering the same number of elements (PyTorch's computeStride).
+std::vector<int64_t> view_strides(const Shape& shape, const Shape& strides, const Shape& new_shape,
+                                  bool& ok) {
+  ok = true;
+  const int64_t numel = numel_of(shape);
+  std::vector<int64_t> out(new_shape.size());
+  if (numel == 0 || shape.empty()) {  // nothing to preserve: any layout of new_shape works
+    out = contiguous_strides(new_shape);
+    return out;
+  }
+  int64_t view_d = static_cast<int64_t>(new_shape.size()) - 1;
+  int64_t chunk_base_stride = strides.empty() ? 1 : strides.back();
+  int64_t tensor_numel = 1, view_numel = 1;
+  for (int64_t d = static_cast<int64_t>(shape.size()) - 1; d >= 0; --d) {
+    tensor_numel *= shape[d];
+    if (d == 0 || (shape[d - 1] != 1 && strides[d - 1] != tensor_numel * chunk_base_stride)) {
+      while (view_d >= 0 && (view_numel < tensor_numel || new_shape[view_d] == 1)) {
+        out[view_d] = view_numel * chunk_base_stride;
+        view_numel *= new_shape[view_d];
+        --view_d;
+      }
+      if (view_numel != tensor_numel) {
+        ok = false;
+        return {};
+      }
+      if (d > 0) {
+        chunk_base_stride = strides[d - 1];
+        tensor_numel = 1;
+        view_numel = 1;
+      }
+    }
+  }
+  if (view_d != -1) ok = false;
+  return out;
+}
+
+Shape infer_size(const Shape& shape, int64_t numel, const char* op) {
+  Shape out = shape;
+  int64_t known = 1, infer = -1;
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (shape[i] == -1) {
+      MG_CHECK(infer < 0, op, "only one dimension can be -1 in shape ", shape);
+      infer = static_cast<int64_t>(i);
+    } else {
+      MG_CHECK(shape[i] >= 0, op, "invalid size ", shape[i], " in shape ", shape);
+      known *= shape[i];
+    }
+  }
+  if (infer >= 0) {
+    MG_CHECK(known != 0 && numel % known == 0, op, "shape ", shape,
+             " is invalid for input of size ", numel);
+    out[infer] = numel / known;
+  } else {
+    MG_CHECK(known == numel, op, "shape ", shape, " is invalid for input of size ", numel);
+  }
+  return out;
+}
+
+}  // namespace mixgrad

@@ -1,0 +1,146 @@
+#include "core/tensor.h"
+
+#include <ostream>
+
+#include "autograd/autograd_meta.h"
+#include "autograd/engine.h"
+#include "core/allocator.h"
+
+namespace mixgrad {
+
+TensorImpl::TensorImpl() = default;
+TensorImpl::~TensorImpl() = default;
+
+AutogradMeta& TensorImpl::autograd_meta() {
+  if (!autograd) autograd = std::make_unique<AutogradMeta>();
+  return *autograd;
+}
+
+TensorImpl& Tensor::impl() const {
+  if (!impl_) throw Error("Tensor", "operation on an undefined tensor");
+  return *impl_;
+}
+
+int64_t Tensor::size(int64_t dim) const {
+  if (this->dim() == 0) throw Error("size", "a 0-dim tensor has no dims");
+  return sizes()[wrap_dim(dim, this->dim(), "size")];
+}
+
+int64_t Tensor::stride(int64_t dim) const {
+  if (this->dim() == 0) throw Error("stride", "a 0-dim tensor has no dims");
+  return strides()[wrap_dim(dim, this->dim(), "stride")];
+}
+
+void* Tensor::data_ptr() const {
+  return static_cast<char*>(storage()->data()) + storage_offset() * element_size();
+}
+
+void Tensor::check_dtype_access(DType requested, const char* what) const {
+  MG_CHECK(dtype() == requested, what, "tensor has dtype ", dtype(), " but ", requested,
+           " was requested");
+  MG_CHECK(device().is_cpu(), what, "tensor is on ", device(),
+           "; copy it to the CPU first with to(Device::cpu())");
+}
+
+Scalar Tensor::item_scalar() const {
+  MG_CHECK(numel() == 1, "item", "expected a tensor with one element, got shape ", shape());
+  Tensor c = device().is_cpu() ? *this : to(Device::cpu());
+  const void* p = c.data_ptr();
+  switch (c.dtype()) {
+    case DType::Float32: return Scalar(*static_cast<const float*>(p));
+    case DType::Float64: return Scalar(*static_cast<const double*>(p));
+    case DType::Int64: return Scalar(*static_cast<const int64_t*>(p));
+    case DType::Int32: return Scalar(*static_cast<const int32_t*>(p));
+    case DType::Bool: return Scalar(*static_cast<const bool*>(p));
+    default: break;
+  }
+  throw Error("item", std::string("unsupported dtype ") + dtype_name(c.dtype()));
+}
+
+// ---- autograd ----
+
+bool Tensor::requires_grad() const {
+  const auto& m = impl().autograd;
+  return m && m->requires_grad;
+}
+
+Tensor& Tensor::requires_grad_(bool value) {
+  if (value) {
+    MG_CHECK(is_floating_point(), "requires_grad_", "only floating-point tensors can require "
+             "gradients, got ", dtype());
+  }
+  AutogradMeta& m = impl().autograd_meta();
+  MG_CHECK(!m.grad_fn || value, "requires_grad_", "cannot turn off requires_grad of a non-leaf "
+           "tensor; use detach()");
+  m.requires_grad = value;
+  return *this;
+}
+
+bool Tensor::is_leaf() const {
+  const auto& m = impl().autograd;
+  return !m || !m->grad_fn;
+}
+
+Tensor Tensor::grad() const {
+  const auto& m = impl().autograd;
+  return m ? m->grad : Tensor();
+}
+
+void Tensor::set_grad(const Tensor& g) const {
+  if (g.defined()) {
+    MG_CHECK(g.shape() == shape(), "set_grad", "gradient of shape ", g.shape(),
+             " for a tensor of shape ", shape());
+  }
+  impl().autograd_meta().grad = g;
+}
+
+void Tensor::zero_grad() const {
+  if (impl().autograd) impl().autograd->grad = Tensor();
+}
+
+Tensor& Tensor::retain_grad() {
+  MG_CHECK(requires_grad(), "retain_grad", "tensor does not require grad");
+  AutogradMeta& m = impl().autograd_meta();
+  if (!m.grad_fn) return *this;  // leaves keep their gradient anyway
+  m.retains_grad = true;
+  auto& retained = m.grad_fn->retained_outputs();
+  if (retained.size() <= m.output_nr) retained.resize(m.output_nr + 1);
+  retained[m.output_nr] = impl_;
+  return *this;
+}
+
+const std::shared_ptr<Node>& Tensor::grad_fn() const {
+  static const std::shared_ptr<Node> none;
+  const auto& m = impl().autograd;
+  return m ? m->grad_fn : none;
+}
+
+uint32_t Tensor::output_nr() const {
+  const auto& m = impl().autograd;
+  return m ? m->output_nr : 0;
+}
+
+void Tensor::backward(const Tensor& grad, bool retain_graph) const {
+  autograd::backward({*this}, {grad}, retain_graph);
+}
+
+Tensor Tensor::detach() const {
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = storage();
+  impl->sizes = sizes();
+  impl->strides = strides();
+  impl->offset = storage_offset();
+  impl->dtype = dtype();
+  impl->is_view = true;
+  return Tensor(std::move(impl));
+}
+
+std::string describe(const Tensor& t) {
+  if (!t.defined()) return "undefined tensor";
+  return std::string(dtype_name(t.dtype())) + detail::to_str(t.shape()) + " on " +
+         describe(t.device());
+}
+
+std::ostream& operator<<(std::ostream& os, const Tensor& t) { return os << t.to_string(); }
+
+}  // namespace mixgrad

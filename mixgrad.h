@@ -1,0 +1,19 @@
+#pragma once
+// mixgrad: define-by-run tensors with reverse-mode autodiff. Include this one header.
+//
+//   #include <mixgrad.h>
+//   auto w = mg::randn({4, 3}).requires_grad_();
+//   auto loss = mg::relu(mg::matmul(x, w)).sum();
+//   loss.backward();  // w.grad() now holds d loss / d w
+#include "autograd/engine.h"
+#include "autograd/function.h"
+#include "autograd/grad_mode.h"
+#include "autograd/gradcheck.h"
+#include "autograd/graph_export.h"
+#include "backends/cpu/parallel.h"
+#include "core/allocator.h"
+#include "core/generator.h"
+#include "core/tensor.h"
+#include "ops/ops.h"
+
+namespace mg = mixgrad;

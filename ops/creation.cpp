@@ -1,0 +1,218 @@
+#include "ops/creation.h"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "backends/kernels.h"
+#include "ops/sort.h"
+
+namespace mixgrad {
+
+namespace {
+Tensor finish(Tensor t, const TensorOptions& o) {
+  if (o.requires_grad_) t.requires_grad_(true);
+  return t;
+}
+}  // namespace
+
+Tensor empty_strided(const Shape& shape, const Shape& strides, TensorOptions options) {
+  MG_CHECK(shape.size() == strides.size(), "empty_strided", "shape ", shape, " and strides ",
+           strides, " differ in length");
+  int64_t extent = 1;  // elements spanned: 1 + sum((size-1)*stride)
+  for (size_t i = 0; i < shape.size(); ++i) {
+    MG_CHECK(shape[i] >= 0, "empty", "negative size in shape ", shape);
+    if (shape[i] == 0) extent = 0;
+  }
+  if (extent != 0)
+    for (size_t i = 0; i < shape.size(); ++i) extent += (shape[i] - 1) * strides[i];
+  const DType dtype = options.dtype_or(default_dtype());
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage =
+      std::make_shared<Storage>(static_cast<std::size_t>(extent) * dtype_size(dtype),
+                                options.device_);
+  impl->sizes = shape;
+  impl->strides = strides;
+  impl->dtype = dtype;
+  return finish(Tensor(std::move(impl)), options);
+}
+
+Tensor empty(const Shape& shape, TensorOptions options) {
+  return empty_strided(shape, contiguous_strides(shape), options);
+}
+
+Tensor full(const Shape& shape, Scalar value, TensorOptions options) {
+  TensorOptions o = options;
+  o.requires_grad_ = false;
+  if (!o.dtype_) o.dtype_ = value.natural_dtype();
+  Tensor t = empty(shape, o);
+  kernels::fill(t.device(), t, value);
+  return finish(t, options);
+}
+
+Tensor zeros(const Shape& shape, TensorOptions options) {
+  if (!options.dtype_) options.dtype_ = default_dtype();
+  return full(shape, 0, options);
+}
+
+Tensor ones(const Shape& shape, TensorOptions options) {
+  if (!options.dtype_) options.dtype_ = default_dtype();
+  return full(shape, 1, options);
+}
+
+Tensor scalar_tensor(Scalar value, TensorOptions options) { return full({}, value, options); }
+
+Tensor Tensor::from_scalar(Scalar s) {
+  Tensor t = scalar_tensor(s);
+  t.impl().wrapped_number = true;
+  return t;
+}
+
+Tensor empty_like(const Tensor& t, std::optional<DType> dtype) {
+  return empty(t.shape(), TensorOptions(dtype.value_or(t.dtype())).device(t.device()));
+}
+Tensor zeros_like(const Tensor& t, std::optional<DType> dtype) { return full_like(t, 0, dtype); }
+Tensor ones_like(const Tensor& t, std::optional<DType> dtype) { return full_like(t, 1, dtype); }
+Tensor full_like(const Tensor& t, Scalar value, std::optional<DType> dtype) {
+  return full(t.shape(), value, TensorOptions(dtype.value_or(t.dtype())).device(t.device()));
+}
+
+Tensor arange(Scalar end, TensorOptions options) { return arange(0, end, 1, options); }
+
+Tensor arange(Scalar start, Scalar end, Scalar step, TensorOptions options) {
+  const double s = start.to_double(), e = end.to_double(), st = step.to_double();
+  MG_CHECK(st != 0, "arange", "step must be non-zero");
+  MG_CHECK((st > 0 && e >= s) || (st < 0 && e <= s), "arange", "upper bound ", e,
+           " and lower bound ", s, " inconsistent with step sign ", st);
+  const bool integral = !start.is_floating() && !end.is_floating() && !step.is_floating();
+  const DType dtype = options.dtype_or(integral ? DType::Int64 : default_dtype());
+  const auto n = static_cast<int64_t>(std::ceil((e - s) / st));
+  TensorOptions o = options;
+  o.dtype_ = dtype;
+  o.requires_grad_ = false;
+  Tensor t = empty({n}, o);
+  kernels::arange(t.device(), t, s, st);
+  return finish(t, options);
+}
+
+Tensor linspace(double start, double end, int64_t steps, TensorOptions options) {
+  MG_CHECK(steps >= 0, "linspace", "number of steps must be non-negative, got ", steps);
+  TensorOptions o = options;
+  o.dtype_ = options.dtype_or(default_dtype());
+  o.requires_grad_ = false;
+  Tensor t = empty({steps}, o);
+  const double step = steps > 1 ? (end - start) / static_cast<double>(steps - 1) : 0.0;
+  kernels::arange(t.device(), t, start, step);
+  return finish(t, options);
+}
+
+Tensor eye(int64_t n, std::optional<int64_t> m_opt, TensorOptions options) {
+  const int64_t m = m_opt.value_or(n);
+  MG_CHECK(n >= 0 && m >= 0, "eye", "sizes must be non-negative, got ", n, " x ", m);
+  TensorOptions o = options;
+  o.requires_grad_ = false;
+  Tensor t = zeros({n, m}, o);
+  const int64_t d = std::min(n, m);
+  if (d > 0) {
+    Tensor diag = t.as_strided({d}, {m + 1}, 0);  // the main diagonal as a view
+    kernels::fill(t.device(), diag, 1);
+  }
+  return finish(t, options);
+}
+
+namespace {
+Generator& gen_or_default(Generator* g) { return g ? *g : default_generator(); }
+
+// Each element gets its own Philox block, so the numbers do not depend on thread count.
+Tensor random_tensor(const Shape& shape, TensorOptions options, Generator* gen, bool normal) {
+  TensorOptions o = options;
+  o.dtype_ = options.dtype_or(default_dtype());
+  o.requires_grad_ = false;
+  MG_CHECK(is_floating(*o.dtype_), normal ? "randn" : "rand", "expected a floating dtype, got ",
+           *o.dtype_);
+  Tensor t = empty(shape, o);
+  Generator& g = gen_or_default(gen);
+  const uint64_t first = g.reserve(static_cast<uint64_t>(t.numel()));
+  if (normal)
+    kernels::normal(t.device(), t, g.seed(), first, 0.0, 1.0);
+  else
+    kernels::uniform(t.device(), t, g.seed(), first, 0.0, 1.0);
+  return finish(t, options);
+}
+}  // namespace
+
+Tensor rand(const Shape& shape, TensorOptions options, Generator* gen) {
+  return random_tensor(shape, options, gen, false);
+}
+Tensor randn(const Shape& shape, TensorOptions options, Generator* gen) {
+  return random_tensor(shape, options, gen, true);
+}
+
+Tensor randint(int64_t low, int64_t high, const Shape& shape, TensorOptions options,
+               Generator* gen) {
+  MG_CHECK(low < high, "randint", "expected low < high, got low=", low, " high=", high);
+  TensorOptions o = options;
+  o.dtype_ = options.dtype_or(DType::Int64);
+  Tensor t = empty(shape, o);
+  Generator& g = gen_or_default(gen);
+  const uint64_t first = g.reserve(static_cast<uint64_t>(t.numel()));
+  kernels::randint(t.device(), t, g.seed(), first, low, high);
+  return t;
+}
+
+Tensor rand_like(const Tensor& t, Generator* gen) {
+  return rand(t.shape(), TensorOptions(t.dtype()).device(t.device()), gen);
+}
+Tensor randn_like(const Tensor& t, Generator* gen) {
+  return randn(t.shape(), TensorOptions(t.dtype()).device(t.device()), gen);
+}
+
+Tensor randperm(int64_t n, TensorOptions options, Generator* gen) {
+  MG_CHECK(n >= 0, "randperm", "n must be non-negative, got ", n);
+  // Sorting random keys gives a uniformly random permutation (ties have probability ~2^-53).
+  Tensor keys = rand({n}, TensorOptions(DType::Float64).device(options.device_), gen);
+  Tensor perm = argsort(keys, 0);
+  return options.dtype_ ? perm.to(*options.dtype_) : perm;
+}
+
+template <class T>
+Tensor tensor(const std::vector<T>& data, std::optional<Shape> shape, TensorOptions options) {
+  Shape s = shape.value_or(Shape{static_cast<int64_t>(data.size())});
+  MG_CHECK(numel_of(s) == static_cast<int64_t>(data.size()), "tensor", "shape ", s, " needs ",
+           numel_of(s), " values but ", data.size(), " were given");
+  Tensor host = empty(s, TensorOptions(dtype_of_v<T>));
+  if constexpr (std::is_same_v<T, bool>) {
+    bool* p = host.data_ptr<bool>();
+    for (size_t i = 0; i < data.size(); ++i) p[i] = data[i];
+  } else if (!data.empty()) {
+    std::memcpy(host.data_ptr(), data.data(), data.size() * sizeof(T));
+  }
+  Tensor t = host;
+  if (options.dtype_ && *options.dtype_ != t.dtype()) t = t.to(*options.dtype_);
+  if (!(options.device_ == t.device())) t = t.to(options.device_);
+  return finish(t, options);
+}
+
+template Tensor tensor<float>(const std::vector<float>&, std::optional<Shape>, TensorOptions);
+template Tensor tensor<double>(const std::vector<double>&, std::optional<Shape>, TensorOptions);
+template Tensor tensor<int64_t>(const std::vector<int64_t>&, std::optional<Shape>, TensorOptions);
+template Tensor tensor<int32_t>(const std::vector<int32_t>&, std::optional<Shape>, TensorOptions);
+template Tensor tensor<bool>(const std::vector<bool>&, std::optional<Shape>, TensorOptions);
+
+Tensor from_blob(void* data, const Shape& shape, DType dtype, std::function<void(void*)> deleter,
+                 std::optional<Shape> strides, Device device) {
+  Shape st = strides.value_or(contiguous_strides(shape));
+  MG_CHECK(st.size() == shape.size(), "from_blob", "shape ", shape, " and strides ", st,
+           " differ in length");
+  int64_t extent = numel_of(shape) == 0 ? 0 : 1;
+  for (size_t i = 0; i < shape.size() && extent; ++i) extent += (shape[i] - 1) * st[i];
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = std::make_shared<Storage>(
+      data, static_cast<std::size_t>(extent) * dtype_size(dtype), device, std::move(deleter));
+  impl->sizes = shape;
+  impl->strides = st;
+  impl->dtype = dtype;
+  return Tensor(std::move(impl));
+}
+
+}  // namespace mixgrad

@@ -1,0 +1,87 @@
+#pragma once
+// Element-wise ops: arithmetic with NumPy broadcasting, math functions, activations,
+// comparisons and logic.
+//
+// Dtype promotion (as PyTorch): the result of a binary op has the wider dtype of its operands in
+// the order bool < int32 < int64 < float32 < float64. A C++ number (or a 0-dim tensor) meeting
+// a tensor with dims only widens it across categories: int32 tensor + 2 stays int32,
+// int32 tensor + 2.5 becomes the default float, float32 tensor * 2.0 stays float32.
+// Math functions (exp, log, sigmoid, ...) and div/pow turn integer inputs into the default float.
+// Comparisons and logical ops return bool.
+#include <optional>
+#include <string>
+
+#include "core/tensor.h"
+
+namespace mixgrad {
+
+// ---- binary arithmetic (broadcasting) ----
+Tensor add(const Tensor& a, const Tensor& b, Scalar alpha = 1);  // a + alpha * b
+Tensor sub(const Tensor& a, const Tensor& b, Scalar alpha = 1);  // a - alpha * b
+Tensor mul(const Tensor& a, const Tensor& b);
+Tensor div(const Tensor& a, const Tensor& b);  // true division
+Tensor pow(const Tensor& base, const Tensor& exponent);
+Tensor maximum(const Tensor& a, const Tensor& b);
+Tensor minimum(const Tensor& a, const Tensor& b);
+
+// ---- comparisons and logic (bool results, not differentiable) ----
+Tensor eq(const Tensor& a, const Tensor& b);
+Tensor ne(const Tensor& a, const Tensor& b);
+Tensor lt(const Tensor& a, const Tensor& b);
+Tensor le(const Tensor& a, const Tensor& b);
+Tensor gt(const Tensor& a, const Tensor& b);
+Tensor ge(const Tensor& a, const Tensor& b);
+Tensor logical_and(const Tensor& a, const Tensor& b);
+Tensor logical_or(const Tensor& a, const Tensor& b);
+Tensor logical_not(const Tensor& x);
+
+// Elements of a where cond is true, else of b (all three broadcast; cond must be bool).
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
+// x with `value` wherever mask (bool, broadcastable to x) is true.
+Tensor masked_fill(const Tensor& x, const Tensor& mask, Scalar value);
+Tensor& masked_fill_(Tensor& x, const Tensor& mask, Scalar value);
+
+// ---- math ----
+Tensor neg(const Tensor& x);
+Tensor exp(const Tensor& x);
+Tensor expm1(const Tensor& x);
+Tensor log(const Tensor& x);
+Tensor log1p(const Tensor& x);
+Tensor sqrt(const Tensor& x);
+Tensor rsqrt(const Tensor& x);
+Tensor square(const Tensor& x);
+Tensor reciprocal(const Tensor& x);
+Tensor abs(const Tensor& x);
+Tensor sign(const Tensor& x);  // gradient 0
+Tensor sin(const Tensor& x);
+Tensor cos(const Tensor& x);
+Tensor erf(const Tensor& x);
+Tensor floor(const Tensor& x);  // gradient 0
+Tensor ceil(const Tensor& x);   // gradient 0
+Tensor round(const Tensor& x);  // half to even; gradient 0
+// Bounds may be omitted (but not both); gradient passes where min <= x <= max.
+Tensor clamp(const Tensor& x, std::optional<double> min, std::optional<double> max);
+
+// ---- activations ----
+Tensor relu(const Tensor& x);
+// approximate: "none" (exact, with erf) or "tanh".
+Tensor gelu(const Tensor& x, const std::string& approximate = "none");
+Tensor elu(const Tensor& x, double alpha = 1.0);
+Tensor leaky_relu(const Tensor& x, double negative_slope = 0.01);
+Tensor sigmoid(const Tensor& x);
+Tensor tanh(const Tensor& x);
+// log(1 + exp(beta x)) / beta, linear above `threshold` (in units of beta x).
+Tensor softplus(const Tensor& x, double beta = 1.0, double threshold = 20.0);
+Tensor silu(const Tensor& x);  // x * sigmoid(x)
+
+// ---- in-place forms (self's dtype is kept) ----
+Tensor& add_(Tensor& self, const Tensor& other, Scalar alpha = 1);
+Tensor& sub_(Tensor& self, const Tensor& other, Scalar alpha = 1);
+Tensor& mul_(Tensor& self, const Tensor& other);
+Tensor& div_(Tensor& self, const Tensor& other);
+Tensor& clamp_(Tensor& self, std::optional<double> min, std::optional<double> max);
+
+// The dtype a binary op computes in (see the promotion rules above).
+DType result_type(const Tensor& a, const Tensor& b);
+
+}  // namespace mixgrad

@@ -1,0 +1,251 @@
+// Element-wise math functions and activations. Each op: the kernel code, then its backward.
+#include <cmath>
+#include <limits>
+
+#include "autograd/function.h"
+#include "backends/scalar_math.h"
+#include "ops/copy.h"
+#include "ops/creation.h"
+#include "ops/elementwise.h"
+#include "ops/elementwise_impl.h"
+#include "ops/inplace.h"
+
+namespace mixgrad {
+
+using kernels::BinaryOp;
+using kernels::OpParams;
+using kernels::UnaryOp;
+
+namespace detail {
+
+DType unary_compute_dtype(UnaryOp op, const Tensor& x) {
+  if (kernels::unary_needs_float(op) && !x.is_floating_point()) return default_dtype();
+  return x.dtype();
+}
+
+Tensor unary_forward(UnaryOp op, const Tensor& x, OpParams params) {
+  MG_CHECK(x.defined(), "unary", "got an undefined tensor");
+  const DType dtype = unary_compute_dtype(op, x);
+  Tensor in = to(x, dtype);
+  const DType out_dtype = op == UnaryOp::LogicalNot ? DType::Bool : dtype;
+  Tensor out = empty(x.shape(), TensorOptions(out_dtype).device(x.device()));
+  kernels::unary(x.device(), op, params, out, in);
+  return out;
+}
+
+}  // namespace detail
+
+namespace {
+
+using detail::unary_forward;
+
+// Backward through a fused "gradient x saved tensor" kernel (activations).
+Tensor fused_backward(BinaryOp code, const Tensor& g, const Tensor& saved, OpParams p = {}) {
+  return detail::binary_forward("backward", code, g, saved, p);
+}
+
+// Ops whose derivative is a fused kernel of the input: relu, gelu, elu, leaky_relu, softplus.
+Tensor activation(const char* name, UnaryOp op, BinaryOp backward_op, const Tensor& x,
+                  OpParams p = {}) {
+  Tensor out = unary_forward(op, x, p);
+  record(name, out, {x}, [sx = save(x), backward_op, p](const Tensor& g, InputGrads in) {
+    in[0].add(fused_backward(backward_op, g, sx.get(), p));
+  });
+  return out;
+}
+
+// Ops with zero gradient almost everywhere (sign, floor, ...): still recorded so that the graph
+// stays connected and backward gives zeros rather than "does not require grad".
+Tensor piecewise_constant(const char* name, UnaryOp op, const Tensor& x) {
+  Tensor out = unary_forward(op, x);
+  record(name, out, {x}, [](const Tensor& g, InputGrads in) { in[0].add(zeros_like(g)); });
+  return out;
+}
+
+}  // namespace
+
+Tensor neg(const Tensor& x) {
+  MG_CHECK(x.dtype() != DType::Bool, "neg", "negation of a bool tensor is not supported; use "
+           "logical_not");
+  Tensor out = unary_forward(UnaryOp::Neg, x);
+  record("neg", out, {x}, [](const Tensor& g, InputGrads in) { in[0].add(neg(g)); });
+  return out;
+}
+
+Tensor exp(const Tensor& x) {
+  Tensor out = unary_forward(UnaryOp::Exp, x);
+  record("exp", out, {x}, [so = save(out)](const Tensor& g, InputGrads in) {
+    in[0].add(g * so.get());
+  });
+  return out;
+}
+
+Tensor expm1(const Tensor& x) {
+  Tensor out = unary_forward(UnaryOp::Expm1, x);
+  record("expm1", out, {x}, [so = save(out)](const Tensor& g, InputGrads in) {
+    in[0].add(g * (so.get() + 1));
+  });
+  return out;
+}
+
+Tensor log(const Tensor& x) {
+  Tensor out = unary_forward(UnaryOp::Log, x);
+  record("log", out, {x}, [sx = save(x)](const Tensor& g, InputGrads in) {
+    in[0].add(g / sx.get());
+  });
+  return out;
+}
+
+Tensor log1p(const Tensor& x) {
+  Tensor out = unary_forward(UnaryOp::Log1p, x);
+  record("log1p", out, {x}, [sx = save(x)](const Tensor& g, InputGrads in) {
+    in[0].add(g / (sx.get() + 1));
+  });
+  return out;
+}
+
+Tensor sqrt(const Tensor& x) {
+  Tensor out = unary_forward(UnaryOp::Sqrt, x);
+  record("sqrt", out, {x}, [so = save(out)](const Tensor& g, InputGrads in) {
+    in[0].add(g / (so.get() * 2));
+  });
+  return out;
+}
+
+Tensor rsqrt(const Tensor& x) {
+  Tensor out = unary_forward(UnaryOp::Rsqrt, x);
+  record("rsqrt", out, {x}, [so = save(out)](const Tensor& g, InputGrads in) {
+    const Tensor& y = so.get();
+    in[0].add(g * y * y * y * -0.5);
+  });
+  return out;
+}
+
+Tensor square(const Tensor& x) {
+  Tensor out = unary_forward(UnaryOp::Square, x);
+  record("square", out, {x}, [sx = save(x)](const Tensor& g, InputGrads in) {
+    in[0].add(g * sx.get() * 2);
+  });
+  return out;
+}
+
+Tensor reciprocal(const Tensor& x) {
+  Tensor out = unary_forward(UnaryOp::Reciprocal, x);
+  record("reciprocal", out, {x}, [so = save(out)](const Tensor& g, InputGrads in) {
+    const Tensor& y = so.get();
+    in[0].add(-g * y * y);
+  });
+  return out;
+}
+
+Tensor abs(const Tensor& x) {
+  Tensor out = unary_forward(UnaryOp::Abs, x);
+  record("abs", out, {x}, [sx = save(x)](const Tensor& g, InputGrads in) {
+    in[0].add(g * sign(sx.get()));
+  });
+  return out;
+}
+
+Tensor sin(const Tensor& x) {
+  Tensor out = unary_forward(UnaryOp::Sin, x);
+  record("sin", out, {x}, [sx = save(x)](const Tensor& g, InputGrads in) {
+    in[0].add(g * cos(sx.get()));
+  });
+  return out;
+}
+
+Tensor cos(const Tensor& x) {
+  Tensor out = unary_forward(UnaryOp::Cos, x);
+  record("cos", out, {x}, [sx = save(x)](const Tensor& g, InputGrads in) {
+    in[0].add(-g * sin(sx.get()));
+  });
+  return out;
+}
+
+Tensor erf(const Tensor& x) {
+  Tensor out = unary_forward(UnaryOp::Erf, x);
+  record("erf", out, {x}, [sx = save(x)](const Tensor& g, InputGrads in) {
+    const Tensor& v = sx.get();
+    in[0].add(g * exp(-(v * v)) * 1.12837916709551257390);  // 2/sqrt(pi)
+  });
+  return out;
+}
+
+Tensor sign(const Tensor& x) { return piecewise_constant("sign", UnaryOp::Sign, x); }
+Tensor floor(const Tensor& x) { return piecewise_constant("floor", UnaryOp::Floor, x); }
+Tensor ceil(const Tensor& x) { return piecewise_constant("ceil", UnaryOp::Ceil, x); }
+Tensor round(const Tensor& x) { return piecewise_constant("round", UnaryOp::Round, x); }
+
+Tensor logical_not(const Tensor& x) { return unary_forward(UnaryOp::LogicalNot, x); }
+
+namespace {
+OpParams clamp_params(const char* name, std::optional<double> min, std::optional<double> max) {
+  MG_CHECK(min || max, name, "at least one of min and max must be given");
+  const double inf = std::numeric_limits<double>::infinity();
+  return {min.value_or(-inf), max.value_or(inf)};
+}
+}  // namespace
+
+Tensor clamp(const Tensor& x, std::optional<double> min, std::optional<double> max) {
+  OpParams p = clamp_params("clamp", min, max);
+  if (!x.is_floating_point()) {
+    // Integer tensors: infinite bounds become the type's limits.
+    p.a = std::max(p.a, -9.2233720368547758e18);
+    p.b = std::min(p.b, 9.2233720368547758e18);
+  }
+  return activation("clamp", UnaryOp::Clamp, BinaryOp::ClampBackward, x, p);
+}
+
+Tensor& clamp_(Tensor& self, std::optional<double> min, std::optional<double> max) {
+  const OpParams p = clamp_params("clamp_", min, max);
+  return apply_inplace(
+      self, "clamp_", {}, [&] { kernels::unary(self.device(), UnaryOp::Clamp, p, self, self); },
+      [&] { return clamp(self, min, max); });
+}
+
+Tensor relu(const Tensor& x) {
+  return activation("relu", UnaryOp::Relu, BinaryOp::ReluBackward, x);
+}
+
+Tensor gelu(const Tensor& x, const std::string& approximate) {
+  MG_CHECK(approximate == "none" || approximate == "tanh", "gelu",
+           "approximate must be \"none\" or \"tanh\", got \"", approximate, "\"");
+  if (approximate == "tanh")
+    return activation("gelu", UnaryOp::GeluTanh, BinaryOp::GeluTanhBackward, x);
+  return activation("gelu", UnaryOp::GeluErf, BinaryOp::GeluErfBackward, x);
+}
+
+Tensor elu(const Tensor& x, double alpha) {
+  return activation("elu", UnaryOp::Elu, BinaryOp::EluBackward, x, {alpha});
+}
+
+Tensor leaky_relu(const Tensor& x, double negative_slope) {
+  return activation("leaky_relu", UnaryOp::LeakyRelu, BinaryOp::LeakyReluBackward, x,
+                    {negative_slope});
+}
+
+Tensor softplus(const Tensor& x, double beta, double threshold) {
+  MG_CHECK(beta > 0, "softplus", "beta must be positive, got ", beta);
+  return activation("softplus", UnaryOp::Softplus, BinaryOp::SoftplusBackward, x,
+                    {beta, threshold});
+}
+
+Tensor sigmoid(const Tensor& x) {
+  Tensor out = unary_forward(UnaryOp::Sigmoid, x);
+  record("sigmoid", out, {x}, [so = save(out)](const Tensor& g, InputGrads in) {
+    in[0].add(fused_backward(BinaryOp::SigmoidBackward, g, so.get()));
+  });
+  return out;
+}
+
+Tensor tanh(const Tensor& x) {
+  Tensor out = unary_forward(UnaryOp::Tanh, x);
+  record("tanh", out, {x}, [so = save(out)](const Tensor& g, InputGrads in) {
+    in[0].add(fused_backward(BinaryOp::TanhBackward, g, so.get()));
+  });
+  return out;
+}
+
+Tensor silu(const Tensor& x) { return x * sigmoid(x); }
+
+}  // namespace mixgrad

@@ -1,0 +1,231 @@
+#include "ops/view.h"
+
+#include "autograd/function.h"
+#include "ops/copy.h"
+
+namespace mixgrad {
+
+namespace {
+
+Tensor make_view(const Tensor& x, Shape sizes, Shape strides, int64_t offset) {
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = x.storage();
+  impl->sizes = std::move(sizes);
+  impl->strides = std::move(strides);
+  impl->offset = offset;
+  impl->dtype = x.dtype();
+  impl->is_view = true;
+  return Tensor(std::move(impl));
+}
+
+// Views whose gradient is the incoming gradient reshaped back to the input's shape.
+Tensor record_reshape_like(const char* name, const Tensor& x, Tensor out) {
+  record(name, out, {x}, [shape = x.shape()](const Tensor& g, InputGrads in) {
+    in[0].add(reshape(g, shape));
+  });
+  return out;
+}
+
+}  // namespace
+
+Tensor view(const Tensor& x, const Shape& shape) {
+  const Shape sizes = infer_size(shape, x.numel(), "view");
+  bool ok = false;
+  Shape strides = view_strides(x.shape(), x.strides(), sizes, ok);
+  MG_CHECK(ok, "view", "cannot view a tensor of shape ", x.shape(), " and strides ", x.strides(),
+           " as shape ", sizes, "; use reshape() (which copies) instead");
+  return record_reshape_like("view", x, make_view(x, sizes, strides, x.storage_offset()));
+}
+
+Tensor reshape(const Tensor& x, const Shape& shape) {
+  const Shape sizes = infer_size(shape, x.numel(), "reshape");
+  bool ok = false;
+  Shape strides = view_strides(x.shape(), x.strides(), sizes, ok);
+  if (ok)
+    return record_reshape_like("reshape", x, make_view(x, sizes, strides, x.storage_offset()));
+  return view(contiguous(x), sizes);
+}
+
+Tensor permute(const Tensor& x, const Shape& dims) {
+  const int64_t n = x.dim();
+  MG_CHECK(static_cast<int64_t>(dims.size()) == n, "permute", "got ", dims.size(),
+           " dims for a tensor with ", n, " dims");
+  Shape sizes(n), strides(n), inverse(n);
+  std::vector<bool> seen(n, false);
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t d = wrap_dim(dims[i], n, "permute");
+    MG_CHECK(!seen[d], "permute", "repeated dim ", d, " in ", dims);
+    seen[d] = true;
+    sizes[i] = x.shape()[d];
+    strides[i] = x.strides()[d];
+    inverse[d] = i;
+  }
+  Tensor out = make_view(x, sizes, strides, x.storage_offset());
+  record("permute", out, {x}, [inverse](const Tensor& g, InputGrads in) {
+    in[0].add(permute(g, inverse));
+  });
+  return out;
+}
+
+Tensor transpose(const Tensor& x, int64_t dim0, int64_t dim1) {
+  if (x.dim() == 0) return x;
+  Shape dims(x.dim());
+  for (int64_t i = 0; i < x.dim(); ++i) dims[i] = i;
+  std::swap(dims[wrap_dim(dim0, x.dim(), "transpose")], dims[wrap_dim(dim1, x.dim(), "transpose")]);
+  return permute(x, dims);
+}
+
+Tensor t(const Tensor& x) {
+  MG_CHECK(x.dim() <= 2, "t", "expects a tensor with <= 2 dims, got shape ", x.shape(),
+           "; use transpose()");
+  return x.dim() < 2 ? x : transpose(x, 0, 1);
+}
+
+Tensor slice(const Tensor& x, int64_t dim, std::optional<int64_t> start_opt,
+             std::optional<int64_t> end_opt, int64_t step) {
+  MG_CHECK(x.dim() > 0, "slice", "cannot slice a 0-dim tensor");
+  const int64_t d = wrap_dim(dim, x.dim(), "slice");
+  MG_CHECK(step > 0, "slice", "step must be positive, got ", step);
+  const int64_t size = x.shape()[d];
+  auto clamp_bound = [size](int64_t v) {
+    if (v < 0) v += size;
+    return std::clamp<int64_t>(v, 0, size);
+  };
+  const int64_t start = clamp_bound(start_opt.value_or(0));
+  const int64_t end = std::max(start, clamp_bound(end_opt.value_or(size)));
+  const int64_t len = (end - start + step - 1) / step;
+  Shape sizes = x.shape(), strides = x.strides();
+  sizes[d] = len;
+  strides[d] *= step;
+  Tensor out = make_view(x, sizes, strides, x.storage_offset() + start * x.strides()[d]);
+  record("slice", out, {x}, [d, start, end, step](const Tensor& g, InputGrads in) {
+    Tensor region = slice(in[0].buffer(), d, start, end, step);
+    region.add_(g);
+  });
+  return out;
+}
+
+Tensor narrow(const Tensor& x, int64_t dim, int64_t start, int64_t length) {
+  MG_CHECK(x.dim() > 0, "narrow", "cannot narrow a 0-dim tensor");
+  const int64_t d = wrap_dim(dim, x.dim(), "narrow");
+  const int64_t size = x.shape()[d];
+  if (start < 0) start += size;
+  MG_CHECK(start >= 0 && length >= 0 && start + length <= size, "narrow", "start ", start,
+           " + length ", length, " exceeds dim ", d, " of size ", size, " (shape ", x.shape(),
+           ")");
+  return slice(x, d, start, start + length, 1);
+}
+
+Tensor select(const Tensor& x, int64_t dim, int64_t index) {
+  MG_CHECK(x.dim() > 0, "select", "cannot select from a 0-dim tensor");
+  const int64_t d = wrap_dim(dim, x.dim(), "select");
+  const int64_t size = x.shape()[d];
+  MG_CHECK(index >= -size && index < size, "select", "index ", index,
+           " is out of bounds for dim ", d, " with size ", size, " (shape ", x.shape(), ")");
+  if (index < 0) index += size;
+  Shape sizes = x.shape(), strides = x.strides();
+  sizes.erase(sizes.begin() + d);
+  strides.erase(strides.begin() + d);
+  Tensor out = make_view(x, sizes, strides, x.storage_offset() + index * x.strides()[d]);
+  record("select", out, {x}, [d, index](const Tensor& g, InputGrads in) {
+    Tensor region = select(in[0].buffer(), d, index);
+    region.add_(g);
+  });
+  return out;
+}
+
+Tensor expand(const Tensor& x, const Shape& shape) {
+  const int64_t n = static_cast<int64_t>(shape.size());
+  MG_CHECK(n >= x.dim(), "expand", "target shape ", shape, " has fewer dims than the tensor's ",
+           x.shape());
+  Shape sizes(n), strides(n);
+  const int64_t lead = n - x.dim();
+  for (int64_t i = 0; i < n; ++i) {
+    if (i < lead) {
+      MG_CHECK(shape[i] >= 0, "expand", "cannot use -1 for a new leading dim in ", shape);
+      sizes[i] = shape[i];
+      strides[i] = 0;
+      continue;
+    }
+    const int64_t have = x.shape()[i - lead];
+    const int64_t want = shape[i] == -1 ? have : shape[i];
+    MG_CHECK(have == want || have == 1, "expand", "cannot expand shape ", x.shape(), " to ",
+             shape, " (dim ", i, ": ", have, " vs ", want, ")");
+    sizes[i] = want;
+    strides[i] = have == want ? x.strides()[i - lead] : 0;
+  }
+  if (sizes == x.shape()) return x;
+  Tensor out = make_view(x, sizes, strides, x.storage_offset());
+  record("expand", out, {x}, [](const Tensor& g, InputGrads in) { in[0].add(g); });
+  return out;
+}
+
+Tensor squeeze(const Tensor& x) {
+  Shape sizes;
+  for (int64_t s : x.shape())
+    if (s != 1) sizes.push_back(s);
+  return sizes.size() == x.shape().size() ? x : reshape(x, sizes);
+}
+
+Tensor squeeze(const Tensor& x, int64_t dim) {
+  if (x.dim() == 0) return x;
+  const int64_t d = wrap_dim(dim, x.dim(), "squeeze");
+  if (x.shape()[d] != 1) return x;
+  Shape sizes = x.shape();
+  sizes.erase(sizes.begin() + d);
+  return reshape(x, sizes);
+}
+
+Tensor unsqueeze(const Tensor& x, int64_t dim) {
+  const int64_t d = wrap_dim(dim, x.dim() + 1, "unsqueeze");
+  Shape sizes = x.shape();
+  sizes.insert(sizes.begin() + d, 1);
+  return reshape(x, sizes);
+}
+
+Tensor flatten(const Tensor& x, int64_t start_dim, int64_t end_dim) {
+  if (x.dim() == 0) return reshape(x, {1});
+  const int64_t s = wrap_dim(start_dim, x.dim(), "flatten");
+  const int64_t e = wrap_dim(end_dim, x.dim(), "flatten");
+  MG_CHECK(s <= e, "flatten", "start_dim ", start_dim, " comes after end_dim ", end_dim);
+  Shape sizes(x.shape().begin(), x.shape().begin() + s);
+  int64_t n = 1;
+  for (int64_t i = s; i <= e; ++i) n *= x.shape()[i];
+  sizes.push_back(n);
+  sizes.insert(sizes.end(), x.shape().begin() + e + 1, x.shape().end());
+  return reshape(x, sizes);
+}
+
+Tensor unflatten(const Tensor& x, int64_t dim, const Shape& sizes) {
+  const int64_t d = wrap_dim(dim, x.dim(), "unflatten");
+  const Shape inner = infer_size(sizes, x.shape()[d], "unflatten");
+  Shape out(x.shape().begin(), x.shape().begin() + d);
+  out.insert(out.end(), inner.begin(), inner.end());
+  out.insert(out.end(), x.shape().begin() + d + 1, x.shape().end());
+  return view(x, out);
+}
+
+Tensor as_strided(const Tensor& x, const Shape& sizes, const Shape& strides,
+                  std::optional<int64_t> storage_offset) {
+  MG_CHECK(sizes.size() == strides.size(), "as_strided", "sizes ", sizes, " and strides ",
+           strides, " differ in length");
+  MG_CHECK(!should_record({x}), "as_strided", "is not differentiable; call it on a detached "
+           "tensor or under NoGradGuard");
+  const int64_t offset = storage_offset.value_or(x.storage_offset());
+  int64_t last = offset;
+  bool empty = false;
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    MG_CHECK(sizes[i] >= 0 && strides[i] >= 0, "as_strided", "negative size or stride in sizes ",
+             sizes, " strides ", strides);
+    if (sizes[i] == 0) empty = true;
+    last += (sizes[i] - 1) * strides[i];
+  }
+  MG_CHECK(offset >= 0 && (empty || (last + 1) * static_cast<int64_t>(x.element_size()) <=
+                                        static_cast<int64_t>(x.storage()->nbytes())),
+           "as_strided", "sizes ", sizes, " strides ", strides, " offset ", offset,
+           " reach outside the storage of ", x.storage()->nbytes() / x.element_size(),
+           " elements");
+  return make_view(x, sizes, strides, offset);
+}
+
+}  // namespace mixgrad
