@@ -1,5 +1,9 @@
 #include "autograd/graph_export.h"
 
+// GCC 12 reports a false -Wmaybe-uninitialized inside Boost.Graph's edge iterator when it is
+// inlined here; the warning is about Boost's optional<> storage, not our code.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <boost/graph/adjacency_list.hpp>
 #include <boost/graph/graphviz.hpp>
 #include <sstream>
@@ -76,3 +80,5 @@ std::string to_dot(const std::vector<Tensor>& roots) {
 }
 
 }  // namespace mixgrad
+
+#pragma GCC diagnostic pop

@@ -20,6 +20,21 @@ Tensor sum_to_shape(const Tensor& g, const Shape& shape) {
 }
 }  // namespace
 
+Node::~Node() {
+  // Tear the graph down iteratively: a chain of a million ops would otherwise recurse once per
+  // node through the shared_ptr destructors and overflow the stack.
+  std::vector<std::shared_ptr<Node>> pending;
+  for (Edge& e : next_edges_)
+    if (e.node) pending.push_back(std::move(e.node));
+  while (!pending.empty()) {
+    std::shared_ptr<Node> n = std::move(pending.back());
+    pending.pop_back();
+    if (n.use_count() == 1)
+      for (Edge& e : n->next_edges_)
+        if (e.node) pending.push_back(std::move(e.node));
+  }
+}
+
 void GradSink::add(const Tensor& g_in) {
   if (!needed() || !g_in.defined()) return;
   Tensor g = sum_to_shape(g_in, meta_->shape);

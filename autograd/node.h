@@ -59,7 +59,7 @@ class Node : public std::enable_shared_from_this<Node> {
       : name_(std::move(name)),
         next_edges_(std::move(next_edges)),
         output_meta_(std::move(output_meta)) {}
-  virtual ~Node() = default;
+  virtual ~Node();
 
   // `grad_outputs[i]` is the gradient of forward output i, or undefined if none reached it.
   virtual void apply(const std::vector<Tensor>& grad_outputs, InputGrads grad_inputs) = 0;

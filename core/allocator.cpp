@@ -31,5 +31,6 @@ Allocator& allocator_for(Device device) {
 
 AllocatorStats memory_stats(Device device) { return allocator_for(device).stats(); }
 void empty_cache(Device device) { allocator_for(device).empty_cache(); }
+void reset_peak_memory_stats(Device device) { allocator_for(device).reset_peak_stats(); }
 
 }  // namespace mixgrad

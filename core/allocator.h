@@ -26,6 +26,8 @@ class Allocator {
   virtual AllocatorStats stats() const = 0;
   // Returns cached blocks to the system.
   virtual void empty_cache() = 0;
+  // Restarts peak_allocated from the current allocation.
+  virtual void reset_peak_stats() = 0;
 };
 
 // The allocator registered for a device type; throws Error when that backend is unavailable.
@@ -35,5 +37,6 @@ void register_allocator(DeviceType type, Allocator* allocator);
 // Statistics of the device's allocator, and a way to drop its cached blocks.
 AllocatorStats memory_stats(Device device = Device::cpu());
 void empty_cache(Device device = Device::cpu());
+void reset_peak_memory_stats(Device device = Device::cpu());
 
 }  // namespace mixgrad

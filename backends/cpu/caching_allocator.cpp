@@ -82,6 +82,11 @@ void CachingAllocator::empty_cache() {
   cached_bytes_ = 0;
 }
 
+void CachingAllocator::reset_peak_stats() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  stats_.peak_allocated = stats_.allocated;
+}
+
 CachingAllocator& caching_allocator() {
   // Leaked on purpose: tensors in static storage may be freed after main returns.
   static auto* instance = new CachingAllocator(std::size_t{4} << 30);

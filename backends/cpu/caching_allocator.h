@@ -19,6 +19,7 @@ class CachingAllocator final : public Allocator {
   void deallocate(void* ptr, std::size_t nbytes) override;
   AllocatorStats stats() const override;
   void empty_cache() override;
+  void reset_peak_stats() override;
 
   // Block size actually reserved for a request: 4 classes per power of two above 256 bytes,
   // so rounding wastes at most 25%.

@@ -1,0 +1,168 @@
+// Neural-network functionals, composed from the generic ops (so every backend gets them and
+// their gradients for free).
+#include "ops/functional.h"
+
+#include "autograd/grad_mode.h"
+#include "ops/ops.h"
+
+namespace mixgrad {
+
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  MG_CHECK(weight.dim() == 2, "linear", "weight must be [out, in], got shape ", weight.shape());
+  MG_CHECK(x.dim() >= 1 && x.size(-1) == weight.size(1), "linear", "input of shape ", x.shape(),
+           " does not match weight of shape ", weight.shape(), " (expected last dim ",
+           weight.size(1), ")");
+  if (bias.defined()) {
+    MG_CHECK(bias.dim() == 1 && bias.size(0) == weight.size(0), "linear", "bias of shape ",
+             bias.shape(), " does not match weight of shape ", weight.shape());
+  }
+  if (x.dim() == 2) return bias.defined() ? addmm(bias, x, t(weight)) : mm(x, t(weight));
+  // Fold leading dims into rows so the whole layer is one GEMM.
+  Shape out_shape = x.shape();
+  out_shape.back() = weight.size(0);
+  Tensor rows = reshape(x, {-1, x.size(-1)});
+  Tensor y = bias.defined() ? addmm(bias, rows, t(weight)) : mm(rows, t(weight));
+  return reshape(y, out_shape);
+}
+
+Tensor embedding(const Tensor& weight, const Tensor& indices) {
+  MG_CHECK(weight.dim() == 2, "embedding", "weight must be [num_embeddings, dim], got shape ",
+           weight.shape());
+  MG_CHECK(!indices.is_floating_point() && indices.dtype() != DType::Bool, "embedding",
+           "indices must be int64 or int32, got ", indices.dtype());
+  Shape out_shape = indices.shape();
+  out_shape.push_back(weight.size(1));
+  return reshape(index_select(weight, 0, reshape(indices, {-1})), out_shape);
+}
+
+Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight,
+                  const Tensor& bias, double eps) {
+  const int64_t n = static_cast<int64_t>(normalized_shape.size());
+  MG_CHECK(n >= 1 && n <= x.dim(), "layer_norm", "normalized_shape ", normalized_shape,
+           " does not fit input of shape ", x.shape());
+  const Shape trailing(x.shape().end() - n, x.shape().end());
+  MG_CHECK(trailing == normalized_shape, "layer_norm", "input of shape ", x.shape(),
+           " does not end in normalized_shape ", normalized_shape);
+  MG_CHECK(x.is_floating_point(), "layer_norm", "expected a floating input, got ", x.dtype());
+  for (const Tensor* p : {&weight, &bias}) {
+    if (p->defined()) {
+      MG_CHECK(p->shape() == normalized_shape, "layer_norm", "weight/bias of shape ", p->shape(),
+               " must equal normalized_shape ", normalized_shape);
+    }
+  }
+  Shape dims;
+  for (int64_t d = x.dim() - n; d < x.dim(); ++d) dims.push_back(d);
+  Tensor mu = mean(x, dims, true);
+  Tensor centered = x - mu;
+  Tensor variance = mean(square(centered), dims, true);  // biased, as PyTorch
+  Tensor y = centered * rsqrt(variance + eps);
+  if (weight.defined()) y = y * weight;
+  if (bias.defined()) y = y + bias;
+  return y;
+}
+
+Tensor dropout(const Tensor& x, double p, bool training, Generator* gen) {
+  MG_CHECK(p >= 0 && p <= 1, "dropout", "probability must be in [0, 1], got ", p);
+  MG_CHECK(x.is_floating_point(), "dropout", "expected a floating input, got ", x.dtype());
+  if (!training || p == 0) return x;
+  if (p == 1) return x * zeros_like(x);
+  Tensor keep = ge(rand(x.shape(), TensorOptions(x.dtype()).device(x.device()), gen), p);
+  return x * keep.to(x.dtype()) * (1.0 / (1.0 - p));
+}
+
+namespace {
+
+Tensor reduce_loss(const Tensor& per_element, Reduction reduction, const Tensor& weight_sum) {
+  switch (reduction) {
+    case Reduction::None: return per_element;
+    case Reduction::Sum: return sum(per_element);
+    case Reduction::Mean:
+      return weight_sum.defined() ? sum(per_element) / weight_sum : mean(per_element);
+  }
+  return per_element;
+}
+
+// [N, C, d1, ...] -> [N * d1 * ..., C] and targets [N, d1, ...] -> [N * d1 * ...].
+struct FlatClasses {
+  Tensor scores;
+  Tensor target;
+  Shape per_sample_shape;
+};
+
+FlatClasses flatten_classes(const char* op, const Tensor& scores, const Tensor& target) {
+  MG_CHECK(scores.dim() >= 2, op, "expected input of shape [N, C] or [N, C, d...], got ",
+           scores.shape());
+  MG_CHECK(target.dtype() == DType::Int64 || target.dtype() == DType::Int32, op,
+           "target must hold class indices (int64 or int32), got ", target.dtype());
+  Shape expected = scores.shape();
+  expected.erase(expected.begin() + 1);
+  MG_CHECK(target.shape() == expected, op, "target of shape ", target.shape(),
+           " does not match input of shape ", scores.shape(), " (expected ", expected, ")");
+  FlatClasses f;
+  f.per_sample_shape = expected;
+  Tensor s = scores;
+  if (scores.dim() > 2) {  // move the class dim last
+    Shape order{0};
+    for (int64_t d = 2; d < scores.dim(); ++d) order.push_back(d);
+    order.push_back(1);
+    s = permute(scores, order);
+  }
+  f.scores = reshape(s, {-1, scores.size(1)});
+  f.target = reshape(target, {-1}).to(DType::Int64);
+  return f;
+}
+
+}  // namespace
+
+Tensor nll_loss(const Tensor& log_probs, const Tensor& target, Reduction reduction,
+                int64_t ignore_index) {
+  FlatClasses f = flatten_classes("nll_loss", log_probs, target);
+  Tensor valid = ne(f.target, ignore_index);
+  Tensor safe_target = where(valid, f.target, zeros_like(f.target));
+  Tensor picked;
+  try {
+    picked = squeeze(gather(f.scores, 1, unsqueeze(safe_target, 1)), 1);
+  } catch (const Error& e) {
+    throw Error("nll_loss", std::string("target holds an invalid class index (") + e.what() +
+                                ")");
+  }
+  Tensor mask = valid.to(f.scores.dtype());
+  Tensor loss = reshape(-picked * mask, f.per_sample_shape);
+  return reduce_loss(loss, reduction, reduction == Reduction::Mean ? sum(mask) : Tensor());
+}
+
+Tensor cross_entropy(const Tensor& logits, const Tensor& target, Reduction reduction,
+                     double label_smoothing, int64_t ignore_index) {
+  MG_CHECK(label_smoothing >= 0 && label_smoothing <= 1, "cross_entropy",
+           "label_smoothing must be in [0, 1], got ", label_smoothing);
+  MG_CHECK(logits.is_floating_point(), "cross_entropy", "expected floating logits, got ",
+           logits.dtype());
+  FlatClasses f = flatten_classes("cross_entropy", logits, target);
+  Tensor logp = log_softmax(f.scores, 1);
+  Tensor valid = ne(f.target, ignore_index);
+  Tensor safe_target = where(valid, f.target, zeros_like(f.target));
+  Tensor nll;
+  try {
+    nll = -squeeze(gather(logp, 1, unsqueeze(safe_target, 1)), 1);
+  } catch (const Error& e) {
+    throw Error("cross_entropy", std::string("target holds an invalid class index (") +
+                                     e.what() + ")");
+  }
+  Tensor per_sample = nll;
+  if (label_smoothing > 0) {
+    // Smoothed target: (1 - eps) on the class, eps / C spread over all classes.
+    Tensor uniform_term = -mean(logp, {1});
+    per_sample = nll * (1.0 - label_smoothing) + uniform_term * label_smoothing;
+  }
+  Tensor mask = valid.to(logp.dtype());
+  Tensor loss = reshape(per_sample * mask, f.per_sample_shape);
+  return reduce_loss(loss, reduction, reduction == Reduction::Mean ? sum(mask) : Tensor());
+}
+
+Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction) {
+  MG_CHECK(input.shape() == target.shape(), "mse_loss", "input of shape ", input.shape(),
+           " and target of shape ", target.shape(), " differ");
+  return reduce_loss(square(input - target), reduction, Tensor());
+}
+
+}  // namespace mixgrad
