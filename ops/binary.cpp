@@ -66,7 +66,10 @@ bool needs(InputGrads in, int i) { return in[i].needed(); }
 
 DType result_type(const Tensor& a, const Tensor& b) {
   const int pa = priority(a), pb = priority(b);
-  if (pa == pb) return promote_types(a.dtype(), b.dtype());
+  if (pa == pb) {
+    const DType r = promote_types(a.dtype(), b.dtype());
+    return pa == 0 && is_floating(r) ? default_dtype() : r;  // two C++ numbers
+  }
   const Tensor& t = pa > pb ? a : b;  // the higher-priority operand decides ...
   const Tensor& s = pa > pb ? b : a;  // ... unless the other belongs to a wider category
   if (category(s.dtype()) > category(t.dtype())) {
@@ -248,8 +251,10 @@ Tensor& sub_(Tensor& self, const Tensor& other, Scalar alpha) {
                         [&] { return sub(self, other, alpha); });
 }
 Tensor& mul_(Tensor& self, const Tensor& other) {
-  return binary_inplace(self, "mul_", BinaryOp::Mul, other, {},
-                        [&] { return mul(self, other); });
+  // mul saves self when other needs a gradient: give it a copy, since self is overwritten next.
+  return binary_inplace(self, "mul_", BinaryOp::Mul, other, {}, [&] {
+    return mul(should_record({other}) ? clone(self) : self, other);
+  });
 }
 Tensor& div_(Tensor& self, const Tensor& other) {
   MG_CHECK(self.is_floating_point(), "div_", "true division cannot write into a ", self.dtype(),

@@ -63,7 +63,9 @@ Tensor ones(const Shape& shape, TensorOptions options) {
 Tensor scalar_tensor(Scalar value, TensorOptions options) { return full({}, value, options); }
 
 Tensor Tensor::from_scalar(Scalar s) {
-  Tensor t = scalar_tensor(s);
+  // Held at full precision; result_type() decides the dtype the op computes in.
+  const DType exact = s.is_floating() ? DType::Float64 : (s.is_bool() ? DType::Bool : DType::Int64);
+  Tensor t = scalar_tensor(s, exact);
   t.impl().wrapped_number = true;
   return t;
 }
