@@ -2,6 +2,7 @@
 // Per-element math of the unary and binary op codes, written once for every backend
 // (MG_HOST_DEVICE lets the CUDA backend compile the same definitions).
 #include <cmath>
+#include <limits>
 #include <type_traits>
 
 #include "backends/kernels.h"
@@ -17,17 +18,40 @@ namespace mixgrad::kernels {
 // Ops that only make sense on floating values; the op layer promotes integer inputs first.
 constexpr bool unary_needs_float(UnaryOp op) {
   switch (op) {
-    case UnaryOp::Neg: case UnaryOp::Abs: case UnaryOp::Sign: case UnaryOp::Square:
-    case UnaryOp::Relu: case UnaryOp::Clamp: case UnaryOp::LogicalNot: case UnaryOp::Floor:
-    case UnaryOp::Ceil: case UnaryOp::Round:
+    case UnaryOp::Neg:
+    case UnaryOp::Abs:
+    case UnaryOp::Sign:
+    case UnaryOp::Square:
+    case UnaryOp::Relu:
+    case UnaryOp::Clamp:
+    case UnaryOp::LogicalNot:
+    case UnaryOp::Floor:
+    case UnaryOp::Ceil:
+    case UnaryOp::Round:
       return false;
     default:
       return true;
   }
 }
 
+// Div is true division: integer operands are promoted, so they never divide by an integer zero.
 constexpr bool binary_needs_float(BinaryOp op) {
-  return op >= BinaryOp::ReluBackward || op == BinaryOp::Pow;
+  return op >= BinaryOp::ReluBackward || op == BinaryOp::Pow || op == BinaryOp::Div;
+}
+
+// `v` as T, saturating at T's range for integers: a clamp bound of +-inf (a missing bound) or
+// one beyond the range must not go through an out-of-range conversion, which is undefined.
+template <class T>
+MG_HOST_DEVICE inline T saturate_cast(double v) {
+  if constexpr (std::is_floating_point_v<T>) {
+    return static_cast<T>(v);
+  } else {
+    constexpr T lowest = std::numeric_limits<T>::lowest(), highest = std::numeric_limits<T>::max();
+    if (v <= static_cast<double>(lowest)) return lowest;
+    // For int64, double(max) rounds up to 2^63, itself out of range: hence >=.
+    if (v >= static_cast<double>(highest)) return highest;
+    return static_cast<T>(v);
+  }
 }
 
 template <UnaryOp Op, class T>
@@ -37,8 +61,10 @@ MG_HOST_DEVICE inline auto unary_fn(T x, OpParams p) {
     return !static_cast<bool>(x);
   } else if constexpr (std::is_same_v<T, bool>) {
     // bool tensors reach value ops only through abs/relu/clamp-like identities.
-    if constexpr (Op == UnaryOp::Neg || Op == UnaryOp::Sign) return static_cast<bool>(x);
-    else return x;
+    if constexpr (Op == UnaryOp::Neg || Op == UnaryOp::Sign)
+      return static_cast<bool>(x);
+    else
+      return x;
   } else if constexpr (Op == UnaryOp::Neg) {
     return static_cast<T>(-x);
   } else if constexpr (Op == UnaryOp::Abs) {
@@ -50,29 +76,41 @@ MG_HOST_DEVICE inline auto unary_fn(T x, OpParams p) {
   } else if constexpr (Op == UnaryOp::Relu) {
     return x > T(0) ? x : T(0);
   } else if constexpr (Op == UnaryOp::Clamp) {
-    const T lo = static_cast<T>(p.a), hi = static_cast<T>(p.b);
+    const T lo = saturate_cast<T>(p.a), hi = saturate_cast<T>(p.b);
     if constexpr (std::is_floating_point_v<T>) {
       if (x != x) return x;  // NaN passes through, as in PyTorch
     }
     return x < lo ? lo : (x > hi ? hi : x);
   } else if constexpr (Op == UnaryOp::Floor || Op == UnaryOp::Ceil || Op == UnaryOp::Round) {
     if constexpr (std::is_floating_point_v<T>) {
-      if constexpr (Op == UnaryOp::Floor) return std::floor(x);
-      else if constexpr (Op == UnaryOp::Ceil) return std::ceil(x);
-      else return std::nearbyint(x);  // round half to even, as PyTorch
+      if constexpr (Op == UnaryOp::Floor)
+        return std::floor(x);
+      else if constexpr (Op == UnaryOp::Ceil)
+        return std::ceil(x);
+      else
+        return std::nearbyint(x);  // round half to even, as PyTorch
     } else {
       return x;
     }
   } else if constexpr (std::is_floating_point_v<T>) {
-    if constexpr (Op == UnaryOp::Exp) return exp(x);
-    else if constexpr (Op == UnaryOp::Log) return log(x);
-    else if constexpr (Op == UnaryOp::Log1p) return log1p(x);
-    else if constexpr (Op == UnaryOp::Expm1) return expm1(x);
-    else if constexpr (Op == UnaryOp::Sqrt) return sqrt(x);
-    else if constexpr (Op == UnaryOp::Rsqrt) return T(1) / sqrt(x);
-    else if constexpr (Op == UnaryOp::Reciprocal) return T(1) / x;
-    else if constexpr (Op == UnaryOp::Sin) return std::sin(x);
-    else if constexpr (Op == UnaryOp::Cos) return std::cos(x);
+    if constexpr (Op == UnaryOp::Exp)
+      return exp(x);
+    else if constexpr (Op == UnaryOp::Log)
+      return log(x);
+    else if constexpr (Op == UnaryOp::Log1p)
+      return log1p(x);
+    else if constexpr (Op == UnaryOp::Expm1)
+      return expm1(x);
+    else if constexpr (Op == UnaryOp::Sqrt)
+      return sqrt(x);
+    else if constexpr (Op == UnaryOp::Rsqrt)
+      return T(1) / sqrt(x);
+    else if constexpr (Op == UnaryOp::Reciprocal)
+      return T(1) / x;
+    else if constexpr (Op == UnaryOp::Sin)
+      return std::sin(x);
+    else if constexpr (Op == UnaryOp::Cos)
+      return std::cos(x);
     else if constexpr (Op == UnaryOp::GeluErf)
       return T(0.5) * x * (T(1) + erf(x * T(0.70710678118654752440)));
     else if constexpr (Op == UnaryOp::GeluTanh) {
@@ -101,18 +139,29 @@ MG_HOST_DEVICE inline auto unary_fn(T x, OpParams p) {
 template <BinaryOp Op, class T>
 MG_HOST_DEVICE inline auto binary_fn(T x, T y, OpParams p) {
   using std::exp, std::tanh, std::erf;
-  if constexpr (Op == BinaryOp::Eq) return x == y;
-  else if constexpr (Op == BinaryOp::Ne) return x != y;
-  else if constexpr (Op == BinaryOp::Lt) return x < y;
-  else if constexpr (Op == BinaryOp::Le) return x <= y;
-  else if constexpr (Op == BinaryOp::Gt) return x > y;
-  else if constexpr (Op == BinaryOp::Ge) return x >= y;
-  else if constexpr (Op == BinaryOp::LogicalAnd) return static_cast<bool>(x) && static_cast<bool>(y);
-  else if constexpr (Op == BinaryOp::LogicalOr) return static_cast<bool>(x) || static_cast<bool>(y);
+  if constexpr (Op == BinaryOp::Eq)
+    return x == y;
+  else if constexpr (Op == BinaryOp::Ne)
+    return x != y;
+  else if constexpr (Op == BinaryOp::Lt)
+    return x < y;
+  else if constexpr (Op == BinaryOp::Le)
+    return x <= y;
+  else if constexpr (Op == BinaryOp::Gt)
+    return x > y;
+  else if constexpr (Op == BinaryOp::Ge)
+    return x >= y;
+  else if constexpr (Op == BinaryOp::LogicalAnd)
+    return static_cast<bool>(x) && static_cast<bool>(y);
+  else if constexpr (Op == BinaryOp::LogicalOr)
+    return static_cast<bool>(x) || static_cast<bool>(y);
   else if constexpr (std::is_same_v<T, bool>) {
-    if constexpr (Op == BinaryOp::Add || Op == BinaryOp::Maximum) return x || y;
-    else if constexpr (Op == BinaryOp::Mul || Op == BinaryOp::Minimum) return x && y;
-    else return x != y;
+    if constexpr (Op == BinaryOp::Add || Op == BinaryOp::Maximum)
+      return x || y;
+    else if constexpr (Op == BinaryOp::Mul || Op == BinaryOp::Minimum)
+      return x && y;
+    else
+      return x != y;
   } else if constexpr (Op == BinaryOp::Add) {
     return static_cast<T>(x + static_cast<T>(p.a) * y);
   } else if constexpr (Op == BinaryOp::Sub) {
@@ -120,7 +169,7 @@ MG_HOST_DEVICE inline auto binary_fn(T x, T y, OpParams p) {
   } else if constexpr (Op == BinaryOp::Mul) {
     return static_cast<T>(x * y);
   } else if constexpr (Op == BinaryOp::Div) {
-    return static_cast<T>(x / y);  // integer division by zero is rejected by the op layer
+    return static_cast<T>(x / y);
   } else if constexpr (Op == BinaryOp::Maximum) {
     if constexpr (std::is_floating_point_v<T>) {
       if (x != x || y != y) return x + y;  // propagate NaN

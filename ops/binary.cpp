@@ -20,8 +20,10 @@ Broadcast broadcast_operands(const char* op, const Tensor& a, const Tensor& b, D
   Tensor x = a, y = b;
   if (!(x.device() == y.device())) {
     // A 0-dim CPU tensor (a C++ number) may meet a tensor on any device.
-    if (x.dim() == 0 && x.device().is_cpu()) x = to(x, y.device());
-    else if (y.dim() == 0 && y.device().is_cpu()) y = to(y, x.device());
+    if (x.dim() == 0 && x.device().is_cpu())
+      x = to(x, y.device());
+    else if (y.dim() == 0 && y.device().is_cpu())
+      y = to(y, x.device());
     else
       throw Error(op, "expected both tensors on the same device, got " + describe(a) + " and " +
                           describe(b));
@@ -55,12 +57,18 @@ Tensor binary_forward(const char* op, BinaryOp code, const Tensor& a, const Tens
 
 namespace {
 
-int category(DType t) { return is_floating(t) ? 2 : (t == DType::Bool ? 0 : 1); }
+int category(DType t) {
+  return is_floating(t) ? 2 : (t == DType::Bool ? 0 : 1);
+}
 // Tensors with dims outrank 0-dim tensors, which outrank C++ numbers.
-int priority(const Tensor& t) { return t.is_wrapped_number() ? 0 : (t.dim() == 0 ? 1 : 2); }
+int priority(const Tensor& t) {
+  return t.is_wrapped_number() ? 0 : (t.dim() == 0 ? 1 : 2);
+}
 
 // Gradient of a broadcasting op only where the input needs it; the sink sums broadcast dims.
-bool needs(InputGrads in, int i) { return in[i].needed(); }
+bool needs(InputGrads in, int i) {
+  return in[i].needed();
+}
 
 }  // namespace
 
@@ -102,12 +110,12 @@ Tensor mul(const Tensor& a, const Tensor& b) {
   // Each operand is saved only if the *other* one needs a gradient, so x.mul_(2) does not keep
   // (and then trip over) the overwritten x.
   const bool ga = should_record({a}), gb = should_record({b});
-  record("mul", out, {a, b},
-         [sa = save(gb ? a : Tensor()), sb = save(ga ? b : Tensor())](const Tensor& g,
-                                                                        InputGrads in) {
-           if (needs(in, 0)) in[0].add(g * sb.get());
-           if (needs(in, 1)) in[1].add(g * sa.get());
-         });
+  record(
+      "mul", out, {a, b},
+      [sa = save(gb ? a : Tensor()), sb = save(ga ? b : Tensor())](const Tensor& g, InputGrads in) {
+        if (needs(in, 0)) in[0].add(g * sb.get());
+        if (needs(in, 1)) in[1].add(g * sa.get());
+      });
   return out;
 }
 
@@ -127,8 +135,8 @@ Tensor pow(const Tensor& base, const Tensor& exponent) {
   Tensor out = detail::binary_forward("pow", BinaryOp::Pow, base, exponent);
   const bool ge_ = should_record({exponent});
   record("pow", out, {base, exponent},
-         [sa = save(base), sb = save(exponent), so = save(ge_ ? out : Tensor())](
-             const Tensor& g, InputGrads in) {
+         [sa = save(base), sb = save(exponent), so = save(ge_ ? out : Tensor())](const Tensor& g,
+                                                                                 InputGrads in) {
            const Tensor& x = sa.get();
            const Tensor& y = sb.get();
            if (needs(in, 0)) {
@@ -171,12 +179,24 @@ Tensor minimum(const Tensor& a, const Tensor& b) {
   return extremum("minimum", BinaryOp::Minimum, a, b);
 }
 
-Tensor eq(const Tensor& a, const Tensor& b) { return detail::binary_forward("eq", BinaryOp::Eq, a, b); }
-Tensor ne(const Tensor& a, const Tensor& b) { return detail::binary_forward("ne", BinaryOp::Ne, a, b); }
-Tensor lt(const Tensor& a, const Tensor& b) { return detail::binary_forward("lt", BinaryOp::Lt, a, b); }
-Tensor le(const Tensor& a, const Tensor& b) { return detail::binary_forward("le", BinaryOp::Le, a, b); }
-Tensor gt(const Tensor& a, const Tensor& b) { return detail::binary_forward("gt", BinaryOp::Gt, a, b); }
-Tensor ge(const Tensor& a, const Tensor& b) { return detail::binary_forward("ge", BinaryOp::Ge, a, b); }
+Tensor eq(const Tensor& a, const Tensor& b) {
+  return detail::binary_forward("eq", BinaryOp::Eq, a, b);
+}
+Tensor ne(const Tensor& a, const Tensor& b) {
+  return detail::binary_forward("ne", BinaryOp::Ne, a, b);
+}
+Tensor lt(const Tensor& a, const Tensor& b) {
+  return detail::binary_forward("lt", BinaryOp::Lt, a, b);
+}
+Tensor le(const Tensor& a, const Tensor& b) {
+  return detail::binary_forward("le", BinaryOp::Le, a, b);
+}
+Tensor gt(const Tensor& a, const Tensor& b) {
+  return detail::binary_forward("gt", BinaryOp::Gt, a, b);
+}
+Tensor ge(const Tensor& a, const Tensor& b) {
+  return detail::binary_forward("ge", BinaryOp::Ge, a, b);
+}
 Tensor logical_and(const Tensor& a, const Tensor& b) {
   return detail::binary_forward("logical_and", BinaryOp::LogicalAnd, a, b);
 }
@@ -202,11 +222,20 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   return out;
 }
 
-Tensor masked_fill(const Tensor& x, const Tensor& mask, Scalar value) {
-  MG_CHECK(mask.dtype() == DType::Bool, "masked_fill", "mask must be bool, got ", mask.dtype());
-  const Shape shape = broadcast_shapes(x.shape(), mask.shape(), "masked_fill");
-  MG_CHECK(shape == x.shape(), "masked_fill", "mask of shape ", mask.shape(),
+namespace {
+// The mask must be bool, beside x, and broadcast to x's shape without enlarging it.
+void check_mask(const char* op, const Tensor& x, const Tensor& mask) {
+  MG_CHECK(mask.dtype() == DType::Bool, op, "mask must be bool, got ", mask.dtype());
+  MG_CHECK(mask.device() == x.device(), op, "mask on ", mask.device(), " but tensor on ",
+           x.device());
+  const Shape shape = broadcast_shapes(x.shape(), mask.shape(), op);
+  MG_CHECK(shape == x.shape(), op, "mask of shape ", mask.shape(),
            " does not broadcast to the tensor's shape ", x.shape());
+}
+}  // namespace
+
+Tensor masked_fill(const Tensor& x, const Tensor& mask, Scalar value) {
+  check_mask("masked_fill", x, mask);
   Tensor out;
   {
     NoGradGuard no_grad;  // the gradient is recorded below, for x only
@@ -219,16 +248,15 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, Scalar value) {
 }
 
 Tensor& masked_fill_(Tensor& x, const Tensor& mask, Scalar value) {
+  check_mask("masked_fill_", x, mask);
   return apply_inplace(
       x, "masked_fill_", {},
       [&] {
-        MG_CHECK(mask.dtype() == DType::Bool, "masked_fill_", "mask must be bool, got ",
-                 mask.dtype());
         Tensor v = scalar_tensor(value, TensorOptions(x.dtype()).device(x.device()));
         Tensor m = expand(mask, x.shape());
         kernels::where(x.device(), x, m, expand(v, x.shape()), x);
       },
-      [&] { return masked_fill(x, mask, value); });
+      [&](const Tensor& current) { return masked_fill(current, mask, value); });
 }
 
 namespace {
@@ -236,31 +264,27 @@ template <class OutOfPlace>
 Tensor& binary_inplace(Tensor& self, const char* name, BinaryOp code, const Tensor& other,
                        OpParams params, OutOfPlace&& out_of_place) {
   return apply_inplace(
-      self, name, {other},
-      [&] { detail::binary_forward(name, code, self, other, params, self); },
-      [&] { return to(out_of_place(), self.dtype()); });
+      self, name, {other}, [&] { detail::binary_forward(name, code, self, other, params, self); },
+      [&](const Tensor& current) { return to(out_of_place(current), self.dtype()); });
 }
 }  // namespace
 
 Tensor& add_(Tensor& self, const Tensor& other, Scalar alpha) {
   return binary_inplace(self, "add_", BinaryOp::Add, other, {alpha.to_double()},
-                        [&] { return add(self, other, alpha); });
+                        [&](const Tensor& current) { return add(current, other, alpha); });
 }
 Tensor& sub_(Tensor& self, const Tensor& other, Scalar alpha) {
   return binary_inplace(self, "sub_", BinaryOp::Sub, other, {alpha.to_double()},
-                        [&] { return sub(self, other, alpha); });
+                        [&](const Tensor& current) { return sub(current, other, alpha); });
 }
 Tensor& mul_(Tensor& self, const Tensor& other) {
-  // mul saves self when other needs a gradient: give it a copy, since self is overwritten next.
-  return binary_inplace(self, "mul_", BinaryOp::Mul, other, {}, [&] {
-    return mul(should_record({other}) ? clone(self) : self, other);
-  });
+  return binary_inplace(self, "mul_", BinaryOp::Mul, other, {},
+                        [&](const Tensor& current) { return mul(current, other); });
 }
 Tensor& div_(Tensor& self, const Tensor& other) {
   MG_CHECK(self.is_floating_point(), "div_", "true division cannot write into a ", self.dtype(),
            " tensor; use div()");
-  return binary_inplace(self, "div_", BinaryOp::Div, other, {},
-                        [&] { return div(self, other); });
+  return binary_inplace(self, "div_", BinaryOp::Div, other, {}, [&](const Tensor& current) { return div(current, other); });
 }
 
 }  // namespace mixgrad

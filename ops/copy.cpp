@@ -56,7 +56,7 @@ Tensor& copy_(Tensor& self, const Tensor& src) {
         else
           kernels::copy(source.device(), self, source);
       },
-      [&] {
+      [&](const Tensor& /*current: overwritten entirely, gets no gradient*/) {
         Tensor s = to(to(source, self.device()), self.dtype());
         Tensor out = copy_into_new(s, self.dtype(), self.device());
         record("copy_", out, {s}, [](const Tensor& g, InputGrads in) { in[0].add(g); });

@@ -2,14 +2,16 @@
 // The one mechanism behind every in-place op (add_, mul_, masked_fill_, copy_, ...).
 //
 // Without autograd involvement the kernel writes straight into `self`. When a gradient must flow
-// through the op, the out-of-place form is computed (it records the graph as usual), its values
-// are copied into self and self takes over its history. Either way the storage version is bumped,
-// so a saved tensor that was overwritten is caught at backward time.
+// through the op, the out-of-place form is computed on `current`, a recorded copy of self (so a
+// backward that saves its input keeps the old values, not the overwritten ones); the result is
+// copied into self and self takes over its history. Either way the storage version is bumped,
+// so a tensor saved elsewhere and then overwritten is caught at backward time.
 #include <initializer_list>
 
 #include "autograd/autograd_meta.h"
 #include "autograd/function.h"
 #include "backends/kernels.h"
+#include "ops/copy.h"
 
 namespace mixgrad {
 
@@ -28,7 +30,8 @@ Tensor& apply_inplace(Tensor& self, const char* op, std::initializer_list<Tensor
            "); modify it under NoGradGuard or use the out-of-place op");
   MG_CHECK(!self.is_view(), op, "in-place modification of a view (shape ", self.shape(),
            ") while gradients are recorded is not supported; use the out-of-place op");
-  Tensor result = out_of_place();
+  const Tensor current = clone(self);
+  Tensor result = out_of_place(current);
   MG_CHECK(result.shape() == self.shape(), op, "result of shape ", result.shape(),
            " cannot be written into a tensor of shape ", self.shape());
   kernels::copy(self.device(), self, result);

@@ -65,7 +65,8 @@ Tensor piecewise_constant(const char* name, UnaryOp op, const Tensor& x) {
 }  // namespace
 
 Tensor neg(const Tensor& x) {
-  MG_CHECK(x.dtype() != DType::Bool, "neg", "negation of a bool tensor is not supported; use "
+  MG_CHECK(x.dtype() != DType::Bool, "neg",
+           "negation of a bool tensor is not supported; use "
            "logical_not");
   Tensor out = unary_forward(UnaryOp::Neg, x);
   record("neg", out, {x}, [](const Tensor& g, InputGrads in) { in[0].add(neg(g)); });
@@ -74,41 +75,36 @@ Tensor neg(const Tensor& x) {
 
 Tensor exp(const Tensor& x) {
   Tensor out = unary_forward(UnaryOp::Exp, x);
-  record("exp", out, {x}, [so = save(out)](const Tensor& g, InputGrads in) {
-    in[0].add(g * so.get());
-  });
+  record("exp", out, {x},
+         [so = save(out)](const Tensor& g, InputGrads in) { in[0].add(g * so.get()); });
   return out;
 }
 
 Tensor expm1(const Tensor& x) {
   Tensor out = unary_forward(UnaryOp::Expm1, x);
-  record("expm1", out, {x}, [so = save(out)](const Tensor& g, InputGrads in) {
-    in[0].add(g * (so.get() + 1));
-  });
+  record("expm1", out, {x},
+         [so = save(out)](const Tensor& g, InputGrads in) { in[0].add(g * (so.get() + 1)); });
   return out;
 }
 
 Tensor log(const Tensor& x) {
   Tensor out = unary_forward(UnaryOp::Log, x);
-  record("log", out, {x}, [sx = save(x)](const Tensor& g, InputGrads in) {
-    in[0].add(g / sx.get());
-  });
+  record("log", out, {x},
+         [sx = save(x)](const Tensor& g, InputGrads in) { in[0].add(g / sx.get()); });
   return out;
 }
 
 Tensor log1p(const Tensor& x) {
   Tensor out = unary_forward(UnaryOp::Log1p, x);
-  record("log1p", out, {x}, [sx = save(x)](const Tensor& g, InputGrads in) {
-    in[0].add(g / (sx.get() + 1));
-  });
+  record("log1p", out, {x},
+         [sx = save(x)](const Tensor& g, InputGrads in) { in[0].add(g / (sx.get() + 1)); });
   return out;
 }
 
 Tensor sqrt(const Tensor& x) {
   Tensor out = unary_forward(UnaryOp::Sqrt, x);
-  record("sqrt", out, {x}, [so = save(out)](const Tensor& g, InputGrads in) {
-    in[0].add(g / (so.get() * 2));
-  });
+  record("sqrt", out, {x},
+         [so = save(out)](const Tensor& g, InputGrads in) { in[0].add(g / (so.get() * 2)); });
   return out;
 }
 
@@ -123,9 +119,8 @@ Tensor rsqrt(const Tensor& x) {
 
 Tensor square(const Tensor& x) {
   Tensor out = unary_forward(UnaryOp::Square, x);
-  record("square", out, {x}, [sx = save(x)](const Tensor& g, InputGrads in) {
-    in[0].add(g * sx.get() * 2);
-  });
+  record("square", out, {x},
+         [sx = save(x)](const Tensor& g, InputGrads in) { in[0].add(g * sx.get() * 2); });
   return out;
 }
 
@@ -140,25 +135,22 @@ Tensor reciprocal(const Tensor& x) {
 
 Tensor abs(const Tensor& x) {
   Tensor out = unary_forward(UnaryOp::Abs, x);
-  record("abs", out, {x}, [sx = save(x)](const Tensor& g, InputGrads in) {
-    in[0].add(g * sign(sx.get()));
-  });
+  record("abs", out, {x},
+         [sx = save(x)](const Tensor& g, InputGrads in) { in[0].add(g * sign(sx.get())); });
   return out;
 }
 
 Tensor sin(const Tensor& x) {
   Tensor out = unary_forward(UnaryOp::Sin, x);
-  record("sin", out, {x}, [sx = save(x)](const Tensor& g, InputGrads in) {
-    in[0].add(g * cos(sx.get()));
-  });
+  record("sin", out, {x},
+         [sx = save(x)](const Tensor& g, InputGrads in) { in[0].add(g * cos(sx.get())); });
   return out;
 }
 
 Tensor cos(const Tensor& x) {
   Tensor out = unary_forward(UnaryOp::Cos, x);
-  record("cos", out, {x}, [sx = save(x)](const Tensor& g, InputGrads in) {
-    in[0].add(-g * sin(sx.get()));
-  });
+  record("cos", out, {x},
+         [sx = save(x)](const Tensor& g, InputGrads in) { in[0].add(-g * sin(sx.get())); });
   return out;
 }
 
@@ -171,12 +163,22 @@ Tensor erf(const Tensor& x) {
   return out;
 }
 
-Tensor sign(const Tensor& x) { return piecewise_constant("sign", UnaryOp::Sign, x); }
-Tensor floor(const Tensor& x) { return piecewise_constant("floor", UnaryOp::Floor, x); }
-Tensor ceil(const Tensor& x) { return piecewise_constant("ceil", UnaryOp::Ceil, x); }
-Tensor round(const Tensor& x) { return piecewise_constant("round", UnaryOp::Round, x); }
+Tensor sign(const Tensor& x) {
+  return piecewise_constant("sign", UnaryOp::Sign, x);
+}
+Tensor floor(const Tensor& x) {
+  return piecewise_constant("floor", UnaryOp::Floor, x);
+}
+Tensor ceil(const Tensor& x) {
+  return piecewise_constant("ceil", UnaryOp::Ceil, x);
+}
+Tensor round(const Tensor& x) {
+  return piecewise_constant("round", UnaryOp::Round, x);
+}
 
-Tensor logical_not(const Tensor& x) { return unary_forward(UnaryOp::LogicalNot, x); }
+Tensor logical_not(const Tensor& x) {
+  return unary_forward(UnaryOp::LogicalNot, x);
+}
 
 namespace {
 OpParams clamp_params(const char* name, std::optional<double> min, std::optional<double> max) {
@@ -187,20 +189,15 @@ OpParams clamp_params(const char* name, std::optional<double> min, std::optional
 }  // namespace
 
 Tensor clamp(const Tensor& x, std::optional<double> min, std::optional<double> max) {
-  OpParams p = clamp_params("clamp", min, max);
-  if (!x.is_floating_point()) {
-    // Integer tensors: infinite bounds become the type's limits.
-    p.a = std::max(p.a, -9.2233720368547758e18);
-    p.b = std::min(p.b, 9.2233720368547758e18);
-  }
-  return activation("clamp", UnaryOp::Clamp, BinaryOp::ClampBackward, x, p);
+  return activation("clamp", UnaryOp::Clamp, BinaryOp::ClampBackward, x,
+                    clamp_params("clamp", min, max));
 }
 
 Tensor& clamp_(Tensor& self, std::optional<double> min, std::optional<double> max) {
   const OpParams p = clamp_params("clamp_", min, max);
   return apply_inplace(
       self, "clamp_", {}, [&] { kernels::unary(self.device(), UnaryOp::Clamp, p, self, self); },
-      [&] { return clamp(self, min, max); });
+      [&](const Tensor& current) { return clamp(current, min, max); });
 }
 
 Tensor relu(const Tensor& x) {
@@ -246,6 +243,8 @@ Tensor tanh(const Tensor& x) {
   return out;
 }
 
-Tensor silu(const Tensor& x) { return x * sigmoid(x); }
+Tensor silu(const Tensor& x) {
+  return x * sigmoid(x);
+}
 
 }  // namespace mixgrad

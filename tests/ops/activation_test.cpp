@@ -1,0 +1,216 @@
+// Activations: values against their textbook formulas, parameters, errors and gradients.
+#include <cmath>
+#include <functional>
+#include <vector>
+
+#include "common/test_util.h"
+
+namespace mixgrad {
+namespace {
+
+using testing::expect_values;
+using testing::grad_input;
+
+using UnaryFn = std::function<Tensor(const Tensor&)>;
+struct NamedOp {
+  const char* name;  // reported when a check inside a loop over ops fails
+  UnaryFn fn;
+};
+
+// Chosen points, none at an activation's kink at 0 (gradcheck uses them too).
+const std::vector<double> kPoints{-3.0, -1.2, -0.25, 0.3, 1.1, 2.5};
+
+// op(kPoints) equals ref(kPoints) computed here with <cmath>.
+void expect_formula(const UnaryFn& op, const std::function<double(double)>& ref,
+                    double tol = 1e-12) {
+  std::vector<double> expected;
+  for (double x : kPoints) expected.push_back(ref(x));
+  expect_values(op(tensor(kPoints)), {static_cast<int64_t>(kPoints.size())}, expected, tol);
+}
+
+void expect_gradcheck_at(const UnaryFn& op, const std::vector<double>& values = kPoints) {
+  Tensor x = tensor(values).requires_grad_();
+  auto fn = [&op](const std::vector<Tensor>& in) { return op(in[0]); };
+  std::vector<Tensor> inputs{x};
+  EXPECT_GRADCHECK(fn, inputs);
+}
+
+double sigmoid_ref(double x) {
+  return 1.0 / (1.0 + std::exp(-x));
+}
+
+TEST(Activations, ReluIsExactAndKeepsIntegerDtype) {
+  expect_values(mg::relu(tensor({-2.0, -0.0, 0.0, 0.5, 3.0})), {5}, {0.0, 0.0, 0.0, 0.5, 3.0});
+  Tensor i = mg::relu(tensor<int32_t>({-4, 0, 7}));
+  EXPECT_EQ(i.dtype(), kInt32);
+  expect_values(i, {3}, {0, 0, 7});
+  expect_values(tensor({-1.0f, 2.0f}).relu(), {2}, {0.0, 2.0});
+}
+
+TEST(Activations, ReluGradientIsStepFunction) {
+  Tensor x = tensor({-2.0, -0.5, 0.5, 3.0}).requires_grad_();
+  (mg::relu(x) * tensor({1.0, 2.0, 3.0, 4.0})).sum().backward();
+  expect_values(x.grad(), {4}, {0.0, 0.0, 3.0, 4.0});
+}
+
+TEST(Activations, GeluExactUsesErf) {
+  expect_formula([](const Tensor& x) { return mg::gelu(x); },
+                 [](double x) { return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0))); });
+  expect_formula([](const Tensor& x) { return mg::gelu(x, "none"); },
+                 [](double x) { return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0))); });
+}
+
+TEST(Activations, GeluTanhApproximation) {
+  expect_formula([](const Tensor& x) { return mg::gelu(x, "tanh"); },
+                 [](double x) {
+                   const double k = std::sqrt(2.0 / M_PI);
+                   return 0.5 * x * (1.0 + std::tanh(k * (x + 0.044715 * x * x * x)));
+                 });
+  // The two forms differ, but by little: the approximation is not silently the exact form.
+  Tensor x = tensor({1.5});
+  const double exact = mg::gelu(x).item<double>();
+  const double approx = mg::gelu(x, "tanh").item<double>();
+  EXPECT_NE(exact, approx);
+  EXPECT_NEAR(exact, approx, 1e-3);
+}
+
+TEST(Activations, GeluRejectsUnknownApproximation) {
+  EXPECT_MG_ERROR(mg::gelu(tensor({1.0}), "fast"), "approximate must be");
+  EXPECT_MG_ERROR(mg::gelu(tensor({1.0}), "Tanh"), "\"Tanh\"");
+}
+
+TEST(Activations, EluWithDefaultAndCustomAlpha) {
+  expect_formula([](const Tensor& x) { return mg::elu(x); },
+                 [](double x) { return x > 0 ? x : std::expm1(x); });
+  expect_formula([](const Tensor& x) { return mg::elu(x, 0.5); },
+                 [](double x) { return x > 0 ? x : 0.5 * std::expm1(x); });
+  expect_values(mg::elu(tensor({0.0})), {1}, {0.0});
+}
+
+TEST(Activations, LeakyReluWithDefaultAndCustomSlope) {
+  expect_formula([](const Tensor& x) { return mg::leaky_relu(x); },
+                 [](double x) { return x > 0 ? x : 0.01 * x; }, 0.0);
+  expect_values(mg::leaky_relu(tensor({-4.0, 0.0, 2.0}), 0.25), {3}, {-1.0, 0.0, 2.0});
+}
+
+TEST(Activations, SigmoidAndTanhMatchCmath) {
+  expect_formula([](const Tensor& x) { return mg::sigmoid(x); }, sigmoid_ref);
+  expect_formula([](const Tensor& x) { return mg::tanh(x); },
+                 [](double x) { return std::tanh(x); });
+  expect_values(mg::sigmoid(tensor({0.0})), {1}, {0.5});
+}
+
+TEST(Activations, SigmoidSaturatesWithoutNaN) {
+  expect_values(mg::sigmoid(tensor({-1000.0, 1000.0})), {2}, {0.0, 1.0});
+  expect_values(mg::sigmoid(tensor({-200.0f, 200.0f})), {2}, {0.0, 1.0});
+  expect_values(mg::tanh(tensor({-1000.0, 1000.0})), {2}, {-1.0, 1.0});
+}
+
+TEST(Activations, SoftplusWithBeta) {
+  expect_formula([](const Tensor& x) { return mg::softplus(x); },
+                 [](double x) { return std::log1p(std::exp(x)); });
+  expect_formula([](const Tensor& x) { return mg::softplus(x, 2.0); },
+                 [](double x) { return std::log1p(std::exp(2.0 * x)) / 2.0; });
+}
+
+TEST(Activations, SoftplusIsLinearAboveThreshold) {
+  // Default threshold 20: beta*x = 30 is returned as x itself.
+  expect_values(mg::softplus(tensor({30.0, 1000.0})), {2}, {30.0, 1000.0});
+  // beta 2, threshold 1: beta*x = 2 > 1 is linear; beta*x = 0.5 uses the formula.
+  expect_values(mg::softplus(tensor({1.0, 0.25}), 2.0, 1.0), {2},
+                {1.0, std::log1p(std::exp(0.5)) / 2.0}, 1e-15);
+}
+
+TEST(Activations, SoftplusRejectsNonPositiveBeta) {
+  EXPECT_MG_ERROR(mg::softplus(tensor({1.0}), 0.0), "beta must be positive");
+  EXPECT_MG_ERROR(mg::softplus(tensor({1.0}), -1.0), "softplus");
+}
+
+TEST(Activations, SiluIsInputTimesSigmoid) {
+  expect_formula([](const Tensor& x) { return mg::silu(x); },
+                 [](double x) { return x * sigmoid_ref(x); });
+}
+
+TEST(Activations, IntegerInputsBecomeDefaultFloat) {
+  Tensor x = tensor<int32_t>({-1, 0, 2});
+  for (const NamedOp& op : std::vector<NamedOp>{
+           {"gelu", [](const Tensor& v) { return mg::gelu(v); }},
+           {"elu", [](const Tensor& v) { return mg::elu(v); }},
+           {"leaky_relu", [](const Tensor& v) { return mg::leaky_relu(v); }},
+           {"sigmoid", [](const Tensor& v) { return mg::sigmoid(v); }},
+           {"tanh", [](const Tensor& v) { return mg::tanh(v); }},
+           {"softplus", [](const Tensor& v) { return mg::softplus(v); }},
+           {"silu", [](const Tensor& v) { return mg::silu(v); }},
+       }) {
+    EXPECT_EQ(op.fn(x).dtype(), kFloat32) << op.name;
+  }
+  expect_values(mg::sigmoid(x), {3}, {sigmoid_ref(-1), 0.5, sigmoid_ref(2)}, 1e-6);
+}
+
+TEST(Activations, WorkOnNonContiguousAndEmptyInputs) {
+  Tensor m = tensor({{-1.0, 2.0}, {3.0, -4.0}});
+  expect_values(mg::leaky_relu(m.t(), 0.5), {2, 2}, {-0.5, 3.0, 2.0, -2.0});
+  expect_values(mg::relu(tensor({-1.0, 5.0}).unsqueeze(0).expand({3, 2})), {3, 2},
+                {0, 5, 0, 5, 0, 5});
+  EXPECT_EQ(mg::gelu(zeros({0, 3})).shape(), (Shape{0, 3}));
+}
+
+// ---------------------------------------------------------------- gradients
+
+TEST(Activations, GradcheckRelu) {
+  expect_gradcheck_at([](const Tensor& x) { return mg::relu(x); });
+}
+
+TEST(Activations, GradcheckGeluBothForms) {
+  expect_gradcheck_at([](const Tensor& x) { return mg::gelu(x); });
+  expect_gradcheck_at([](const Tensor& x) { return mg::gelu(x, "tanh"); });
+  // Smooth at 0, so 0 itself is fair game.
+  expect_gradcheck_at([](const Tensor& x) { return mg::gelu(x); }, {0.0});
+  expect_gradcheck_at([](const Tensor& x) { return mg::gelu(x, "tanh"); }, {0.0});
+}
+
+TEST(Activations, GradcheckEluWithAlpha) {
+  expect_gradcheck_at([](const Tensor& x) { return mg::elu(x); });
+  expect_gradcheck_at([](const Tensor& x) { return mg::elu(x, 0.5); });
+  expect_gradcheck_at([](const Tensor& x) { return mg::elu(x, 2.0); });
+}
+
+TEST(Activations, GradcheckLeakyReluWithSlope) {
+  expect_gradcheck_at([](const Tensor& x) { return mg::leaky_relu(x); });
+  expect_gradcheck_at([](const Tensor& x) { return mg::leaky_relu(x, 0.3); });
+}
+
+TEST(Activations, GradcheckSigmoidTanhSilu) {
+  expect_gradcheck_at([](const Tensor& x) { return mg::sigmoid(x); });
+  expect_gradcheck_at([](const Tensor& x) { return mg::tanh(x); });
+  expect_gradcheck_at([](const Tensor& x) { return mg::silu(x); });
+}
+
+TEST(Activations, GradcheckSoftplusBothBranches) {
+  expect_gradcheck_at([](const Tensor& x) { return mg::softplus(x); });
+  expect_gradcheck_at([](const Tensor& x) { return mg::softplus(x, 2.0); });
+  // threshold 1 with beta 2: points above 0.5 are on the linear branch (gradient 1).
+  expect_gradcheck_at([](const Tensor& x) { return mg::softplus(x, 2.0, 1.0); });
+}
+
+TEST(Activations, SoftplusGradientOnLinearBranchIsOne) {
+  Tensor x = tensor({25.0, 0.0}).requires_grad_();
+  mg::softplus(x).sum().backward();
+  expect_values(x.grad(), {2}, {1.0, 0.5});
+}
+
+TEST(Activations, GradcheckOnRandomSamples) {
+  // Many more points than kPoints; normal samples are never within eps of the kink at 0.
+  const std::vector<double> samples = grad_input({12}, 11).to_vector<double>();
+  for (const NamedOp& op : std::vector<NamedOp>{
+           {"relu", [](const Tensor& x) { return mg::relu(x); }},
+           {"elu", [](const Tensor& x) { return mg::elu(x); }},
+           {"leaky_relu", [](const Tensor& x) { return mg::leaky_relu(x, 0.1); }},
+       }) {
+    SCOPED_TRACE(op.name);
+    expect_gradcheck_at(op.fn, samples);
+  }
+}
+
+}  // namespace
+}  // namespace mixgrad
