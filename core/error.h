@@ -35,6 +35,11 @@ std::string to_str(const T& v) {
     return describe(v);  // found by ADL (Shape, Tensor, DType, Device)
   }
 }
+// The Error every index op and index kernel raises for a bad index value: names `op`, the
+// value, the dim it indexes and the valid range ([-size, size) when `negative_allowed`).
+[[noreturn]] void throw_index_out_of_bounds(const char* op, int64_t value, int64_t dim,
+                                            int64_t size, bool negative_allowed = false);
+
 template <class... Args>
 std::string concat(const Args&... args) {
   std::string s;

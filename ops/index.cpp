@@ -21,19 +21,6 @@ namespace mixgrad {
 
 using kernels::ScatterMode;
 
-namespace detail {
-
-void throw_index_out_of_bounds(const char* op, int64_t value, int64_t dim, int64_t size,
-                               bool negative_allowed) {
-  const std::string range =
-      size == 0 ? std::string("the dim is empty")
-                : concat("valid range [", negative_allowed ? -size : 0, ", ", size - 1, "]");
-  throw Error(op, concat("index ", value, " is out of bounds for dim ", dim, " with size ", size,
-                         " (", range, ")"));
-}
-
-}  // namespace detail
-
 namespace {
 
 bool is_index_dtype(DType t) {

@@ -42,11 +42,4 @@ Tensor nonzero(const Tensor& x);
 // x's elements where mask is true, flattened (differentiable).
 Tensor masked_select(const Tensor& x, const Tensor& mask);
 
-namespace detail {
-// The Error every index op and index kernel raises for a bad index value: names `op`, the
-// value, the dim it indexes and the valid range ([-size, size) when `negative_allowed`).
-[[noreturn]] void throw_index_out_of_bounds(const char* op, int64_t value, int64_t dim,
-                                            int64_t size, bool negative_allowed = false);
-}  // namespace detail
-
 }  // namespace mixgrad

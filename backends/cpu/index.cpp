@@ -4,8 +4,6 @@
 // Every index is range-checked in a separate (vectorised) pass before anything is read or
 // written: a bad index then leaves the destination untouched, and no exception ever has to
 // leave a parallel region.
-#include "ops/index.h"
-
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
