@@ -29,6 +29,8 @@ decltype(auto) dispatch_floating(DType t, const char* op, F&& f) {
     case DType::Float64: return f.template operator()<double>();
     default: break;
   }
+  if (is_floating(t))
+    throw Error(op, std::string("dtype ") + dtype_name(t) + " is not supported on this device");
   throw Error(op, std::string("expected a floating dtype, got ") + dtype_name(t));
 }
 

@@ -1,9 +1,24 @@
-// CPU reductions: each output element reduces its slice of the input; kept dims are split
-// across threads, the reduced dims are walked innermost-first so a contiguous innermost reduced
-// dim becomes a unit-stride loop.
+// CPU reductions and cumsum.
+//
+// Two strategies:
+//  - Row accumulation (Sum/Prod/Max/Min whose reduced dims all lie outside a kept, unit-stride
+//    innermost run, e.g. the bias gradient sum(x, {0}) of [N, D]): whole input rows are
+//    combined into a block of per-column accumulators with a plain vectorizable loop, instead
+//    of a strided column walk per output element. Threads own disjoint column blocks; when
+//    there are too few blocks to go round, they also take disjoint row ranges whose partial
+//    results are combined afterwards, in row order.
+//  - Slice reduction (everything else): each output element reduces its own slice, kept dims are
+//    split across threads, and the innermost reduced dim is a flat loop (unit stride when the
+//    input is contiguous there).
+// cumsum along a non-innermost dim uses the same row idea: running sums of whole rows.
+#include <algorithm>
+#include <array>
 #include <cmath>
-#include <limits>
+#include <memory>
+#include <type_traits>
+#include <vector>
 
+#include "backends/cpu/dim_rows.h"
 #include "backends/cpu/kernels.h"
 #include "backends/cpu/parallel.h"
 #include "core/dispatch.h"
@@ -14,193 +29,443 @@ using kernels::ReduceOp;
 
 namespace {
 
+// Floating sums accumulate in double and integer ones in int64, so float32 sums of many
+// elements and int32 sums that overflow int32 stay accurate.
 template <class T>
-using Acc = std::conditional_t<std::is_floating_point_v<T>, double,
-                               int64_t>;
+using Acc = std::conditional_t<std::is_floating_point_v<T>, double, int64_t>;
 
-// Odometer over (sizes, strides), innermost dim last.
-struct Walk {
-  Shape sizes, strides;
-};
-
-template <class T, class F>
-void for_each_offset(const Walk& w, int64_t count, F&& f) {
-  // Visits `count` offsets of `w` (its full extent) calling f(offset, linear index).
-  const int nd = static_cast<int>(w.sizes.size());
-  if (nd == 0) {
-    f(int64_t{0}, int64_t{0});
-    return;
-  }
-  std::vector<int64_t> idx(nd, 0);
-  int64_t off = 0;
-  for (int64_t i = 0; i < count; ++i) {
-    f(off, i);
-    for (int d = nd - 1; d >= 0; --d) {
-      if (++idx[d] < w.sizes[d]) {
-        off += w.strides[d];
-        break;
-      }
-      off -= (w.sizes[d] - 1) * w.strides[d];
-      idx[d] = 0;
-    }
-  }
+constexpr bool is_logical(ReduceOp op) {
+  return op == ReduceOp::Any || op == ReduceOp::All;
 }
 
-int64_t offset_of(int64_t linear, const Shape& sizes, const Shape& strides) {
-  int64_t off = 0;
-  for (int64_t d = static_cast<int64_t>(sizes.size()) - 1; d >= 0; --d) {
-    off += (linear % sizes[d]) * strides[d];
-    linear /= sizes[d];
-  }
-  return off;
-}
+// Any/All write bool results; the other reductions keep the input's dtype.
+template <class T, ReduceOp Op>
+using ReduceOut = std::conditional_t<is_logical(Op), bool, T>;
 
 template <class T, ReduceOp Op>
-void reduce_typed(const Tensor& out, const Tensor& indices, const Tensor& in, const Shape& dims) {
-  const int64_t nd = in.dim();
-  std::vector<bool> reduced(nd, false);
-  for (int64_t d : dims) reduced[d] = true;
-  Walk outer_in, outer_out, inner;
-  for (int64_t d = 0; d < nd; ++d) {
-    if (reduced[d]) {
-      inner.sizes.push_back(in.shape()[d]);
-      inner.strides.push_back(in.strides()[d]);
-    } else {
-      outer_in.sizes.push_back(in.shape()[d]);
-      outer_in.strides.push_back(in.strides()[d]);
-      outer_out.strides.push_back(out.strides()[d]);
+constexpr Acc<T> identity() {
+  return Op == ReduceOp::Prod ? Acc<T>(1) : Acc<T>(0);
+}
+
+template <ReduceOp Op, class A, class T>
+inline void combine(A& acc, T v) {
+  if constexpr (Op == ReduceOp::Sum)
+    acc += v;
+  else
+    acc *= v;
+}
+
+// Whether v takes over from best in a running max/min: only when strictly better, so the first
+// occurrence wins; a NaN takes over from any number and is never replaced.
+template <ReduceOp Op, class T>
+inline bool replaces(T v, T best) {
+  if constexpr (std::is_floating_point_v<T>) {
+    if (std::isnan(best)) return false;
+    if (std::isnan(v)) return true;
+  }
+  return Op == ReduceOp::Max ? v > best : v < best;
+}
+
+// Dims walked together by N tensors: sizes plus each tensor's strides, outermost first.
+// Size-1 dims are dropped and an inner dim merges into its outer neighbour when that is
+// contiguous for every tensor, so odometers carry as rarely as possible. Row-major positions
+// are unchanged by both.
+template <int N>
+struct Dims {
+  Shape sizes;
+  std::array<Shape, N> strides;
+
+  void push(int64_t size, const std::array<int64_t, N>& st) {
+    if (size == 1) return;
+    if (!sizes.empty() && sizes.back() != 0 && size != 0) {
+      bool merge = true;
+      for (int k = 0; k < N; ++k) merge = merge && strides[k].back() == st[k] * size;
+      if (merge) {
+        sizes.back() *= size;
+        for (int k = 0; k < N; ++k) strides[k].back() = st[k];
+        return;
+      }
+    }
+    sizes.push_back(size);
+    for (int k = 0; k < N; ++k) strides[k].push_back(st[k]);
+  }
+  int64_t numel() const { return numel_of(sizes); }
+  int ndim() const { return static_cast<int>(sizes.size()); }
+};
+
+// An odometer over Dims<N> from row-major position `start`: at(k) is tensor k's element
+// offset at the current position; next() moves to the following position.
+template <int N>
+class Cursor {
+ public:
+  Cursor(const Dims<N>& dims, int64_t start) : dims_(dims), idx_(dims.ndim(), 0) {
+    for (int d = dims.ndim() - 1; d >= 0 && start > 0; --d) {
+      idx_[d] = start % dims.sizes[d];
+      start /= dims.sizes[d];
+      for (int k = 0; k < N; ++k) off_[k] += idx_[d] * dims.strides[k][d];
     }
   }
-  outer_out.sizes = outer_in.sizes;
-  const int64_t n_out = numel_of(outer_in.sizes);
-  const int64_t n_in = numel_of(inner.sizes);
+  int64_t at(int k) const { return off_[k]; }
+  void reset() {
+    std::fill(idx_.begin(), idx_.end(), 0);
+    off_ = {};
+  }
+  void next() {
+    for (int d = dims_.ndim() - 1; d >= 0; --d) {
+      if (++idx_[d] < dims_.sizes[d]) {
+        for (int k = 0; k < N; ++k) off_[k] += dims_.strides[k][d];
+        return;
+      }
+      for (int k = 0; k < N; ++k) off_[k] -= (dims_.sizes[d] - 1) * dims_.strides[k][d];
+      idx_[d] = 0;
+    }
+  }
+
+ private:
+  const Dims<N>& dims_;
+  std::vector<int64_t> idx_;
+  std::array<int64_t, N> off_{};
+};
+
+// Calls f(offset, position) for `count` positions of a one-tensor walk from the cursor's.
+template <class F>
+void for_each_offset(Cursor<1>& c, int64_t count, F&& f) {
+  for (int64_t i = 0; i < count; ++i, c.next()) f(c.at(0), i);
+}
+
+// Sum of n contiguous values with independent partial sums: breaks the add dependency chain
+// (which otherwise costs a full add latency per element) and lets the compiler vectorize.
+template <class T>
+Acc<T> sum_contiguous(const T* p, int64_t n) {
+  constexpr int kLanes = 8;
+  std::array<Acc<T>, kLanes> part{};
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (int j = 0; j < kLanes; ++j) part[j] += p[i + j];
+  for (int j = 0; i < n; ++i, ++j) part[j] += p[i];
+  // A tree keeps the final combine short for short rows.
+  for (int width = kLanes / 2; width > 0; width /= 2)
+    for (int j = 0; j < width; ++j) part[j] += part[j + width];
+  return part[0];
+}
+
+// ---- row accumulation ----
+
+// Columns per accumulator block: 8 KiB of double accumulators stay in L1 while the rows stream
+// through them, and a block is wide enough that each row read is a long sequential run.
+constexpr int64_t kColumnBlock = 1024;
+
+// The innermost `run` elements of every tensor form one unit-stride row, split into column
+// blocks; `lines` are the other kept dims, with each tensor's offsets.
+struct RowLayout {
+  int64_t run = 0;
+  Dims<3> lines;
+  int64_t blocks() const { return (run + kColumnBlock - 1) / kColumnBlock; }
+};
+
+// Finds the trailing dims (except the `skip`ped ones, which belong to neither run nor lines)
+// that form a unit-stride run in all three tensors; false when the innermost dim is skipped or
+// not unit-stride somewhere.
+bool row_layout(const std::array<const Tensor*, 3>& tensors, const std::vector<bool>& skip,
+                RowLayout& layout) {
+  const Shape& size = tensors[0]->shape();
+  const int64_t nd = static_cast<int64_t>(size.size());
+  if (nd == 0 || skip[nd - 1] || size[nd - 1] < 2) return false;
+  auto stride_is = [&](int64_t d, int64_t expected) {
+    return std::all_of(tensors.begin(), tensors.end(),
+                       [&](const Tensor* t) { return t->strides()[d] == expected; });
+  };
+  if (!stride_is(nd - 1, 1)) return false;
+  layout.run = size[nd - 1];
+  int64_t d = nd - 2;
+  for (; d >= 0 && !skip[d]; --d) {
+    if (size[d] != 1 && !stride_is(d, layout.run)) break;
+    layout.run *= size[d];
+  }
+  for (int64_t k = 0; k <= d; ++k)
+    if (!skip[k])
+      layout.lines.push(
+          size[k], {tensors[0]->strides()[k], tensors[1]->strides()[k], tensors[2]->strides()[k]});
+  return true;
+}
+
+// Sum/Prod/Max/Min through row accumulation. Sum/Prod accumulate each column in Acc<T>; Max/Min
+// keep each column's best value and the row it came from. Returns false (doing nothing) when
+// the layout does not fit.
+template <class T, ReduceOp Op>
+bool reduce_rows(const Tensor& out, const Tensor& indices, const Tensor& in,
+                 const std::vector<bool>& reduced) {
+  constexpr bool kExtremum = Op == ReduceOp::Max || Op == ReduceOp::Min;
+  using Value = std::conditional_t<kExtremum, T, Acc<T>>;
+  RowLayout layout;
+  if (!row_layout({&in, &out, indices.defined() ? &indices : &out}, reduced, layout)) return false;
+  Dims<1> rows;
+  for (int64_t d = 0; d < in.dim(); ++d)
+    if (reduced[d]) rows.push(in.shape()[d], {in.strides()[d]});
+
+  const int64_t run = layout.run, blocks = layout.blocks(), n_rows = rows.numel();
+  const int64_t column_tasks = layout.lines.numel() * blocks;
+  if (column_tasks == 0) return true;
+  // Row chunks only when column blocks cannot occupy every thread and each chunk has real work
+  // (so every chunk holds at least one row, which Max/Min start from).
+  int64_t chunks = 1;
+  const int64_t threads = get_num_threads();
+  if (column_tasks < threads)
+    chunks = std::clamp<int64_t>(n_rows * std::min(run, kColumnBlock) / kGrainSize, 1,
+                                 threads / column_tasks);
+  const size_t partial_size = chunks > 1 ? chunks * column_tasks * kColumnBlock : 0;
+  // Arrays rather than vectors: Value may be bool, and std::vector<bool> has no data().
+  auto partial_value = std::make_unique<Value[]>(partial_size);
+  auto partial_row = std::make_unique<int64_t[]>(kExtremum ? partial_size : 0);
+  auto partial_at = [&](int64_t chunk, int64_t column_task) {
+    return (chunk * column_tasks + column_task) * kColumnBlock;
+  };
+
   const T* src = in.data_ptr<T>();
   T* dst = out.data_ptr<T>();
   int64_t* idx_dst = indices.defined() ? indices.data_ptr<int64_t>() : nullptr;
-  const Shape idx_strides = indices.defined() ? indices.strides() : Shape{};
-  Shape idx_outer_strides;
-  for (int64_t d = 0; d < nd && idx_dst; ++d)
-    if (!reduced[d]) idx_outer_strides.push_back(idx_strides[d]);
+  // Writes a column block's final values (and rows) to the outputs.
+  auto store = [&](int64_t column_task, int64_t len, const Value* value, const int64_t* row) {
+    const int64_t col = (column_task % blocks) * kColumnBlock;
+    const Cursor<3> at_line(layout.lines, column_task / blocks);
+    T* target = dst + at_line.at(1) + col;
+    for (int64_t k = 0; k < len; ++k) target[k] = static_cast<T>(value[k]);
+    if (kExtremum && idx_dst) std::copy_n(row, len, idx_dst + at_line.at(2) + col);
+  };
 
-  // The innermost reduced dim runs as a flat loop; the rest is an odometer.
-  const int64_t last_size = inner.sizes.empty() ? 1 : inner.sizes.back();
-  const int64_t last_stride = inner.strides.empty() ? 1 : inner.strides.back();
-  Walk rest = inner;
-  if (!rest.sizes.empty()) {
-    rest.sizes.pop_back();
-    rest.strides.pop_back();
+  const int64_t work = std::max<int64_t>(1, n_rows / chunks * std::min(run, kColumnBlock));
+  parallel_for(column_tasks * chunks, std::max<int64_t>(1, kGrainSize / work),
+               [&](int64_t begin, int64_t end) {
+                 std::array<Value, kColumnBlock> value;
+                 std::array<int64_t, kExtremum ? kColumnBlock : 1> row;
+                 for (int64_t t = begin; t < end; ++t) {
+                   const int64_t chunk = t % chunks, column_task = t / chunks;
+                   const int64_t col = (column_task % blocks) * kColumnBlock;
+                   const int64_t len = std::min(kColumnBlock, run - col);
+                   const T* base = src + Cursor<3>(layout.lines, column_task / blocks).at(0) + col;
+                   const int64_t first = chunk * n_rows / chunks;
+                   if constexpr (!kExtremum) std::fill_n(value.begin(), len, identity<T, Op>());
+                   Cursor<1> at_row(rows, first);
+                   for_each_offset(at_row, (chunk + 1) * n_rows / chunks - first,
+                                   [&](int64_t off, int64_t i) {
+                                     const T* p = base + off;
+                                     if constexpr (kExtremum) {
+                                       if (i == 0) {
+                                         std::copy_n(p, len, value.begin());
+                                         std::fill_n(row.begin(), len, first);
+                                         return;
+                                       }
+                                       for (int64_t k = 0; k < len; ++k) {
+                                         if (replaces<Op>(p[k], value[k])) {
+                                           value[k] = p[k];
+                                           row[k] = first + i;
+                                         }
+                                       }
+                                     } else {
+                                       for (int64_t k = 0; k < len; ++k)
+                                         combine<Op>(value[k], p[k]);
+                                     }
+                                   });
+                   if (chunks == 1) {
+                     store(column_task, len, value.data(), row.data());
+                     continue;
+                   }
+                   const int64_t at = partial_at(chunk, column_task);
+                   std::copy_n(value.begin(), len, partial_value.get() + at);
+                   if constexpr (kExtremum) std::copy_n(row.begin(), len, partial_row.get() + at);
+                 }
+               });
+  if (chunks == 1) return true;
+  // Chunks merge in row order, so Max/Min keep the first occurrence.
+  for (int64_t column_task = 0; column_task < column_tasks; ++column_task) {
+    const int64_t len = std::min(kColumnBlock, run - (column_task % blocks) * kColumnBlock);
+    Value* value = partial_value.get() + partial_at(0, column_task);
+    int64_t* row = kExtremum ? partial_row.get() + partial_at(0, column_task) : nullptr;
+    for (int64_t chunk = 1; chunk < chunks; ++chunk) {
+      const int64_t at = partial_at(chunk, column_task);
+      for (int64_t k = 0; k < len; ++k) {
+        if constexpr (kExtremum) {
+          if (replaces<Op>(partial_value[at + k], value[k])) {
+            value[k] = partial_value[at + k];
+            row[k] = partial_row[at + k];
+          }
+        } else {
+          combine<Op>(value[k], partial_value[at + k]);
+        }
+      }
+    }
+    store(column_task, len, value, row);
   }
-  const int64_t rest_count = numel_of(rest.sizes);
+  return true;
+}
 
-  const int64_t grain = std::max<int64_t>(1, kGrainSize / std::max<int64_t>(1, n_in));
-  parallel_for(n_out, grain, [&](int64_t begin, int64_t end) {
-    for (int64_t o = begin; o < end; ++o) {
-      const T* base = src + offset_of(o, outer_in.sizes, outer_in.strides);
-      T* target = dst + offset_of(o, outer_out.sizes, outer_out.strides);
+// ---- slice reduction ----
+
+template <class T, ReduceOp Op>
+void reduce_slices(const Tensor& out, const Tensor& indices, const Tensor& in,
+                   const std::vector<bool>& reduced) {
+  using Out = ReduceOut<T, Op>;
+  // Kept dims walk in, out and indices (which gets out's strides when absent); reduced dims
+  // walk the input slice.
+  Dims<3> kept;
+  Dims<1> slice;
+  for (int64_t d = 0; d < in.dim(); ++d) {
+    const int64_t size = in.shape()[d], stride = in.strides()[d];
+    if (reduced[d]) {
+      slice.push(size, {stride});
+    } else {
+      const int64_t idx_stride = indices.defined() ? indices.strides()[d] : out.strides()[d];
+      kept.push(size, {stride, out.strides()[d], idx_stride});
+    }
+  }
+  const T* src = in.data_ptr<T>();
+  Out* dst = out.data_ptr<Out>();
+  int64_t* idx_dst = indices.defined() ? indices.data_ptr<int64_t>() : nullptr;
+
+  // The innermost slice dim runs as a flat loop; the rest of the slice is an odometer.
+  const int64_t slice_numel = slice.numel();
+  const int64_t last_size = slice.ndim() == 0 ? 1 : slice.sizes.back();
+  const int64_t last_stride = slice.ndim() == 0 ? 1 : slice.strides[0].back();
+  Dims<1> rest = slice;
+  if (rest.ndim() > 0) {
+    rest.sizes.pop_back();
+    rest.strides[0].pop_back();
+  }
+  const int64_t rest_numel = slice_numel == 0 ? 0 : rest.numel();
+
+  const int64_t grain = std::max<int64_t>(1, kGrainSize / std::max<int64_t>(1, slice_numel));
+  parallel_for(kept.numel(), grain, [&](int64_t begin, int64_t end) {
+    Cursor<3> at(kept, begin);
+    Cursor<1> in_slice(rest, 0);
+    // Visits the current output's slice: f(offset of a flat run, run number).
+    auto for_each_run = [&](auto&& f) {
+      in_slice.reset();
+      for_each_offset(in_slice, rest_numel, f);
+    };
+    for (int64_t o = begin; o < end; ++o, at.next()) {
+      const T* base = src + at.at(0);
+      Out* target = dst + at.at(1);
       if constexpr (Op == ReduceOp::Sum || Op == ReduceOp::Prod) {
-        Acc<T> acc = Op == ReduceOp::Sum ? Acc<T>(0) : Acc<T>(1);
-        for_each_offset<T>(rest, rest_count, [&](int64_t off, int64_t) {
+        Acc<T> acc = identity<T, Op>();
+        for_each_run([&](int64_t off, int64_t) {
           const T* p = base + off;
-          Acc<T> part = Op == ReduceOp::Sum ? Acc<T>(0) : Acc<T>(1);
-          if (last_stride == 1) {
-            for (int64_t i = 0; i < last_size; ++i) {
-              if constexpr (Op == ReduceOp::Sum) part += p[i];
-              else part *= p[i];
-            }
+          if (Op == ReduceOp::Sum && last_stride == 1) {
+            acc += sum_contiguous(p, last_size);
           } else {
-            for (int64_t i = 0; i < last_size; ++i) {
-              if constexpr (Op == ReduceOp::Sum) part += p[i * last_stride];
-              else part *= p[i * last_stride];
-            }
+            for (int64_t i = 0; i < last_size; ++i) combine<Op>(acc, p[i * last_stride]);
           }
-          if constexpr (Op == ReduceOp::Sum) acc += part;
-          else acc *= part;
         });
         *target = static_cast<T>(acc);
-      } else if constexpr (Op == ReduceOp::Any || Op == ReduceOp::All) {
-        bool acc = Op == ReduceOp::All;
-        for_each_offset<T>(rest, rest_count, [&](int64_t off, int64_t) {
+      } else if constexpr (is_logical(Op)) {
+        // Stops at the first element that decides the result.
+        constexpr bool decisive = Op == ReduceOp::Any;
+        bool acc = !decisive;
+        for_each_run([&](int64_t off, int64_t) {
           const T* p = base + off;
-          for (int64_t i = 0; i < last_size; ++i) {
-            const bool v = p[i * last_stride] != T(0);
-            if constexpr (Op == ReduceOp::Any) acc = acc || v;
-            else acc = acc && v;
-          }
+          for (int64_t i = 0; i < last_size && acc != decisive; ++i)
+            if ((p[i * last_stride] != T(0)) == decisive) acc = decisive;
         });
-        *target = static_cast<T>(acc);
-      } else {  // Max / Min: first occurrence wins; NaN wins over numbers
+        *target = acc;
+      } else {  // Max / Min (the op rejects empty slices): first occurrence wins; NaN wins
         T best = base[0];
         int64_t best_i = 0;
-        bool found_nan = false;
-        for_each_offset<T>(rest, rest_count, [&](int64_t off, int64_t r) {
-          if (found_nan) return;
+        for_each_run([&](int64_t off, int64_t r) {
           const T* p = base + off;
           for (int64_t i = 0; i < last_size; ++i) {
             const T v = p[i * last_stride];
-            if constexpr (std::is_floating_point_v<T>) {
-              if (v != v) {
-                best = v;
-                best_i = r * last_size + i;
-                found_nan = true;
-                return;
-              }
-            }
-            if (Op == ReduceOp::Max ? (v > best) : (v < best)) {
+            if (replaces<Op>(v, best)) {
               best = v;
               best_i = r * last_size + i;
             }
           }
         });
         *target = best;
-        if (idx_dst) idx_dst[offset_of(o, outer_in.sizes, idx_outer_strides)] = best_i;
+        if (idx_dst) idx_dst[at.at(2)] = best_i;
       }
     }
   });
 }
 
-}  // namespace
+// ---- cumsum ----
 
-void reduce(ReduceOp op, const Tensor& out, const Tensor& indices, const Tensor& in,
-            const Shape& dims) {
-  dispatch_dtype(in.dtype(), "reduce", [&]<class T>() {
-    switch (op) {
-      case ReduceOp::Sum: return reduce_typed<T, ReduceOp::Sum>(out, indices, in, dims);
-      case ReduceOp::Prod: return reduce_typed<T, ReduceOp::Prod>(out, indices, in, dims);
-      case ReduceOp::Max: return reduce_typed<T, ReduceOp::Max>(out, indices, in, dims);
-      case ReduceOp::Min: return reduce_typed<T, ReduceOp::Min>(out, indices, in, dims);
-      case ReduceOp::Any: return reduce_typed<T, ReduceOp::Any>(out, indices, in, dims);
-      case ReduceOp::All: return reduce_typed<T, ReduceOp::All>(out, indices, in, dims);
-      default: throw Error("reduce", "unknown reduction");
-    }
+// Running sums of whole rows when `dim` is not the innermost dim: each step adds a row into a
+// block of accumulators (vectorizable) instead of walking one strided line per element.
+template <class T>
+bool cumsum_rows(const Tensor& out, const Tensor& in, int64_t dim) {
+  if (in.dim() == 0) return false;
+  std::vector<bool> skip(in.dim(), false);
+  skip[dim] = true;
+  RowLayout layout;
+  if (!row_layout({&in, &out, &out}, skip, layout)) return false;
+  const int64_t n = in.shape()[dim], in_step = in.strides()[dim], out_step = out.strides()[dim];
+  const int64_t run = layout.run, blocks = layout.blocks();
+  const T* src = in.data_ptr<T>();
+  T* dst = out.data_ptr<T>();
+  const int64_t work = std::max<int64_t>(1, n * std::min(run, kColumnBlock));
+  parallel_for(layout.lines.numel() * blocks, std::max<int64_t>(1, kGrainSize / work),
+               [&](int64_t begin, int64_t end) {
+                 std::array<Acc<T>, kColumnBlock> acc;
+                 for (int64_t t = begin; t < end; ++t) {
+                   const int64_t col = (t % blocks) * kColumnBlock;
+                   const int64_t len = std::min(kColumnBlock, run - col);
+                   const Cursor<3> at_line(layout.lines, t / blocks);
+                   const T* p = src + at_line.at(0) + col;
+                   T* q = dst + at_line.at(1) + col;
+                   std::fill_n(acc.begin(), len, Acc<T>(0));
+                   for (int64_t i = 0; i < n; ++i, p += in_step, q += out_step) {
+                     for (int64_t k = 0; k < len; ++k) {
+                       acc[k] += p[k];
+                       q[k] = static_cast<T>(acc[k]);
+                     }
+                   }
+                 }
+               });
+  return true;
+}
+
+// One running sum per line along `dim` (any strides, including negative ones).
+template <class T>
+void cumsum_lines(const Tensor& out, const Tensor& in, int64_t dim) {
+  const DimRows<2> lines({&in, &out}, dim);
+  const int64_t n = lines.length(0), in_step = lines.stride(0), out_step = lines.stride(1);
+  const T* src = in.data_ptr<T>();
+  T* dst = out.data_ptr<T>();
+  lines.parallel(n, [&](int64_t begin, int64_t end) {
+    lines.for_rows(begin, end, [&](const DimRows<2>::Offsets& off) {
+      const T* p = src + off[0];
+      T* q = dst + off[1];
+      Acc<T> acc = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        acc += p[i * in_step];
+        q[i * out_step] = static_cast<T>(acc);
+      }
+    });
   });
 }
 
+}  // namespace
+
+// Any/All write a bool `out`; the other ops write out in the input's dtype. With several reduced
+// dims, Max/Min indices are row-major positions within the reduced slice.
+void reduce(ReduceOp op, const Tensor& out, const Tensor& indices, const Tensor& in,
+            const Shape& dims) {
+  std::vector<bool> reduced(in.dim(), false);
+  for (int64_t d : dims) reduced[d] = true;
+  dispatch_dtype(in.dtype(), "reduce", [&]<class T>() {
+    dispatch_enum<ReduceOp, static_cast<int>(ReduceOp::Count)>(op, [&]<ReduceOp Op>() {
+      if constexpr (!is_logical(Op)) {
+        if (reduce_rows<T, Op>(out, indices, in, reduced)) return;
+      }
+      reduce_slices<T, Op>(out, indices, in, reduced);
+    });
+  });
+}
+
+// out and in share a dtype; their strides may differ, and may be negative along `dim` (which
+// walks it backwards: a reverse cumsum).
 void cumsum(const Tensor& out, const Tensor& in, int64_t dim) {
   dispatch_dtype(in.dtype(), "cumsum", [&]<class T>() {
-    const int64_t n = in.shape()[dim];
-    const int64_t in_stride = in.strides()[dim], out_stride = out.strides()[dim];
-    Shape outer_sizes, in_strides, out_strides;
-    for (int64_t d = 0; d < in.dim(); ++d) {
-      if (d == dim) continue;
-      outer_sizes.push_back(in.shape()[d]);
-      in_strides.push_back(in.strides()[d]);
-      out_strides.push_back(out.strides()[d]);
-    }
-    const T* src = in.data_ptr<T>();
-    T* dst = out.data_ptr<T>();
-    const int64_t rows = numel_of(outer_sizes);
-    parallel_for(rows, std::max<int64_t>(1, kGrainSize / std::max<int64_t>(n, 1)),
-                 [&](int64_t b, int64_t e) {
-                   for (int64_t r = b; r < e; ++r) {
-                     const T* p = src + offset_of(r, outer_sizes, in_strides);
-                     T* q = dst + offset_of(r, outer_sizes, out_strides);
-                     Acc<T> acc = 0;
-                     for (int64_t i = 0; i < n; ++i) {
-                       acc += p[i * in_stride];
-                       q[i * out_stride] = static_cast<T>(acc);
-                     }
-                   }
-                 });
+    if (!cumsum_rows<T>(out, in, dim)) cumsum_lines<T>(out, in, dim);
   });
 }
 
