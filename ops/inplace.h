@@ -28,8 +28,12 @@ Tensor& apply_inplace(Tensor& self, const char* op, std::initializer_list<Tensor
   MG_CHECK(!(self.is_leaf() && self.requires_grad()), op,
            "a leaf tensor that requires grad cannot be modified in place (shape ", self.shape(),
            "); modify it under NoGradGuard or use the out-of-place op");
-  MG_CHECK(!self.is_view(), op, "in-place modification of a view (shape ", self.shape(),
-           ") while gradients are recorded is not supported; use the out-of-place op");
+  // A view whose storage nobody else holds (e.g. an op's reshaped result) is safe to rewrite;
+  // otherwise other tensors would see new values under their old history.
+  MG_CHECK(!self.is_view() || self.storage().use_count() == 1, op,
+           "in-place modification of a view (shape ", self.shape(),
+           ") that shares storage with other tensors while gradients are recorded is not "
+           "supported; use the out-of-place op");
   const Tensor current = clone(self);
   Tensor result = out_of_place(current);
   MG_CHECK(result.shape() == self.shape(), op, "result of shape ", result.shape(),

@@ -237,3 +237,15 @@ TEST(Engine, ErrorInsideBackwardPropagates) {
   });
   EXPECT_MG_ERROR(y.sum().backward(), "backward failed on purpose");
 }
+
+TEST(Engine, InPlaceOnAnOpResultThatIsInternallyAView) {
+  // sum() returns a reshaped view of a fresh buffer: nobody else holds it, so it may be rewritten.
+  auto x = mg::tensor({{1.0, 2.0}, {3.0, 4.0}}).requires_grad_();
+  auto s = x.sum({1});
+  s.mul_(2.0);
+  s.sum().backward();
+  expect_values(x.grad(), {2, 2}, {2, 2, 2, 2});
+  // A view of a tensor still in use may not be.
+  auto y = x * 1;
+  EXPECT_MG_ERROR(y[0].add_(1.0), "shares storage with other tensors");
+}
