@@ -106,12 +106,15 @@ inline Kernel<void(BinaryOp, OpParams, const Tensor& out, const Tensor& a,
 inline Kernel<void(const Tensor& out, const Tensor& cond, const Tensor& a,
                              const Tensor& b)>
     where{"where"};
-// Reduces `in` over `dims` (sorted, unique) into `out` of keepdim shape. For Max/Min,
-// `indices` (int64, same shape as out, may be undefined) receives the position along the single
-// reduced dim. Sum of an empty set is 0, Prod 1; Max/Min of an empty set is rejected by the op.
+// Reduces `in` over `dims` (sorted, unique) into `out` of keepdim shape. out has in's dtype,
+// except for Any/All, which write bool. For Max/Min, `indices` (int64, same shape as out, may be
+// undefined) receives the row-major position of the chosen element within its reduced slice
+// (the index along the dim when one dim is reduced); ties keep the first occurrence, NaN wins.
+// Sum of an empty set is 0, Prod 1; Max/Min of an empty set is rejected by the op.
 inline Kernel<void(ReduceOp, const Tensor& out, const Tensor& indices, const Tensor& in,
-                             const Shape& dims)>
+                   const Shape& dims)>
     reduce{"reduce"};
+// Running sum along `dim`; any strides, negative ones included (backward runs it reversed).
 inline Kernel<void(const Tensor& out, const Tensor& in, int64_t dim)> cumsum{"cumsum"};
 // out[b] = alpha * a[b] @ b[b] + beta * out[b] for 3-D a [B, M, K], b [B, K, N], out [B, M, N].
 // Batch strides may be 0 (broadcast). beta = 0 ignores out's old contents (even NaN).

@@ -96,12 +96,6 @@ Tensor reduce_new(ReduceOp op, const Tensor& x, const Shape& dims, bool keepdim,
   return out;
 }
 
-// A 0-dim constant in x's dtype. A bare C++ double would become a float32 wrapped number and
-// round constants such as 1/3 before they meet a float64 x.
-Tensor constant_like(double value, const Tensor& x) {
-  return scalar_tensor(value, TensorOptions(x.dtype()).device(x.device()));
-}
-
 DType sum_dtype(DType t) {
   return is_floating(t) ? t : DType::Int64;
 }
@@ -206,7 +200,7 @@ Tensor sum(const Tensor& x) {
 Tensor mean(const Tensor& x, const Shape& dims_in, bool keepdim) {
   check_floating(x, "mean");
   const Shape dims = reduction_dims(x, dims_in, "mean");
-  return sum(x, dims, keepdim) / constant_like(static_cast<double>(reduced_count(x, dims)), x);
+  return sum(x, dims, keepdim) / Tensor(static_cast<double>(reduced_count(x, dims)));
 }
 
 Tensor mean(const Tensor& x) {
@@ -287,12 +281,12 @@ Tensor centered(const Tensor& x, const Shape& dims) {
 
 Tensor variance(const Tensor& x, const Spread& s, bool keepdim) {
   const Tensor c = centered(x, s.dims);
-  return sum(c * c, s.dims, keepdim) / constant_like(s.divisor, x);
+  return sum(c * c, s.dims, keepdim) / Tensor(s.divisor);
 }
 
 // d var / d x for a keepdim-shaped incoming gradient of the variance.
 Tensor variance_backward(const Tensor& g_var, const Tensor& x, const Spread& s) {
-  return g_var * centered(x, s.dims) * constant_like(2.0 / s.divisor, x);
+  return g_var * centered(x, s.dims) * Tensor(2.0 / s.divisor);
 }
 
 }  // namespace
@@ -375,7 +369,7 @@ Tensor norm(const Tensor& x, double p, const Shape& dims_in, bool keepdim) {
     else if (p == 2)
       out = sqrt(sum(x * x, dims, keepdim));
     else
-      out = pow(sum(pow(abs(x), constant_like(p, x)), dims, keepdim), constant_like(1.0 / p, x));
+      out = pow(sum(pow(abs(x), Tensor(p)), dims, keepdim), Tensor(1.0 / p));
   }
   record("norm", out, {x},
          [sx = save(x), so = save(out), p, dims, keepdim](const Tensor& g, InputGrads in) {
@@ -400,7 +394,7 @@ Tensor norm(const Tensor& x, double p, const Shape& dims_in, bool keepdim) {
              in[0].add(where(eq(n, 0), 0, gk / n) * v);
              return;
            }
-           const Tensor p_minus_1 = constant_like(p - 1, v);
+           const Tensor p_minus_1 = Tensor(p - 1);
            const Tensor scale = where(eq(n, 0), 0, gk / pow(n, p_minus_1));
            in[0].add(where(eq(v, 0), 0, scale * sign(v) * pow(abs(v), p_minus_1)));
          });
