@@ -26,7 +26,8 @@ struct Capture {
 
 class GraphTask {
  public:
-  GraphTask(bool retain_graph, bool accumulate) : retain_graph_(retain_graph), accumulate_(accumulate) {}
+  GraphTask(bool retain_graph, bool accumulate)
+      : retain_graph_(retain_graph), accumulate_(accumulate) {}
 
   void run(const std::vector<Edge>& roots, const std::vector<Tensor>& root_grads,
            const std::vector<Capture>& captures, std::vector<Tensor>* captured) {
@@ -131,8 +132,8 @@ class GraphTask {
       if (!edges[i].valid()) continue;
       NodeState& next = state(edges[i].node.get());
       const uint32_t nr = edges[i].input_nr;
-      sinks[i] = GradSink(&next.buffers[nr], &next.owned_flags[nr],
-                          &edges[i].node->output_meta()[nr]);
+      sinks[i] =
+          GradSink(&next.buffers[nr], &next.owned_flags[nr], &edges[i].node->output_meta()[nr]);
     }
     node->apply(s.buffers, InputGrads(sinks));
     if (!retain_graph_) node->release();
@@ -159,8 +160,10 @@ Roots make_roots(const std::vector<Tensor>& outputs, const std::vector<Tensor>& 
              "requires_grad=false, or was it computed under NoGradGuard?)");
     Tensor g = grad_outputs.empty() ? Tensor() : grad_outputs[i];
     if (!g.defined()) {
-      MG_CHECK(out.numel() == 1, "backward", "grad can be implicitly created only for outputs "
-               "with one element, got shape ", out.shape(), "; pass a gradient");
+      MG_CHECK(out.numel() == 1, "backward",
+               "grad can be implicitly created only for outputs "
+               "with one element, got shape ",
+               out.shape(), "; pass a gradient");
       g = ones_like(out);
     } else {
       MG_CHECK(g.shape() == out.shape(), "backward", "gradient of shape ", g.shape(),

@@ -14,7 +14,8 @@ const Tensor& SavedTensor::get() const {
   if (tensor_.defined() && tensor_.version() != version_)
     throw Error("backward", "a tensor of shape " + detail::to_str(tensor_.shape()) +
                                 " saved for the gradient was modified by an in-place operation "
-                                "(saved at version " + std::to_string(version_) + ", now " +
+                                "(saved at version " +
+                                std::to_string(version_) + ", now " +
                                 std::to_string(tensor_.version()) +
                                 "); use an out-of-place op or clone() before modifying it");
   return tensor_;
@@ -47,8 +48,12 @@ class FunctionNode final : public Node {
 
 }  // namespace
 
-bool should_record(std::initializer_list<Tensor> inputs) { return should_record_range(inputs); }
-bool should_record(const std::vector<Tensor>& inputs) { return should_record_range(inputs); }
+bool should_record(std::initializer_list<Tensor> inputs) {
+  return should_record_range(inputs);
+}
+bool should_record(const std::vector<Tensor>& inputs) {
+  return should_record_range(inputs);
+}
 
 void record(const char* name, std::vector<Tensor> outputs, const std::vector<Tensor>& inputs,
             MultiBackwardFn backward) {

@@ -32,7 +32,9 @@ class SavedTensor {
   uint64_t version_ = 0;
 };
 
-inline SavedTensor save(const Tensor& t) { return SavedTensor(t); }
+inline SavedTensor save(const Tensor& t) {
+  return SavedTensor(t);
+}
 
 // Gradients of all forward outputs (undefined entries: no gradient reached that output).
 using MultiBackwardFn = std::function<void(const std::vector<Tensor>& grads, InputGrads inputs)>;

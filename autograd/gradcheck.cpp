@@ -29,8 +29,10 @@ GradcheckResult gradcheck(const MultiFn& fn, const std::vector<Tensor>& inputs,
   std::vector<Tensor> diff_inputs;
   for (const Tensor& t : inputs) {
     if (!t.defined() || !t.requires_grad()) continue;
-    MG_CHECK(t.dtype() == DType::Float64, "gradcheck", "inputs that require grad must be "
-             "float64 for a meaningful finite-difference check, got ", t.dtype());
+    MG_CHECK(t.dtype() == DType::Float64, "gradcheck",
+             "inputs that require grad must be "
+             "float64 for a meaningful finite-difference check, got ",
+             t.dtype());
     MG_CHECK(t.is_contiguous(), "gradcheck", "inputs must be contiguous");
     diff_inputs.push_back(t);
   }
@@ -84,10 +86,9 @@ GradcheckResult gradcheck(const MultiFn& fn, const std::vector<Tensor>& inputs,
 
 GradcheckResult gradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& fn,
                           const std::vector<Tensor>& inputs, const GradcheckOptions& options) {
-  return gradcheck(MultiFn([&fn](const std::vector<Tensor>& in) {
-                     return std::vector<Tensor>{fn(in)};
-                   }),
-                   inputs, options);
+  return gradcheck(
+      MultiFn([&fn](const std::vector<Tensor>& in) { return std::vector<Tensor>{fn(in)}; }), inputs,
+      options);
 }
 
 std::ostream& operator<<(std::ostream& os, const GradcheckResult& r) {

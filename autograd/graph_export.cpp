@@ -66,11 +66,9 @@ void write_dot(std::ostream& os, const std::vector<Tensor>& roots) {
       boost::add_edge(producer, consumer, g);  // data flows producer -> consumer
     }
   }
-  boost::write_graphviz(
-      os, g,
-      [&g](std::ostream& out, Graph::vertex_descriptor v) {
-        out << "[label=\"" << g[v].label << "\", shape=" << g[v].shape << "]";
-      });
+  boost::write_graphviz(os, g, [&g](std::ostream& out, Graph::vertex_descriptor v) {
+    out << "[label=\"" << g[v].label << "\", shape=" << g[v].shape << "]";
+  });
 }
 
 std::string to_dot(const std::vector<Tensor>& roots) {

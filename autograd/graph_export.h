@@ -11,7 +11,9 @@ namespace mixgrad {
 // One vertex per recorded op or leaf (labelled with its name and output shapes), one edge per
 // data flow from an input's producer to the op that consumed it.
 std::string to_dot(const std::vector<Tensor>& roots);
-inline std::string to_dot(const Tensor& root) { return to_dot(std::vector<Tensor>{root}); }
+inline std::string to_dot(const Tensor& root) {
+  return to_dot(std::vector<Tensor>{root});
+}
 void write_dot(std::ostream& os, const std::vector<Tensor>& roots);
 
 }  // namespace mixgrad

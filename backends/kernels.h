@@ -51,18 +51,33 @@ struct OpParams {
 };
 
 enum class UnaryOp : uint8_t {
-  Neg, Exp, Log, Log1p, Expm1, Sqrt, Rsqrt, Abs, Sign, Square, Reciprocal, Sin, Cos,
+  Neg,
+  Exp,
+  Log,
+  Log1p,
+  Expm1,
+  Sqrt,
+  Rsqrt,
+  Abs,
+  Sign,
+  Square,
+  Reciprocal,
+  Sin,
+  Cos,
   Relu,
   GeluErf,
   GeluTanh,
   Elu,        // a = alpha
   LeakyRelu,  // a = negative slope
-  Sigmoid, Tanh,
-  Softplus,   // a = beta, b = threshold
+  Sigmoid,
+  Tanh,
+  Softplus,  // a = beta, b = threshold
   Erf,
-  Clamp,      // a = min, b = max (use +-inf for a missing bound)
-  LogicalNot, // out is bool
-  Floor, Ceil, Round,
+  Clamp,       // a = min, b = max (use +-inf for a missing bound)
+  LogicalNot,  // out is bool
+  Floor,
+  Ceil,
+  Round,
   Count
 };
 inline constexpr int kNumUnaryOps = static_cast<int>(UnaryOp::Count);
@@ -70,8 +85,20 @@ inline constexpr int kNumUnaryOps = static_cast<int>(UnaryOp::Count);
 enum class BinaryOp : uint8_t {
   Add,  // out = x + a * y  (a = alpha)
   Sub,  // out = x - a * y
-  Mul, Div, Pow, Maximum, Minimum, Remainder,
-  Eq, Ne, Lt, Le, Gt, Ge, LogicalAnd, LogicalOr,  // out is bool
+  Mul,
+  Div,
+  Pow,
+  Maximum,
+  Minimum,
+  Remainder,
+  Eq,
+  Ne,
+  Lt,
+  Le,
+  Gt,
+  Ge,
+  LogicalAnd,
+  LogicalOr,  // out is bool
   // Fused backward of activations: x = incoming gradient, y = forward input (or output).
   ReluBackward,       // y = input
   GeluErfBackward,    // y = input
@@ -85,7 +112,9 @@ enum class BinaryOp : uint8_t {
   Count
 };
 inline constexpr int kNumBinaryOps = static_cast<int>(BinaryOp::Count);
-inline bool is_comparison(BinaryOp op) { return op >= BinaryOp::Eq && op <= BinaryOp::LogicalOr; }
+inline bool is_comparison(BinaryOp op) {
+  return op >= BinaryOp::Eq && op <= BinaryOp::LogicalOr;
+}
 
 enum class ReduceOp : uint8_t { Sum, Prod, Max, Min, Any, All, Count };
 
@@ -98,14 +127,11 @@ inline Kernel<void(const Tensor& dst, Scalar value)> fill{"fill"};
 inline Kernel<void(const Tensor& out, double start, double step)> arange{"arange"};
 // Element-wise; operands already have out's shape (broadcast dims have stride 0) and the compute
 // dtype; out is bool for comparisons / LogicalNot.
-inline Kernel<void(UnaryOp, OpParams, const Tensor& out, const Tensor& in)> unary{
-    "unary"};
-inline Kernel<void(BinaryOp, OpParams, const Tensor& out, const Tensor& a,
-                             const Tensor& b)>
-    binary{"binary"};
-inline Kernel<void(const Tensor& out, const Tensor& cond, const Tensor& a,
-                             const Tensor& b)>
-    where{"where"};
+inline Kernel<void(UnaryOp, OpParams, const Tensor& out, const Tensor& in)> unary{"unary"};
+inline Kernel<void(BinaryOp, OpParams, const Tensor& out, const Tensor& a, const Tensor& b)> binary{
+    "binary"};
+inline Kernel<void(const Tensor& out, const Tensor& cond, const Tensor& a, const Tensor& b)> where{
+    "where"};
 // Reduces `in` over `dims` (sorted, unique) into `out` of keepdim shape. out has in's dtype,
 // except for Any/All, which write bool. For Max/Min, `indices` (int64, same shape as out, may be
 // undefined) receives the row-major position of the chosen element within its reduced slice
@@ -118,48 +144,42 @@ inline Kernel<void(ReduceOp, const Tensor& out, const Tensor& indices, const Ten
 inline Kernel<void(const Tensor& out, const Tensor& in, int64_t dim)> cumsum{"cumsum"};
 // out[b] = alpha * a[b] @ b[b] + beta * out[b] for 3-D a [B, M, K], b [B, K, N], out [B, M, N].
 // Batch strides may be 0 (broadcast). beta = 0 ignores out's old contents (even NaN).
-inline Kernel<void(const Tensor& out, const Tensor& a, const Tensor& b, double alpha,
-                             double beta)>
+inline Kernel<void(const Tensor& out, const Tensor& a, const Tensor& b, double alpha, double beta)>
     gemm{"gemm"};
 // Index kernels check every index against the indexed dim and throw Error naming `op`.
-inline Kernel<void(const Tensor& out, const Tensor& in, int64_t dim,
-                             const Tensor& index)>
-    gather{"gather"};
+inline Kernel<void(const Tensor& out, const Tensor& in, int64_t dim, const Tensor& index)> gather{
+    "gather"};
 // self[index[i][j]][j] (op)= src[i][j] along `dim`.
-inline Kernel<void(const Tensor& self, int64_t dim, const Tensor& index,
-                             const Tensor& src, ScatterMode mode)>
+inline Kernel<void(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& src,
+                   ScatterMode mode)>
     scatter{"scatter"};
 // out = in.index_select(dim, index) (index 1-D).
-inline Kernel<void(const Tensor& out, const Tensor& in, int64_t dim,
-                             const Tensor& index)>
+inline Kernel<void(const Tensor& out, const Tensor& in, int64_t dim, const Tensor& index)>
     index_select{"index_select"};
 // self.narrow(dim, index[i], 1) (op)= alpha * src.narrow(dim, i, 1) for every i.
-inline Kernel<void(const Tensor& self, int64_t dim, const Tensor& index,
-                             const Tensor& src, ScatterMode mode, double alpha)>
+inline Kernel<void(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& src,
+                   ScatterMode mode, double alpha)>
     index_scatter{"index_scatter"};
 // Sort along `dim`; values and indices (int64) have in's shape.
-inline Kernel<void(const Tensor& values, const Tensor& indices, const Tensor& in,
-                             int64_t dim, bool descending, bool stable)>
+inline Kernel<void(const Tensor& values, const Tensor& indices, const Tensor& in, int64_t dim,
+                   bool descending, bool stable)>
     sort{"sort"};
 // The k largest (or smallest) along `dim`; ties keep the lower index first.
-inline Kernel<void(const Tensor& values, const Tensor& indices, const Tensor& in,
-                             int64_t k, int64_t dim, bool largest, bool sorted)>
+inline Kernel<void(const Tensor& values, const Tensor& indices, const Tensor& in, int64_t k,
+                   int64_t dim, bool largest, bool sorted)>
     topk{"topk"};
 // Row-wise softmax / log_softmax along `dim`, and its backward given the forward output.
-inline Kernel<void(const Tensor& out, const Tensor& in, int64_t dim, bool log)> softmax{
-    "softmax"};
-inline Kernel<void(const Tensor& grad_in, const Tensor& grad_out, const Tensor& out,
-                             int64_t dim, bool log)>
+inline Kernel<void(const Tensor& out, const Tensor& in, int64_t dim, bool log)> softmax{"softmax"};
+inline Kernel<void(const Tensor& grad_in, const Tensor& grad_out, const Tensor& out, int64_t dim,
+                   bool log)>
     softmax_backward{"softmax_backward"};
 // Random fills from counter-based streams: element i uses counter block first_block + i.
-inline Kernel<void(const Tensor& out, uint64_t seed, uint64_t first_block, double low,
-                             double high)>
+inline Kernel<void(const Tensor& out, uint64_t seed, uint64_t first_block, double low, double high)>
     uniform{"uniform"};
-inline Kernel<void(const Tensor& out, uint64_t seed, uint64_t first_block, double mean,
-                             double std)>
+inline Kernel<void(const Tensor& out, uint64_t seed, uint64_t first_block, double mean, double std)>
     normal{"normal"};
 inline Kernel<void(const Tensor& out, uint64_t seed, uint64_t first_block, int64_t low,
-                             int64_t high)>
+                   int64_t high)>
     randint{"randint"};
 // out[v] += weights ? weights[i] : 1 for every v = in[i]; out pre-zeroed and long enough.
 inline Kernel<void(const Tensor& out, const Tensor& in, const Tensor& weights)> bincount{

@@ -29,8 +29,14 @@ Allocator& allocator_for(Device device) {
   return *a;
 }
 
-AllocatorStats memory_stats(Device device) { return allocator_for(device).stats(); }
-void empty_cache(Device device) { allocator_for(device).empty_cache(); }
-void reset_peak_memory_stats(Device device) { allocator_for(device).reset_peak_stats(); }
+AllocatorStats memory_stats(Device device) {
+  return allocator_for(device).stats();
+}
+void empty_cache(Device device) {
+  allocator_for(device).empty_cache();
+}
+void reset_peak_memory_stats(Device device) {
+  allocator_for(device).reset_peak_stats();
+}
 
 }  // namespace mixgrad

@@ -12,12 +12,18 @@ namespace mixgrad {
 template <class F>
 decltype(auto) dispatch_dtype(DType t, const char* op, F&& f) {
   switch (t) {
-    case DType::Float32: return f.template operator()<float>();
-    case DType::Float64: return f.template operator()<double>();
-    case DType::Int64: return f.template operator()<int64_t>();
-    case DType::Int32: return f.template operator()<int32_t>();
-    case DType::Bool: return f.template operator()<bool>();
-    default: break;
+    case DType::Float32:
+      return f.template operator()<float>();
+    case DType::Float64:
+      return f.template operator()<double>();
+    case DType::Int64:
+      return f.template operator()<int64_t>();
+    case DType::Int32:
+      return f.template operator()<int32_t>();
+    case DType::Bool:
+      return f.template operator()<bool>();
+    default:
+      break;
   }
   throw Error(op, std::string("dtype ") + dtype_name(t) + " is not supported on this device");
 }
@@ -25,9 +31,12 @@ decltype(auto) dispatch_dtype(DType t, const char* op, F&& f) {
 template <class F>
 decltype(auto) dispatch_floating(DType t, const char* op, F&& f) {
   switch (t) {
-    case DType::Float32: return f.template operator()<float>();
-    case DType::Float64: return f.template operator()<double>();
-    default: break;
+    case DType::Float32:
+      return f.template operator()<float>();
+    case DType::Float64:
+      return f.template operator()<double>();
+    default:
+      break;
   }
   if (is_floating(t))
     throw Error(op, std::string("dtype ") + dtype_name(t) + " is not supported on this device");
@@ -38,9 +47,12 @@ decltype(auto) dispatch_floating(DType t, const char* op, F&& f) {
 template <class F>
 decltype(auto) dispatch_index(DType t, const char* op, F&& f) {
   switch (t) {
-    case DType::Int64: return f.template operator()<int64_t>();
-    case DType::Int32: return f.template operator()<int32_t>();
-    default: break;
+    case DType::Int64:
+      return f.template operator()<int64_t>();
+    case DType::Int32:
+      return f.template operator()<int32_t>();
+    default:
+      break;
   }
   throw Error(op, std::string("indices must be int64 or int32, got ") + dtype_name(t));
 }
@@ -52,7 +64,8 @@ void dispatch_enum(Enum value, F&& f) {
     (void)((static_cast<int>(value) == I ? (f.template operator()<static_cast<Enum>(I)>(), true)
                                          : false) ||
            ...);
-  }(std::make_integer_sequence<int, Count>{});
+  }
+  (std::make_integer_sequence<int, Count>{});
 }
 
 }  // namespace mixgrad

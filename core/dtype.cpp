@@ -6,33 +6,46 @@ namespace mixgrad {
 
 std::size_t dtype_size(DType t) {
   switch (t) {
-    case DType::Bool: return 1;
-    case DType::Int32: return 4;
-    case DType::Int64: return 8;
-    case DType::Float32: return 4;
-    case DType::Float64: return 8;
-    case DType::Float16: return 2;
-    case DType::BFloat16: return 2;
+    case DType::Bool:
+      return 1;
+    case DType::Int32:
+      return 4;
+    case DType::Int64:
+      return 8;
+    case DType::Float32:
+      return 4;
+    case DType::Float64:
+      return 8;
+    case DType::Float16:
+      return 2;
+    case DType::BFloat16:
+      return 2;
   }
   return 0;
 }
 
 const char* dtype_name(DType t) {
   switch (t) {
-    case DType::Bool: return "bool";
-    case DType::Int32: return "int32";
-    case DType::Int64: return "int64";
-    case DType::Float32: return "float32";
-    case DType::Float64: return "float64";
-    case DType::Float16: return "float16";
-    case DType::BFloat16: return "bfloat16";
+    case DType::Bool:
+      return "bool";
+    case DType::Int32:
+      return "int32";
+    case DType::Int64:
+      return "int64";
+    case DType::Float32:
+      return "float32";
+    case DType::Float64:
+      return "float64";
+    case DType::Float16:
+      return "float16";
+    case DType::BFloat16:
+      return "bfloat16";
   }
   return "?";
 }
 
 bool is_floating(DType t) {
-  return t == DType::Float32 || t == DType::Float64 || t == DType::Float16 ||
-         t == DType::BFloat16;
+  return t == DType::Float32 || t == DType::Float64 || t == DType::Float16 || t == DType::BFloat16;
 }
 
 bool is_integral(DType t, bool include_bool) {
@@ -41,13 +54,20 @@ bool is_integral(DType t, bool include_bool) {
 
 static int promotion_rank(DType t) {
   switch (t) {
-    case DType::Bool: return 0;
-    case DType::Int32: return 1;
-    case DType::Int64: return 2;
-    case DType::Float16: return 3;
-    case DType::BFloat16: return 3;
-    case DType::Float32: return 4;
-    case DType::Float64: return 5;
+    case DType::Bool:
+      return 0;
+    case DType::Int32:
+      return 1;
+    case DType::Int64:
+      return 2;
+    case DType::Float16:
+      return 3;
+    case DType::BFloat16:
+      return 3;
+    case DType::Float32:
+      return 4;
+    case DType::Float64:
+      return 5;
   }
   return 0;
 }
@@ -71,12 +91,14 @@ namespace {
 DType g_default_dtype = DType::Float32;
 }
 
-DType default_dtype() { return g_default_dtype; }
+DType default_dtype() {
+  return g_default_dtype;
+}
 
 void set_default_dtype(DType t) {
   if (t != DType::Float32 && t != DType::Float64)
-    throw Error("set_default_dtype", std::string("expected float32 or float64, got ") +
-                                         dtype_name(t));
+    throw Error("set_default_dtype",
+                std::string("expected float32 or float64, got ") + dtype_name(t));
   g_default_dtype = t;
 }
 

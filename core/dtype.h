@@ -18,7 +18,9 @@ inline constexpr DType kBool = DType::Bool;
 
 std::size_t dtype_size(DType t);
 const char* dtype_name(DType t);
-inline std::string describe(DType t) { return dtype_name(t); }
+inline std::string describe(DType t) {
+  return dtype_name(t);
+}
 bool is_floating(DType t);
 bool is_integral(DType t, bool include_bool = false);
 

@@ -18,8 +18,8 @@ class Error : public std::runtime_error {
 };
 
 // Throws Error(op, detail) when `cond` is false; `detail` is only built on failure.
-#define MG_CHECK(cond, op, ...)                                                      \
-  do {                                                                               \
+#define MG_CHECK(cond, op, ...)                                                        \
+  do {                                                                                 \
     if (!(cond)) throw ::mixgrad::Error((op), ::mixgrad::detail::concat(__VA_ARGS__)); \
   } while (0)
 

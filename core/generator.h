@@ -59,7 +59,9 @@ inline std::array<uint32_t, 4> philox4x32(uint64_t seed, uint64_t counter) {
 }
 
 // Uniform in [0, 1) from 32 random bits (24 significant bits for float) or 2x32 (double).
-inline float uint_to_unit_float(uint32_t x) { return static_cast<float>(x >> 8) * 0x1.0p-24f; }
+inline float uint_to_unit_float(uint32_t x) {
+  return static_cast<float>(x >> 8) * 0x1.0p-24f;
+}
 inline double uint_to_unit_double(uint32_t hi, uint32_t lo) {
   return static_cast<double>(((static_cast<uint64_t>(hi) << 32) | lo) >> 11) * 0x1.0p-53;
 }

@@ -4,8 +4,8 @@
 #include <cstdio>
 #include <sstream>
 
-#include "autograd/node.h"
 #include "autograd/grad_mode.h"
+#include "autograd/node.h"
 #include "core/tensor.h"
 
 namespace mixgrad {

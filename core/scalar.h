@@ -13,8 +13,8 @@ class Scalar {
  public:
   Scalar() = default;
   template <class T>
-    requires std::is_arithmetic_v<T>
-  Scalar(T v) {  // NOLINT(google-explicit-constructor): numbers convert implicitly, as in PyTorch
+  requires std::is_arithmetic_v<T> Scalar(
+      T v) {  // NOLINT(google-explicit-constructor): numbers convert implicitly, as in PyTorch
     if constexpr (std::is_same_v<T, bool>) {
       kind_ = DType::Bool;
       i_ = v;

@@ -47,12 +47,18 @@ Scalar Tensor::item_scalar() const {
   Tensor c = device().is_cpu() ? *this : to(Device::cpu());
   const void* p = c.data_ptr();
   switch (c.dtype()) {
-    case DType::Float32: return Scalar(*static_cast<const float*>(p));
-    case DType::Float64: return Scalar(*static_cast<const double*>(p));
-    case DType::Int64: return Scalar(*static_cast<const int64_t*>(p));
-    case DType::Int32: return Scalar(*static_cast<const int32_t*>(p));
-    case DType::Bool: return Scalar(*static_cast<const bool*>(p));
-    default: break;
+    case DType::Float32:
+      return Scalar(*static_cast<const float*>(p));
+    case DType::Float64:
+      return Scalar(*static_cast<const double*>(p));
+    case DType::Int64:
+      return Scalar(*static_cast<const int64_t*>(p));
+    case DType::Int32:
+      return Scalar(*static_cast<const int32_t*>(p));
+    case DType::Bool:
+      return Scalar(*static_cast<const bool*>(p));
+    default:
+      break;
   }
   throw Error("item", std::string("unsupported dtype ") + dtype_name(c.dtype()));
 }
@@ -66,11 +72,14 @@ bool Tensor::requires_grad() const {
 
 Tensor& Tensor::requires_grad_(bool value) {
   if (value) {
-    MG_CHECK(is_floating_point(), "requires_grad_", "only floating-point tensors can require "
-             "gradients, got ", dtype());
+    MG_CHECK(is_floating_point(), "requires_grad_",
+             "only floating-point tensors can require "
+             "gradients, got ",
+             dtype());
   }
   AutogradMeta& m = impl().autograd_meta();
-  MG_CHECK(!m.grad_fn || value, "requires_grad_", "cannot turn off requires_grad of a non-leaf "
+  MG_CHECK(!m.grad_fn || value, "requires_grad_",
+           "cannot turn off requires_grad of a non-leaf "
            "tensor; use detach()");
   m.requires_grad = value;
   return *this;
@@ -141,6 +150,8 @@ std::string describe(const Tensor& t) {
          describe(t.device());
 }
 
-std::ostream& operator<<(std::ostream& os, const Tensor& t) { return os << t.to_string(); }
+std::ostream& operator<<(std::ostream& os, const Tensor& t) {
+  return os << t.to_string();
+}
 
 }  // namespace mixgrad

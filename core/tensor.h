@@ -50,8 +50,8 @@ class Tensor {
   // A C++ number becomes a 0-dim "wrapped number" tensor, so `x * 2` and `mg::add(x, 1.5)` work
   // through the one Tensor overload of each op.
   template <class T>
-    requires std::is_arithmetic_v<T>
-  Tensor(T value) : Tensor(from_scalar(Scalar(value))) {}  // NOLINT(google-explicit-constructor)
+  requires std::is_arithmetic_v<T> Tensor(T value)
+      : Tensor(from_scalar(Scalar(value))) {}  // NOLINT(google-explicit-constructor)
   static Tensor from_scalar(Scalar s);
 
   // ---- metadata ----

@@ -1,12 +1,13 @@
 // A first tour: tensors, broadcasting, views, autograd.
-#include <iostream>
 #include <mixgrad.h>
+
+#include <iostream>
 
 int main() {
   mg::manual_seed(0);
   auto x = mg::tensor({{1.0, 2.0, 3.0}, {4.0, 5.0, 6.0}});
   auto w = mg::tensor({0.5, -1.0, 2.0}).requires_grad_();
-  auto y = (x * w + 1).relu();     // broadcasting [2, 3] * [3]
+  auto y = (x * w + 1).relu();  // broadcasting [2, 3] * [3]
   auto loss = y.sum();
   loss.backward();
   std::cout << "x = " << x << "\n";

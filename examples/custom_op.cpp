@@ -3,9 +3,10 @@
 // softsign(x) = x / (1 + |x|), d/dx = 1 / (1 + |x|)^2.
 // The forward is a hand-written loop (it could be anything: a SIMD kernel, a call into another
 // library); the backward is recorded with mg::record, exactly as the built-in ops do it.
+#include <mixgrad.h>
+
 #include <cmath>
 #include <iostream>
-#include <mixgrad.h>
 
 mg::Tensor softsign(const mg::Tensor& x) {
   MG_CHECK(x.dtype() == mg::kFloat64 || x.dtype() == mg::kFloat32, "softsign",
@@ -39,8 +40,8 @@ int main() {
   std::cout << "d loss / dx = " << x.grad() << "\n";
 
   // 2. gradcheck agrees with finite differences.
-  auto check = mg::gradcheck([](const std::vector<mg::Tensor>& in) { return softsign(in[0]); },
-                             {x});
+  auto check =
+      mg::gradcheck([](const std::vector<mg::Tensor>& in) { return softsign(in[0]); }, {x});
   std::cout << check << "\n";
 
   // 3. Under NoGradGuard nothing is recorded.

@@ -1,6 +1,7 @@
 // Trains a two-layer MLP classifier on a synthetic problem with plain SGD and prints the loss.
-#include <iostream>
 #include <mixgrad.h>
+
+#include <iostream>
 
 int main() {
   mg::manual_seed(0);

@@ -284,7 +284,8 @@ Tensor& mul_(Tensor& self, const Tensor& other) {
 Tensor& div_(Tensor& self, const Tensor& other) {
   MG_CHECK(self.is_floating_point(), "div_", "true division cannot write into a ", self.dtype(),
            " tensor; use div()");
-  return binary_inplace(self, "div_", BinaryOp::Div, other, {}, [&](const Tensor& current) { return div(current, other); });
+  return binary_inplace(self, "div_", BinaryOp::Div, other, {},
+                        [&](const Tensor& current) { return div(current, other); });
 }
 
 }  // namespace mixgrad

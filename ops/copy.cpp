@@ -21,7 +21,9 @@ Tensor copy_into_new(const Tensor& x, DType dtype, Device device) {
 }
 }  // namespace
 
-Tensor contiguous(const Tensor& x) { return x.is_contiguous() ? x : clone(x); }
+Tensor contiguous(const Tensor& x) {
+  return x.is_contiguous() ? x : clone(x);
+}
 
 Tensor clone(const Tensor& x) {
   Tensor out = copy_into_new(x, x.dtype(), x.device());
@@ -40,9 +42,8 @@ Tensor to(const Tensor& x, DType dtype) {
 Tensor to(const Tensor& x, Device device) {
   if (x.device() == device) return x;
   Tensor out = copy_into_new(x, x.dtype(), device);
-  record("to", out, {x}, [src = x.device()](const Tensor& g, InputGrads in) {
-    in[0].add(to(g, src));
-  });
+  record("to", out, {x},
+         [src = x.device()](const Tensor& g, InputGrads in) { in[0].add(to(g, src)); });
   return out;
 }
 

@@ -28,9 +28,8 @@ Tensor empty_strided(const Shape& shape, const Shape& strides, TensorOptions opt
     for (size_t i = 0; i < shape.size(); ++i) extent += (shape[i] - 1) * strides[i];
   const DType dtype = options.dtype_or(default_dtype());
   auto impl = std::make_shared<TensorImpl>();
-  impl->storage =
-      std::make_shared<Storage>(static_cast<std::size_t>(extent) * dtype_size(dtype),
-                                options.device_);
+  impl->storage = std::make_shared<Storage>(static_cast<std::size_t>(extent) * dtype_size(dtype),
+                                            options.device_);
   impl->sizes = shape;
   impl->strides = strides;
   impl->dtype = dtype;
@@ -60,7 +59,9 @@ Tensor ones(const Shape& shape, TensorOptions options) {
   return full(shape, 1, options);
 }
 
-Tensor scalar_tensor(Scalar value, TensorOptions options) { return full({}, value, options); }
+Tensor scalar_tensor(Scalar value, TensorOptions options) {
+  return full({}, value, options);
+}
 
 Tensor Tensor::from_scalar(Scalar s) {
   // Held at full precision; result_type() decides the dtype the op computes in.
@@ -73,13 +74,19 @@ Tensor Tensor::from_scalar(Scalar s) {
 Tensor empty_like(const Tensor& t, std::optional<DType> dtype) {
   return empty(t.shape(), TensorOptions(dtype.value_or(t.dtype())).device(t.device()));
 }
-Tensor zeros_like(const Tensor& t, std::optional<DType> dtype) { return full_like(t, 0, dtype); }
-Tensor ones_like(const Tensor& t, std::optional<DType> dtype) { return full_like(t, 1, dtype); }
+Tensor zeros_like(const Tensor& t, std::optional<DType> dtype) {
+  return full_like(t, 0, dtype);
+}
+Tensor ones_like(const Tensor& t, std::optional<DType> dtype) {
+  return full_like(t, 1, dtype);
+}
 Tensor full_like(const Tensor& t, Scalar value, std::optional<DType> dtype) {
   return full(t.shape(), value, TensorOptions(dtype.value_or(t.dtype())).device(t.device()));
 }
 
-Tensor arange(Scalar end, TensorOptions options) { return arange(0, end, 1, options); }
+Tensor arange(Scalar end, TensorOptions options) {
+  return arange(0, end, 1, options);
+}
 
 Tensor arange(Scalar start, Scalar end, Scalar step, TensorOptions options) {
   const double s = start.to_double(), e = end.to_double(), st = step.to_double();
@@ -123,7 +130,9 @@ Tensor eye(int64_t n, std::optional<int64_t> m_opt, TensorOptions options) {
 }
 
 namespace {
-Generator& gen_or_default(Generator* g) { return g ? *g : default_generator(); }
+Generator& gen_or_default(Generator* g) {
+  return g ? *g : default_generator();
+}
 
 // Each element gets its own Philox block, so the numbers do not depend on thread count.
 Tensor random_tensor(const Shape& shape, TensorOptions options, Generator* gen, bool normal) {

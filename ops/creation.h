@@ -16,11 +16,20 @@ struct TensorOptions {
   bool requires_grad_ = false;
 
   TensorOptions() = default;
-  TensorOptions(DType d) : dtype_(d) {}     // NOLINT: zeros({2}, kFloat64)
-  TensorOptions(Device d) : device_(d) {}   // NOLINT: zeros({2}, Device::cuda())
-  TensorOptions& dtype(DType d) { dtype_ = d; return *this; }
-  TensorOptions& device(Device d) { device_ = d; return *this; }
-  TensorOptions& requires_grad(bool r = true) { requires_grad_ = r; return *this; }
+  TensorOptions(DType d) : dtype_(d) {}    // NOLINT: zeros({2}, kFloat64)
+  TensorOptions(Device d) : device_(d) {}  // NOLINT: zeros({2}, Device::cuda())
+  TensorOptions& dtype(DType d) {
+    dtype_ = d;
+    return *this;
+  }
+  TensorOptions& device(Device d) {
+    device_ = d;
+    return *this;
+  }
+  TensorOptions& requires_grad(bool r = true) {
+    requires_grad_ = r;
+    return *this;
+  }
   DType dtype_or(DType fallback) const { return dtype_.value_or(fallback); }
 };
 
@@ -72,8 +81,8 @@ Tensor tensor(std::initializer_list<std::initializer_list<T>> rows, TensorOption
   std::vector<T> flat;
   int64_t cols = rows.size() ? static_cast<int64_t>(rows.begin()->size()) : 0;
   for (const auto& r : rows) {
-    MG_CHECK(static_cast<int64_t>(r.size()) == cols, "tensor", "ragged nested list: rows of ",
-             cols, " and ", r.size(), " elements");
+    MG_CHECK(static_cast<int64_t>(r.size()) == cols, "tensor", "ragged nested list: rows of ", cols,
+             " and ", r.size(), " elements");
     flat.insert(flat.end(), r.begin(), r.end());
   }
   return tensor(flat, Shape{static_cast<int64_t>(rows.size()), cols}, options);
@@ -92,7 +101,6 @@ extern template Tensor tensor<int64_t>(const std::vector<int64_t>&, std::optiona
                                        TensorOptions);
 extern template Tensor tensor<int32_t>(const std::vector<int32_t>&, std::optional<Shape>,
                                        TensorOptions);
-extern template Tensor tensor<bool>(const std::vector<bool>&, std::optional<Shape>,
-                                    TensorOptions);
+extern template Tensor tensor<bool>(const std::vector<bool>&, std::optional<Shape>, TensorOptions);
 
 }  // namespace mixgrad

@@ -74,8 +74,10 @@ namespace {
 
 Tensor reduce_loss(const Tensor& per_element, Reduction reduction, const Tensor& weight_sum) {
   switch (reduction) {
-    case Reduction::None: return per_element;
-    case Reduction::Sum: return sum(per_element);
+    case Reduction::None:
+      return per_element;
+    case Reduction::Sum:
+      return sum(per_element);
     case Reduction::Mean:
       return weight_sum.defined() ? sum(per_element) / weight_sum : mean(per_element);
   }
@@ -123,8 +125,7 @@ Tensor nll_loss(const Tensor& log_probs, const Tensor& target, Reduction reducti
   try {
     picked = squeeze(gather(f.scores, 1, unsqueeze(safe_target, 1)), 1);
   } catch (const Error& e) {
-    throw Error("nll_loss", std::string("target holds an invalid class index (") + e.what() +
-                                ")");
+    throw Error("nll_loss", std::string("target holds an invalid class index (") + e.what() + ")");
   }
   Tensor mask = valid.to(f.scores.dtype());
   Tensor loss = reshape(-picked * mask, f.per_sample_shape);
@@ -145,8 +146,8 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, Reduction reduc
   try {
     nll = -squeeze(gather(logp, 1, unsqueeze(safe_target, 1)), 1);
   } catch (const Error& e) {
-    throw Error("cross_entropy", std::string("target holds an invalid class index (") +
-                                     e.what() + ")");
+    throw Error("cross_entropy",
+                std::string("target holds an invalid class index (") + e.what() + ")");
   }
   Tensor per_sample = nll;
   if (label_smoothing > 0) {

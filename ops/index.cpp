@@ -170,7 +170,9 @@ Tensor& scatter_in_place(const char* op, ScatterMode mode, Tensor& x, int64_t di
         as_op(op,
               [&] { kernels::scatter(x.device(), as_1d(x), a.at.dim, a.at.index, a.src, mode); });
       },
-      [&](const Tensor& current) { return scatter_out_of_place(op, mode, current, dim, index, src); });
+      [&](const Tensor& current) {
+        return scatter_out_of_place(op, mode, current, dim, index, src);
+      });
 }
 
 // ---- index_select / index_add ----

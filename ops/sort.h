@@ -9,8 +9,7 @@ namespace mixgrad {
 ValuesIndices topk(const Tensor& x, int64_t k, int64_t dim = -1, bool largest = true,
                    bool sorted = true);
 // Sorted values and the permutation along `dim`; `stable` keeps equal elements in input order.
-ValuesIndices sort(const Tensor& x, int64_t dim = -1, bool descending = false,
-                   bool stable = false);
+ValuesIndices sort(const Tensor& x, int64_t dim = -1, bool descending = false, bool stable = false);
 Tensor argsort(const Tensor& x, int64_t dim = -1, bool descending = false, bool stable = false);
 
 }  // namespace mixgrad

@@ -20,9 +20,8 @@ Tensor make_view(const Tensor& x, Shape sizes, Shape strides, int64_t offset) {
 
 // Views whose gradient is the incoming gradient reshaped back to the input's shape.
 Tensor record_reshape_like(const char* name, const Tensor& x, Tensor out) {
-  record(name, out, {x}, [shape = x.shape()](const Tensor& g, InputGrads in) {
-    in[0].add(reshape(g, shape));
-  });
+  record(name, out, {x},
+         [shape = x.shape()](const Tensor& g, InputGrads in) { in[0].add(reshape(g, shape)); });
   return out;
 }
 
@@ -61,9 +60,8 @@ Tensor permute(const Tensor& x, const Shape& dims) {
     inverse[d] = i;
   }
   Tensor out = make_view(x, sizes, strides, x.storage_offset());
-  record("permute", out, {x}, [inverse](const Tensor& g, InputGrads in) {
-    in[0].add(permute(g, inverse));
-  });
+  record("permute", out, {x},
+         [inverse](const Tensor& g, InputGrads in) { in[0].add(permute(g, inverse)); });
   return out;
 }
 
@@ -111,8 +109,7 @@ Tensor narrow(const Tensor& x, int64_t dim, int64_t start, int64_t length) {
   const int64_t size = x.shape()[d];
   if (start < 0) start += size;
   MG_CHECK(start >= 0 && length >= 0 && start + length <= size, "narrow", "start ", start,
-           " + length ", length, " exceeds dim ", d, " of size ", size, " (shape ", x.shape(),
-           ")");
+           " + length ", length, " exceeds dim ", d, " of size ", size, " (shape ", x.shape(), ")");
   return slice(x, d, start, start + length, 1);
 }
 
@@ -120,8 +117,8 @@ Tensor select(const Tensor& x, int64_t dim, int64_t index) {
   MG_CHECK(x.dim() > 0, "select", "cannot select from a 0-dim tensor");
   const int64_t d = wrap_dim(dim, x.dim(), "select");
   const int64_t size = x.shape()[d];
-  MG_CHECK(index >= -size && index < size, "select", "index ", index,
-           " is out of bounds for dim ", d, " with size ", size, " (shape ", x.shape(), ")");
+  MG_CHECK(index >= -size && index < size, "select", "index ", index, " is out of bounds for dim ",
+           d, " with size ", size, " (shape ", x.shape(), ")");
   if (index < 0) index += size;
   Shape sizes = x.shape(), strides = x.strides();
   sizes.erase(sizes.begin() + d);
@@ -149,8 +146,8 @@ Tensor expand(const Tensor& x, const Shape& shape) {
     }
     const int64_t have = x.shape()[i - lead];
     const int64_t want = shape[i] == -1 ? have : shape[i];
-    MG_CHECK(have == want || have == 1, "expand", "cannot expand shape ", x.shape(), " to ",
-             shape, " (dim ", i, ": ", have, " vs ", want, ")");
+    MG_CHECK(have == want || have == 1, "expand", "cannot expand shape ", x.shape(), " to ", shape,
+             " (dim ", i, ": ", have, " vs ", want, ")");
     sizes[i] = want;
     strides[i] = have == want ? x.strides()[i - lead] : 0;
   }
@@ -207,9 +204,10 @@ Tensor unflatten(const Tensor& x, int64_t dim, const Shape& sizes) {
 
 Tensor as_strided(const Tensor& x, const Shape& sizes, const Shape& strides,
                   std::optional<int64_t> storage_offset) {
-  MG_CHECK(sizes.size() == strides.size(), "as_strided", "sizes ", sizes, " and strides ",
-           strides, " differ in length");
-  MG_CHECK(!should_record({x}), "as_strided", "is not differentiable; call it on a detached "
+  MG_CHECK(sizes.size() == strides.size(), "as_strided", "sizes ", sizes, " and strides ", strides,
+           " differ in length");
+  MG_CHECK(!should_record({x}), "as_strided",
+           "is not differentiable; call it on a detached "
            "tensor or under NoGradGuard");
   const int64_t offset = storage_offset.value_or(x.storage_offset());
   int64_t last = offset;
@@ -223,8 +221,7 @@ Tensor as_strided(const Tensor& x, const Shape& sizes, const Shape& strides,
   MG_CHECK(offset >= 0 && (empty || (last + 1) * static_cast<int64_t>(x.element_size()) <=
                                         static_cast<int64_t>(x.storage()->nbytes())),
            "as_strided", "sizes ", sizes, " strides ", strides, " offset ", offset,
-           " reach outside the storage of ", x.storage()->nbytes() / x.element_size(),
-           " elements");
+           " reach outside the storage of ", x.storage()->nbytes() / x.element_size(), " elements");
   return make_view(x, sizes, strides, offset);
 }
 

@@ -15,7 +15,9 @@ constexpr std::size_t kAlignment = 64;  // a cache line, and enough for AVX-512 
 CachingAllocator::CachingAllocator(std::size_t max_cached_bytes)
     : max_cached_bytes_(max_cached_bytes) {}
 
-CachingAllocator::~CachingAllocator() { empty_cache(); }
+CachingAllocator::~CachingAllocator() {
+  empty_cache();
+}
 
 std::size_t CachingAllocator::size_class(std::size_t nbytes) {
   if (nbytes <= 256) return 256;

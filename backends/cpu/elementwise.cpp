@@ -13,7 +13,8 @@ using kernels::UnaryOp;
 void copy(const Tensor& dst, const Tensor& src) {
   dispatch_dtype(dst.dtype(), "copy", [&]<class D>() {
     dispatch_dtype(src.dtype(), "copy", [&]<class S>() {
-      map_elements<D, S>(dst, [](S v) { return static_cast<D>(v); }, src);
+      map_elements<D, S>(
+          dst, [](S v) { return static_cast<D>(v); }, src);
     });
   });
 }
@@ -47,12 +48,12 @@ void unary(UnaryOp op, OpParams params, const Tensor& out, const Tensor& in) {
   dispatch_enum<UnaryOp, kernels::kNumUnaryOps>(op, [&]<UnaryOp Op>() {
     dispatch_dtype(in.dtype(), "unary", [&]<class T>() {
       if constexpr (kernels::unary_needs_float(Op) && !std::is_floating_point_v<T>) {
-        throw Error("unary", std::string("op needs a floating input, got ") +
-                                 dtype_name(in.dtype()));
+        throw Error("unary",
+                    std::string("op needs a floating input, got ") + dtype_name(in.dtype()));
       } else {
         using Out = decltype(kernels::unary_fn<Op, T>(T{}, params));
-        map_elements<Out, T>(out, [params](T x) { return kernels::unary_fn<Op, T>(x, params); },
-                             in);
+        map_elements<Out, T>(
+            out, [params](T x) { return kernels::unary_fn<Op, T>(x, params); }, in);
       }
     });
   });
@@ -62,8 +63,8 @@ void binary(BinaryOp op, OpParams params, const Tensor& out, const Tensor& a, co
   dispatch_enum<BinaryOp, kernels::kNumBinaryOps>(op, [&]<BinaryOp Op>() {
     dispatch_dtype(a.dtype(), "binary", [&]<class T>() {
       if constexpr (kernels::binary_needs_float(Op) && !std::is_floating_point_v<T>) {
-        throw Error("binary", std::string("op needs floating inputs, got ") +
-                                  dtype_name(a.dtype()));
+        throw Error("binary",
+                    std::string("op needs floating inputs, got ") + dtype_name(a.dtype()));
       } else {
         using Out = decltype(kernels::binary_fn<Op, T>(T{}, T{}, params));
         map_elements<Out, T, T>(
@@ -75,7 +76,8 @@ void binary(BinaryOp op, OpParams params, const Tensor& out, const Tensor& a, co
 
 void where(const Tensor& out, const Tensor& cond, const Tensor& a, const Tensor& b) {
   dispatch_dtype(out.dtype(), "where", [&]<class T>() {
-    map_elements<T, bool, T, T>(out, [](bool c, T x, T y) { return c ? x : y; }, cond, a, b);
+    map_elements<T, bool, T, T>(
+        out, [](bool c, T x, T y) { return c ? x : y; }, cond, a, b);
   });
 }
 

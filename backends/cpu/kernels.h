@@ -28,8 +28,8 @@ void sort(const Tensor& values, const Tensor& indices, const Tensor& in, int64_t
 void topk(const Tensor& values, const Tensor& indices, const Tensor& in, int64_t k, int64_t dim,
           bool largest, bool sorted);
 void softmax(const Tensor& out, const Tensor& in, int64_t dim, bool log);
-void softmax_backward(const Tensor& grad_in, const Tensor& grad_out, const Tensor& out,
-                      int64_t dim, bool log);
+void softmax_backward(const Tensor& grad_in, const Tensor& grad_out, const Tensor& out, int64_t dim,
+                      bool log);
 void uniform(const Tensor& out, uint64_t seed, uint64_t first_block, double low, double high);
 void normal(const Tensor& out, uint64_t seed, uint64_t first_block, double mean, double std);
 void randint(const Tensor& out, uint64_t seed, uint64_t first_block, int64_t low, int64_t high);

@@ -110,13 +110,15 @@ void map_elements(const Tensor& out, F f, const auto&... inputs) {
       [&]<size_t... I>(std::index_sequence<I...>) {
         std::tuple<const In*...> in{reinterpret_cast<const In*>(p[1 + I])...};
         for (int64_t i = 0; i < n; ++i) o[i] = f(std::get<I>(in)[i]...);
-      }(std::index_sequence_for<In...>{});
+      }
+      (std::index_sequence_for<In...>{});
     } else {
       [&]<size_t... I>(std::index_sequence<I...>) {
         for (int64_t i = 0; i < n; ++i)
           *reinterpret_cast<Out*>(p[0] + i * s[0]) =
               f(*reinterpret_cast<const In*>(p[1 + I] + i * s[1 + I])...);
-      }(std::index_sequence_for<In...>{});
+      }
+      (std::index_sequence_for<In...>{});
     }
   });
 }

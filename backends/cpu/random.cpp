@@ -23,8 +23,10 @@ void fill_random(const Tensor& out, uint64_t seed, uint64_t first_block, F&& val
 
 template <class T>
 double unit(const std::array<uint32_t, 4>& r) {
-  if constexpr (std::is_same_v<T, float>) return uint_to_unit_float(r[0]);
-  else return uint_to_unit_double(r[0], r[1]);
+  if constexpr (std::is_same_v<T, float>)
+    return uint_to_unit_float(r[0]);
+  else
+    return uint_to_unit_double(r[0], r[1]);
 }
 }  // namespace
 

@@ -28,17 +28,16 @@ TEST(Gradcheck, PassesForCorrectGradients) {
 
 TEST(Gradcheck, DetectsAWrongBackward) {
   auto x = mg::testing::grad_input({4}, 3);
-  auto r = mg::gradcheck([](const std::vector<mg::Tensor>& in) { return wrong_square(in[0]); },
-                         {x});
+  auto r =
+      mg::gradcheck([](const std::vector<mg::Tensor>& in) { return wrong_square(in[0]); }, {x});
   EXPECT_FALSE(r.ok);
   EXPECT_NE(r.message.find("analytic"), std::string::npos);
 }
 
 TEST(Gradcheck, RequiresFloat64Inputs) {
   auto x = mg::randn({2}).requires_grad_();
-  EXPECT_MG_ERROR(
-      mg::gradcheck([](const std::vector<mg::Tensor>& in) { return in[0] * 2; }, {x}),
-      "must be float64");
+  EXPECT_MG_ERROR(mg::gradcheck([](const std::vector<mg::Tensor>& in) { return in[0] * 2; }, {x}),
+                  "must be float64");
 }
 
 TEST(Gradcheck, MultipleOutputs) {

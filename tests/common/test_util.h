@@ -1,17 +1,20 @@
 #pragma once
 // Shared assertions for mixgrad tests.
 #include <gtest/gtest.h>
+#include <mixgrad.h>
 
 #include <cmath>
 #include <string>
 #include <vector>
 
-#include <mixgrad.h>
-
 namespace mixgrad {
 // Readable dtypes and devices in gtest failure messages.
-inline void PrintTo(DType t, std::ostream* os) { *os << dtype_name(t); }
-inline void PrintTo(const Device& d, std::ostream* os) { *os << describe(d); }
+inline void PrintTo(DType t, std::ostream* os) {
+  *os << dtype_name(t);
+}
+inline void PrintTo(const Device& d, std::ostream* os) {
+  *os << describe(d);
+}
 }  // namespace mixgrad
 
 namespace mixgrad::testing {
@@ -35,8 +38,7 @@ inline void expect_values(const Tensor& t, const Shape& shape, const std::vector
 }
 
 // `a` and `b` have the same shape and values within atol + rtol * |b|.
-inline void expect_close(const Tensor& a, const Tensor& b, double atol = 1e-6,
-                         double rtol = 1e-5) {
+inline void expect_close(const Tensor& a, const Tensor& b, double atol = 1e-6, double rtol = 1e-5) {
   ASSERT_TRUE(a.defined() && b.defined());
   ASSERT_EQ(a.shape(), b.shape());
   std::vector<double> x = a.to_vector<double>(), y = b.to_vector<double>();
@@ -54,15 +56,15 @@ inline Tensor grad_input(const Shape& shape, uint64_t seed = 1) {
 }  // namespace mixgrad::testing
 
 // Expects `stmt` to throw mixgrad::Error whose message contains `substring`.
-#define EXPECT_MG_ERROR(stmt, substring)                                              \
-  do {                                                                                \
-    try {                                                                             \
-      stmt;                                                                           \
+#define EXPECT_MG_ERROR(stmt, substring)                                               \
+  do {                                                                                 \
+    try {                                                                              \
+      stmt;                                                                            \
       ADD_FAILURE() << "expected mixgrad::Error containing \"" << (substring) << "\""; \
-    } catch (const ::mixgrad::Error& e) {                                             \
-      EXPECT_NE(std::string(e.what()).find(substring), std::string::npos)             \
-          << "message was: " << e.what();                                            \
-    }                                                                                 \
+    } catch (const ::mixgrad::Error& e) {                                              \
+      EXPECT_NE(std::string(e.what()).find(substring), std::string::npos)              \
+          << "message was: " << e.what();                                              \
+    }                                                                                  \
   } while (0)
 
 // gradcheck that reports the mismatch on failure.

@@ -1,6 +1,5 @@
-#include "common/test_util.h"
-
 #include "backends/cpu/caching_allocator.h"
+#include "common/test_util.h"
 
 namespace mg = mixgrad;
 

@@ -210,8 +210,7 @@ TEST(Printing, LooksLikePyTorch) {
             "tensor([ 1.5000, -2.0000], shape=[2], dtype=float32)");
   EXPECT_EQ(mg::arange(4).view({2, 2}).to_string(),
             "tensor([[0, 1],\n        [2, 3]], shape=[2, 2], dtype=int64)");
-  EXPECT_EQ(mg::tensor({true, false}).to_string(),
-            "tensor([ True, False], shape=[2], dtype=bool)");
+  EXPECT_EQ(mg::tensor({true, false}).to_string(), "tensor([ True, False], shape=[2], dtype=bool)");
   EXPECT_EQ(mg::full({}, 2.0, mg::kFloat64).to_string(), "tensor(2., shape=[], dtype=float64)");
   EXPECT_EQ(mg::zeros({0}).to_string(), "tensor([], shape=[0], dtype=float32)");
   auto big = mg::arange(2000).to_string();

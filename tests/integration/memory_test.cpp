@@ -42,6 +42,6 @@ TEST(Memory, ThousandTrainingStepsDoNotGrowResidentMemory) {
   for (int i = 0; i < 1000; ++i) last_loss = step();
   const std::size_t after = resident_bytes();
   EXPECT_LT(last_loss, first_loss);  // it trained
-  EXPECT_LE(after, before + 256 * 1024) << "resident memory grew from " << before << " to "
-                                        << after << " bytes";
+  EXPECT_LE(after, before + 256 * 1024)
+      << "resident memory grew from " << before << " to " << after << " bytes";
 }

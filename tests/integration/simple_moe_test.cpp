@@ -35,10 +35,10 @@ struct SimpleMoELayer {
 
   mg::Tensor forward(const mg::Tensor& x) const {
     const int64_t d = x.size(-1);
-    mg::Tensor tokens = x.reshape({-1, d});                         // [N, d]
+    mg::Tensor tokens = x.reshape({-1, d});                        // [N, d]
     mg::Tensor probs = mg::softmax(mg::matmul(tokens, gate), -1);  // [N, E]
-    auto [weights, chosen] = mg::topk(probs, top_k, -1);            // [N, k]
-    weights = weights / weights.sum({-1}, /*keepdim=*/true);        // renormalise the k gates
+    auto [weights, chosen] = mg::topk(probs, top_k, -1);           // [N, k]
+    weights = weights / weights.sum({-1}, /*keepdim=*/true);       // renormalise the k gates
     mg::Tensor out = mg::zeros_like(tokens);
     for (int64_t e = 0; e < static_cast<int64_t>(experts.size()); ++e) {
       mg::Tensor hits = mg::nonzero(mg::eq(chosen, e));  // [m, 2]: (token, slot) pairs
@@ -105,7 +105,7 @@ TEST(SimpleMoE, GradcheckOnSmallLayer) {
   std::vector<mg::Tensor> inputs{x};
   for (const mg::Tensor& p : moe.parameters()) inputs.push_back(p);
   // The layer reads x and its parameters directly; gradcheck perturbs them in place.
-  auto r = mg::gradcheck(
-      [&moe, &x](const std::vector<mg::Tensor>&) { return moe.forward(x); }, inputs);
+  auto r =
+      mg::gradcheck([&moe, &x](const std::vector<mg::Tensor>&) { return moe.forward(x); }, inputs);
   EXPECT_TRUE(r.ok) << r;
 }

@@ -41,8 +41,11 @@ TEST(Embedding, LooksUpRowsAndAccumulatesRepeatedGradients) {
   EXPECT_MG_ERROR(mg::embedding(w, mg::tensor({3})), "out of bounds");
   EXPECT_MG_ERROR(mg::embedding(w, mg::tensor({1.0})), "indices must be int64 or int32");
   auto wg = grad_input({4, 3});
-  EXPECT_GRADCHECK([](const Inputs& in) { return mg::embedding(in[0], mg::tensor({1, 3, 1})); },
-                   Inputs{wg});
+  EXPECT_GRADCHECK(
+      [](const Inputs& in) {
+        return mg::embedding(in[0], mg::tensor({1, 3, 1}));
+      },
+      Inputs{wg});
 }
 
 TEST(LayerNorm, NormalisesTrailingDims) {
@@ -56,7 +59,9 @@ TEST(LayerNorm, NormalisesTrailingDims) {
   EXPECT_MG_ERROR(mg::layer_norm(x, {4}, mg::ones({3})), "must equal normalized_shape");
   auto xi = grad_input({3, 2, 4}, 4), wi = grad_input({2, 4}, 5), bi = grad_input({2, 4}, 6);
   EXPECT_GRADCHECK(
-      [](const Inputs& in) { return mg::layer_norm(in[0], {2, 4}, in[1], in[2]); },
+      [](const Inputs& in) {
+        return mg::layer_norm(in[0], {2, 4}, in[1], in[2]);
+      },
       Inputs({xi, wi, bi}));
 }
 
@@ -67,8 +72,10 @@ TEST(Dropout, TrainingMasksAndScalesEvalIsIdentity) {
   auto v = y.to_vector<double>();
   int64_t zeros = 0;
   for (double e : v) {
-    if (e == 0) ++zeros;
-    else EXPECT_DOUBLE_EQ(e, 1.0 / 0.7);
+    if (e == 0)
+      ++zeros;
+    else
+      EXPECT_DOUBLE_EQ(e, 1.0 / 0.7);
   }
   EXPECT_NEAR(zeros / 10000.0, 0.3, 0.02);
   EXPECT_TRUE(mg::dropout(x, 0.3, false).is_same(x));
@@ -106,8 +113,7 @@ TEST(CrossEntropy, SpatialInputsErrorsAndGradcheck) {
   auto flat = mg::cross_entropy(logits.permute({0, 2, 1}).reshape({8, 3}), target.reshape({8}),
                                 mg::Reduction::None);
   expect_close(mg::cross_entropy(logits, target, mg::Reduction::None), flat.view({2, 4}));
-  EXPECT_MG_ERROR(mg::cross_entropy(mg::zeros({2, 3}), mg::tensor({0, 3})),
-                  "invalid class index");
+  EXPECT_MG_ERROR(mg::cross_entropy(mg::zeros({2, 3}), mg::tensor({0, 3})), "invalid class index");
   EXPECT_MG_ERROR(mg::cross_entropy(mg::zeros({2, 3}), mg::tensor({0.0, 1.0})),
                   "target must hold class indices");
   EXPECT_MG_ERROR(mg::cross_entropy(mg::zeros({2, 3}), mg::tensor({0, 1, 2})),
@@ -126,8 +132,11 @@ TEST(NllLoss, ValuesAndGradcheck) {
   expect_values(mg::nll_loss(logp, mg::tensor({1, 0}), mg::Reduction::None), {2}, {2, 0.5});
   EXPECT_MG_ERROR(mg::nll_loss(logp, mg::tensor({2, 0})), "invalid class index");
   auto x = grad_input({3, 4}, 9);
-  EXPECT_GRADCHECK([](const Inputs& in) { return mg::nll_loss(in[0], mg::tensor({3, 0, 1})); },
-                   Inputs{x});
+  EXPECT_GRADCHECK(
+      [](const Inputs& in) {
+        return mg::nll_loss(in[0], mg::tensor({3, 0, 1}));
+      },
+      Inputs{x});
 }
 
 TEST(MseLoss, ValuesErrorsAndGradcheck) {

@@ -9,10 +9,14 @@ using mg::testing::grad_input;
 
 TEST(ViewGrad, ViewAndReshape) {
   auto x = grad_input({2, 3});
-  EXPECT_GRADCHECK([](const Inputs& in) { return in[0].view({3, 2}) * mg::arange(6, mg::kFloat64).view({3, 2}); },
-                   Inputs{x});
-  EXPECT_GRADCHECK([](const Inputs& in) { return in[0].t().reshape({6}) * mg::arange(6, mg::kFloat64); },
-                   Inputs{x});
+  EXPECT_GRADCHECK(
+      [](const Inputs& in) {
+        return in[0].view({3, 2}) * mg::arange(6, mg::kFloat64).view({3, 2});
+      },
+      Inputs{x});
+  EXPECT_GRADCHECK(
+      [](const Inputs& in) { return in[0].t().reshape({6}) * mg::arange(6, mg::kFloat64); },
+      Inputs{x});
 }
 
 TEST(ViewGrad, PermuteAndTranspose) {
@@ -38,8 +42,11 @@ TEST(ViewGrad, NarrowSliceSelectAccumulateIntoRegions) {
 
 TEST(ViewGrad, ExpandSumsBroadcastDims) {
   auto x = grad_input({3, 1});
-  EXPECT_GRADCHECK([](const Inputs& in) { return in[0].expand({2, 3, 4}) * mg::arange(24, mg::kFloat64).view({2, 3, 4}); },
-                   Inputs{x});
+  EXPECT_GRADCHECK(
+      [](const Inputs& in) {
+        return in[0].expand({2, 3, 4}) * mg::arange(24, mg::kFloat64).view({2, 3, 4});
+      },
+      Inputs{x});
   auto y = mg::tensor({1.0}).requires_grad_();
   y.expand({5}).sum().backward();
   expect_values(y.grad(), {1}, {5});
@@ -50,8 +57,11 @@ TEST(ViewGrad, SqueezeUnsqueezeFlattenUnflatten) {
   auto w = mg::randn({6}, mg::kFloat64);
   EXPECT_GRADCHECK([&](const Inputs& in) { return in[0].squeeze().flatten() * w; }, Inputs{x});
   EXPECT_GRADCHECK([&](const Inputs& in) { return in[0].unsqueeze(0).squeeze(2) * 3; }, Inputs{x});
-  EXPECT_GRADCHECK([&](const Inputs& in) { return in[0].flatten().unflatten(0, {3, 2}) * w.view({3, 2}); },
-                   Inputs{x});
+  EXPECT_GRADCHECK(
+      [&](const Inputs& in) {
+        return in[0].flatten().unflatten(0, {3, 2}) * w.view({3, 2});
+      },
+      Inputs{x});
 }
 
 TEST(ViewGrad, CloneContiguousToAndCopy) {
