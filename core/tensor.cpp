@@ -133,15 +133,19 @@ void Tensor::backward(const Tensor& grad, bool retain_graph) const {
   autograd::backward({*this}, {grad}, retain_graph);
 }
 
-Tensor Tensor::detach() const {
+Tensor alias_with_layout(const Tensor& t, Shape sizes, Shape strides, int64_t storage_offset) {
   auto impl = std::make_shared<TensorImpl>();
-  impl->storage = storage();
-  impl->sizes = sizes();
-  impl->strides = strides();
-  impl->offset = storage_offset();
-  impl->dtype = dtype();
+  impl->storage = t.storage();
+  impl->sizes = std::move(sizes);
+  impl->strides = std::move(strides);
+  impl->offset = storage_offset;
+  impl->dtype = t.dtype();
   impl->is_view = true;
   return Tensor(std::move(impl));
+}
+
+Tensor Tensor::detach() const {
+  return alias_with_layout(*this, sizes(), strides(), storage_offset());
 }
 
 std::string describe(const Tensor& t) {

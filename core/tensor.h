@@ -223,6 +223,10 @@ struct ValuesIndices {
   Tensor indices;
 };
 
+// A tensor over t's storage with the given layout and no autograd link. The building block of
+// the view ops, and how kernels take another look at the same memory without recording.
+Tensor alias_with_layout(const Tensor& t, Shape sizes, Shape strides, int64_t storage_offset);
+
 std::string describe(const Tensor& t);  // "float32[2, 3] on cpu" for error messages
 std::ostream& operator<<(std::ostream& os, const Tensor& t);
 

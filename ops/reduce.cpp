@@ -418,15 +418,11 @@ namespace {
 // `t` with `dim` walked backwards (negative stride), only ever handed to a kernel: the public
 // view ops never produce negative strides, so it does not escape.
 Tensor reversed_for_kernel(const Tensor& t, int64_t dim) {
-  auto impl = std::make_shared<TensorImpl>();
-  impl->storage = t.storage();
-  impl->sizes = t.shape();
-  impl->strides = t.strides();
-  impl->offset = t.storage_offset() + std::max<int64_t>(t.shape()[dim] - 1, 0) * t.strides()[dim];
-  impl->strides[dim] = -impl->strides[dim];
-  impl->dtype = t.dtype();
-  impl->is_view = true;
-  return Tensor(std::move(impl));
+  Shape strides = t.strides();
+  strides[dim] = -strides[dim];
+  return alias_with_layout(
+      t, t.shape(), strides,
+      t.storage_offset() + std::max<int64_t>(t.shape()[dim] - 1, 0) * t.strides()[dim]);
 }
 
 }  // namespace

@@ -8,14 +8,7 @@ namespace mixgrad {
 namespace {
 
 Tensor make_view(const Tensor& x, Shape sizes, Shape strides, int64_t offset) {
-  auto impl = std::make_shared<TensorImpl>();
-  impl->storage = x.storage();
-  impl->sizes = std::move(sizes);
-  impl->strides = std::move(strides);
-  impl->offset = offset;
-  impl->dtype = x.dtype();
-  impl->is_view = true;
-  return Tensor(std::move(impl));
+  return alias_with_layout(x, std::move(sizes), std::move(strides), offset);
 }
 
 // Views whose gradient is the incoming gradient reshaped back to the input's shape.

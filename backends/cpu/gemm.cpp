@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "backends/cpu/kernels.h"
+#include "backends/cpu/loop.h"
 #include "backends/cpu/parallel.h"
 #include "core/dispatch.h"
 #include "ops/creation.h"
@@ -27,18 +28,6 @@ constexpr int64_t kGemmBatchGrain = 1 << 14;
 constexpr int64_t kTinyGemm = 1024;
 // Products smaller than 64^3 multiply-adds gain little from OpenBLAS's own threading.
 constexpr int64_t kSmallGemm = int64_t{64} * 64 * 64;
-
-// A view of `t`'s storage without autograd bookkeeping (kernels must not record the graph).
-Tensor raw_view(const Tensor& t, Shape sizes, Shape strides) {
-  auto impl = std::make_shared<TensorImpl>();
-  impl->storage = t.storage();
-  impl->sizes = std::move(sizes);
-  impl->strides = std::move(strides);
-  impl->offset = t.storage_offset();
-  impl->dtype = t.dtype();
-  impl->is_view = true;
-  return Tensor(std::move(impl));
-}
 
 // The 3-D tensor with its two matrix dims swapped.
 Tensor raw_transpose(const Tensor& t) {

@@ -56,19 +56,6 @@ void check_indices(const char* op, const Tensor& index, int64_t dim, int64_t siz
   });
 }
 
-// A view of t's memory with the given sizes and strides, made without any op (kernels must not
-// record autograd).
-Tensor raw_view(const Tensor& t, Shape sizes, Shape strides) {
-  auto impl = std::make_shared<TensorImpl>();
-  impl->storage = t.storage();
-  impl->sizes = std::move(sizes);
-  impl->strides = std::move(strides);
-  impl->offset = t.storage_offset();
-  impl->dtype = t.dtype();
-  impl->is_view = true;
-  return Tensor(std::move(impl));
-}
-
 Shape erase_dim(Shape s, int64_t dim) {
   s.erase(s.begin() + dim);
   return s;

@@ -12,6 +12,11 @@
 
 namespace mixgrad::cpu {
 
+// A view of t's memory (same offset) made without any op: kernels must not record autograd.
+inline Tensor raw_view(const Tensor& t, Shape sizes, Shape strides) {
+  return alias_with_layout(t, std::move(sizes), std::move(strides), t.storage_offset());
+}
+
 template <int N>
 class StridedLoop {
  public:

@@ -4,6 +4,7 @@
 #include <mixgrad.h>
 
 #include <cmath>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,13 @@ inline void expect_close(const Tensor& a, const Tensor& b, double atol = 1e-6, d
     EXPECT_LE(std::fabs(x[i] - y[i]), atol + rtol * std::fabs(y[i]))
         << "element " << i << ": " << x[i] << " vs " << y[i];
 }
+
+using UnaryFn = std::function<Tensor(const Tensor&)>;
+// An op in a table of ops that a test loops over; the name is reported when a check fails.
+struct NamedOp {
+  const char* name;
+  UnaryFn fn;
+};
 
 // A float64 leaf that requires grad, with values from a fixed seed (for gradcheck).
 inline Tensor grad_input(const Shape& shape, uint64_t seed = 1) {

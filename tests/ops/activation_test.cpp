@@ -11,11 +11,8 @@ namespace {
 using testing::expect_values;
 using testing::grad_input;
 
-using UnaryFn = std::function<Tensor(const Tensor&)>;
-struct NamedOp {
-  const char* name;  // reported when a check inside a loop over ops fails
-  UnaryFn fn;
-};
+using testing::NamedOp;
+using testing::UnaryFn;
 
 // Chosen points, none at an activation's kink at 0 (gradcheck uses them too).
 const std::vector<double> kPoints{-3.0, -1.2, -0.25, 0.3, 1.1, 2.5};

@@ -12,11 +12,8 @@ namespace {
 using testing::expect_values;
 using testing::grad_input;
 
-using UnaryFn = std::function<Tensor(const Tensor&)>;
-struct NamedOp {
-  const char* name;  // reported when a check inside a loop over ops fails
-  UnaryFn fn;
-};
+using testing::NamedOp;
+using testing::UnaryFn;
 
 // Applies `op` to float64 `xs` and compares with `ref` (from <cmath>) at each point.
 void expect_matches_reference(const UnaryFn& op, double (*ref)(double),
