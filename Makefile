@@ -7,9 +7,9 @@ JOBS ?= $(shell nproc)
 
 # Debian packages the build needs (libopenblas-openmp-dev: OpenBLAS built for OpenMP callers).
 DEB_PACKAGES := build-essential cmake ninja-build ccache libopenblas-openmp-dev \
-	libboost-graph-dev libgtest-dev
+	libboost-graph-dev libgtest-dev libbenchmark-dev
 
-.PHONY: deps configure build test run clean
+.PHONY: deps configure build test run bench clean
 
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \
@@ -32,6 +32,9 @@ test: build
 
 run: build
 	@for e in $(BUILD_DIR)/examples/example_*; do echo "== $$e"; $$e || exit 1; done
+
+bench: build
+	$(BUILD_DIR)/bench/mixgrad-bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 
 clean:
 	rm -rf build
