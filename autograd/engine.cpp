@@ -4,6 +4,7 @@
 #include "autograd/engine.h"
 
 #include <unordered_map>
+#include <unordered_set>
 
 #include "autograd/autograd_meta.h"
 #include "autograd/grad_mode.h"
@@ -32,6 +33,7 @@ class GraphTask {
   void run(const std::vector<Edge>& roots, const std::vector<Tensor>& root_grads,
            const std::vector<Capture>& captures, std::vector<Tensor>* captured) {
     count_dependencies(roots);
+    if (!captures.empty()) mark_leading_to(captures);
     for (size_t i = 0; i < roots.size(); ++i) {
       NodeState& s = state(roots[i].node.get());
       add_to_buffer(s, roots[i].input_nr, root_grads[i], false);
@@ -47,6 +49,11 @@ class GraphTask {
       NodeState& s = state(node);
       for (size_t c = 0; c < captures.size(); ++c)
         if (captures[c].node == node) (*captured)[c] = s.buffers[captures[c].output_nr];
+      // grad() runs only what leads to a requested input; the rest of the graph is left intact.
+      if (!captures.empty() && !feeds_capture(node)) {
+        states_.erase(node);
+        continue;
+      }
       execute(node, s);
       for (const Edge& e : node->next_edges()) {
         if (!e.valid()) continue;
@@ -72,6 +79,26 @@ class GraphTask {
     v.push_back(n);
   }
 
+  // Marks every node from which a captured node can be reached (the captures included).
+  void mark_leading_to(const std::vector<Capture>& captures) {
+    std::vector<Node*> stack;
+    for (const Capture& c : captures)
+      if (leads_to_capture_.insert(c.node).second) stack.push_back(c.node);
+    while (!stack.empty()) {
+      Node* n = stack.back();
+      stack.pop_back();
+      for (Node* parent : parents_[n])
+        if (leads_to_capture_.insert(parent).second) stack.push_back(parent);
+    }
+  }
+
+  // Whether running `node` can deliver a gradient to a captured node.
+  bool feeds_capture(Node* node) const {
+    for (const Edge& e : node->next_edges())
+      if (e.valid() && leads_to_capture_.count(e.node.get())) return true;
+    return false;
+  }
+
   void count_dependencies(const std::vector<Edge>& roots) {
     std::vector<Node*> stack;
     std::unordered_map<Node*, bool> seen;
@@ -88,6 +115,7 @@ class GraphTask {
       for (const Edge& e : n->next_edges()) {
         if (!e.valid()) continue;
         ++state(e.node.get()).dependencies;
+        parents_[e.node.get()].push_back(n);
         if (!seen[e.node.get()]) {
           seen[e.node.get()] = true;
           stack.push_back(e.node.get());
@@ -109,7 +137,8 @@ class GraphTask {
   }
 
   void execute(Node* node, NodeState& s) {
-    for (uint32_t i = 0; i < s.buffers.size() && i < node->retained_outputs().size(); ++i) {
+    const size_t retained = accumulate_ ? node->retained_outputs().size() : 0;  // grad(): no .grad
+    for (uint32_t i = 0; i < s.buffers.size() && i < retained; ++i) {
       auto impl = node->retained_outputs()[i].lock();
       if (impl && s.buffers[i].defined()) {
         Tensor t(impl);
@@ -118,7 +147,8 @@ class GraphTask {
       }
     }
     if (auto* acc = dynamic_cast<AccumulateGrad*>(node)) {
-      if (accumulate_ && s.buffers[0].defined()) acc->accumulate(s.buffers[0], s.owned_flags[0]);
+      if (accumulate_ && s.buffers[0].defined())
+        acc->accumulate(std::move(s.buffers[0]), s.owned_flags[0]);
       return;
     }
     if (node->released())
@@ -142,6 +172,8 @@ class GraphTask {
   bool retain_graph_;
   bool accumulate_;
   std::unordered_map<Node*, NodeState> states_;
+  std::unordered_map<Node*, std::vector<Node*>> parents_;  // reverse edges, for grad()
+  std::unordered_set<Node*> leads_to_capture_;
 };
 
 struct Roots {

@@ -73,7 +73,9 @@ void AccumulateGrad::accumulate(Tensor grad, bool owned) {
   Tensor leaf(leaf_);
   Tensor old = leaf.grad();
   if (!old.defined()) {
-    leaf.set_grad(owned && grad.is_contiguous() ? grad : grad.clone());
+    // A buffer nobody else holds is adopted as is: no copy per parameter per step.
+    const bool sole_owner = grad.impl_ptr().use_count() == 1 && grad.storage().use_count() == 1;
+    leaf.set_grad((owned || sole_owner) && grad.is_contiguous() ? grad : grad.clone());
   } else {
     old.add_(grad);
   }

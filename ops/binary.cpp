@@ -17,6 +17,7 @@ namespace detail {
 
 Broadcast broadcast_operands(const char* op, const Tensor& a, const Tensor& b, DType dtype) {
   MG_CHECK(a.defined() && b.defined(), op, "got an undefined tensor");
+  NoGradGuard no_grad;  // operand plumbing only: the calling op records its own node
   Tensor x = a, y = b;
   if (!(x.device() == y.device())) {
     // A 0-dim CPU tensor (a C++ number) may meet a tensor on any device.
@@ -211,9 +212,12 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   MG_CHECK(cond.device() == ab.a.device(), "where", "condition on ", cond.device(),
            " but values on ", ab.a.device());
   const Shape shape = broadcast_shapes(cond.shape(), ab.shape, "where");
-  Tensor c = expand(cond, shape), x = expand(ab.a, shape), y = expand(ab.b, shape);
-  Tensor out = empty(shape, TensorOptions(dtype).device(x.device()));
-  kernels::where(out.device(), out, c, x, y);
+  Tensor out = empty(shape, TensorOptions(dtype).device(ab.a.device()));
+  {
+    NoGradGuard no_grad;  // the expands are plumbing; where records its own node below
+    kernels::where(out.device(), out, expand(cond, shape), expand(ab.a, shape),
+                   expand(ab.b, shape));
+  }
   record("where", out, {a, b}, [sc = save(cond)](const Tensor& g, InputGrads in) {
     Tensor zero = zeros_like(g);
     if (needs(in, 0)) in[0].add(where(sc.get(), g, zero));

@@ -57,10 +57,12 @@ Tensor& copy_(Tensor& self, const Tensor& src) {
         else
           kernels::copy(source.device(), self, source);
       },
-      [&](const Tensor& /*current: overwritten entirely, gets no gradient*/) {
+      [&](const Tensor& current) {
         Tensor s = to(to(source, self.device()), self.dtype());
         Tensor out = copy_into_new(s, self.dtype(), self.device());
-        record("copy_", out, {s}, [](const Tensor& g, InputGrads in) { in[0].add(g); });
+        // `current` is overwritten entirely (no gradient), but stays an input so that the result
+        // always carries a history while self had one.
+        record("copy_", out, {current, s}, [](const Tensor& g, InputGrads in) { in[1].add(g); });
         return out;
       });
 }

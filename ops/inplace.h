@@ -18,6 +18,11 @@ namespace mixgrad {
 template <class WriteInPlace, class OutOfPlace>
 Tensor& apply_inplace(Tensor& self, const char* op, std::initializer_list<Tensor> others,
                       WriteInPlace&& write, OutOfPlace&& out_of_place) {
+  // Threads would race on elements that several positions share (an expanded tensor).
+  for (int64_t d = 0; d < self.dim(); ++d)
+    MG_CHECK(self.strides()[d] != 0 || self.shape()[d] <= 1, op,
+             "cannot write in place into a tensor whose elements overlap (shape ", self.shape(),
+             ", strides ", self.strides(), "); call contiguous() first");
   std::vector<Tensor> inputs{self};
   inputs.insert(inputs.end(), others.begin(), others.end());
   if (!should_record(inputs)) {
@@ -28,12 +33,14 @@ Tensor& apply_inplace(Tensor& self, const char* op, std::initializer_list<Tensor
   MG_CHECK(!(self.is_leaf() && self.requires_grad()), op,
            "a leaf tensor that requires grad cannot be modified in place (shape ", self.shape(),
            "); modify it under NoGradGuard or use the out-of-place op");
-  // A view whose storage nobody else holds (e.g. an op's reshaped result) is safe to rewrite;
-  // otherwise other tensors would see new values under their old history.
-  MG_CHECK(!self.is_view() || self.storage().use_count() == 1, op,
-           "in-place modification of a view (shape ", self.shape(),
-           ") that shares storage with other tensors while gradients are recorded is not "
-           "supported; use the out-of-place op");
+  // Other tensors over the same memory (views, saved or detached aliases) would see the new
+  // values under their old history: a silently wrong gradient. Only a sole owner is rewritten.
+  MG_CHECK(self.storage().use_count() == 1, op, "in-place modification of a tensor (shape ",
+           self.shape(),
+           ") that shares storage with other tensors (views, or values saved for "
+           "backward) while gradients are recorded is not supported; use the out-of-place op");
+  MG_CHECK(self.is_floating_point(), op, "cannot write a result that carries a gradient into a ",
+           self.dtype(), " tensor; convert it with to() first");
   const Tensor current = clone(self);
   Tensor result = out_of_place(current);
   MG_CHECK(result.shape() == self.shape(), op, "result of shape ", result.shape(),
@@ -41,9 +48,14 @@ Tensor& apply_inplace(Tensor& self, const char* op, std::initializer_list<Tensor
   kernels::copy(self.device(), self, result);
   self.storage()->bump_version();
   AutogradMeta& meta = self.impl().autograd_meta();
+  if (meta.retains_grad && meta.grad_fn) {  // the old node must not report into self any more
+    auto& retained = meta.grad_fn->retained_outputs();
+    if (meta.output_nr < retained.size()) retained[meta.output_nr].reset();
+  }
   meta.requires_grad = true;
   meta.grad_fn = result.grad_fn();
   meta.output_nr = result.output_nr();
+  if (meta.retains_grad) self.retain_grad();
   return self;
 }
 

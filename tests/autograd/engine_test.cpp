@@ -238,14 +238,69 @@ TEST(Engine, ErrorInsideBackwardPropagates) {
   EXPECT_MG_ERROR(y.sum().backward(), "backward failed on purpose");
 }
 
-TEST(Engine, InPlaceOnAnOpResultThatIsInternallyAView) {
-  // sum() returns a reshaped view of a fresh buffer: nobody else holds it, so it may be rewritten.
+TEST(Engine, InPlaceOnAViewNobodyElseHolds) {
   auto x = mg::tensor({{1.0, 2.0}, {3.0, 4.0}}).requires_grad_();
-  auto s = x.sum({1});
-  s.mul_(2.0);
+  auto s = (x * 2).view({4});  // the base died: the view is the only tensor over its memory
+  ASSERT_TRUE(s.is_view());
+  s.mul_(3.0);
   s.sum().backward();
-  expect_values(x.grad(), {2, 2}, {2, 2, 2, 2});
-  // A view of a tensor still in use may not be.
+  expect_values(x.grad(), {2, 2}, {6, 6, 6, 6});
+}
+
+TEST(Engine, InPlaceOnSharedStorageWhileRecordingIsAnError) {
+  auto x = mg::tensor({2.0, 1.0, 1.0}).requires_grad_();
+  auto w = mg::tensor({3.0}).requires_grad_();
   auto y = x * 1;
-  EXPECT_MG_ERROR(y[0].add_(1.0), "shares storage with other tensors");
+  auto v = y.select(0, 0);  // a live view of y
+  EXPECT_MG_ERROR(y.mul_(w), "shares storage with other tensors");
+  EXPECT_MG_ERROR(v.add_(1.0 * w), "shares storage with other tensors");
+}
+
+TEST(Engine, InPlaceIntoOverlappingMemoryIsAnError) {
+  auto x = mg::zeros({1, 4});
+  EXPECT_MG_ERROR(x.expand({3, 4}).add_(1.0), "elements overlap");
+}
+
+TEST(Engine, ZeroThenAccumulateKeepsHistory) {
+  auto x = mg::tensor({1.0, 2.0}).requires_grad_();
+  auto h = x * 2;
+  h.zero_();
+  EXPECT_FALSE(h.is_leaf());
+  h.add_(x * 3);
+  h.sum().backward();
+  expect_values(x.grad(), {2}, {3, 3});  // the zeroed value contributes nothing
+  EXPECT_FALSE(h.grad().defined());
+  auto ints = mg::zeros({2}, mg::kInt64);
+  EXPECT_MG_ERROR(ints.add_(x), "into a int64 tensor");
+}
+
+TEST(Engine, RetainGradFollowsInPlaceOps) {
+  auto x = mg::tensor({1.0}).requires_grad_();
+  auto y = x * 2;
+  y.retain_grad();
+  y.mul_(3.0);
+  (y * y).sum().backward();
+  expect_values(y.grad(), {1}, {12});  // d(y^2)/dy at y = 6
+}
+
+TEST(Engine, GradOfIntermediateLeavesTheRestOfTheGraph) {
+  auto x = mg::tensor({1.0, 2.0}).requires_grad_();
+  auto y = mg::exp(x);
+  auto g = mg::autograd::grad({(y * 2).sum()}, {y});
+  expect_values(g[0], {2}, {2, 2});
+  (y * 3).sum().backward();  // exp's saved output is still there
+  mg::testing::expect_close(x.grad(), mg::exp(x.detach()) * 3);
+}
+
+TEST(Engine, LeafGradientIsAdoptedNotCopied) {
+  auto w = mg::randn({256, 256}).requires_grad_();
+  auto x = mg::randn({8, 256});
+  mg::matmul(x, w).sum().backward();  // warm the allocator
+  w.zero_grad();
+  auto loss = mg::matmul(x, w).sum();
+  mg::reset_peak_memory_stats();
+  const std::size_t before = mg::memory_stats().allocated;
+  loss.backward();
+  const std::size_t weight_bytes = 256 * 256 * sizeof(float);
+  EXPECT_LT(mg::memory_stats().peak_allocated - before, weight_bytes + weight_bytes / 2);
 }
