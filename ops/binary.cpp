@@ -158,17 +158,18 @@ namespace {
 // Gradient of max/min: to the chosen operand; ties split evenly.
 Tensor extremum(const char* name, BinaryOp code, const Tensor& a, const Tensor& b) {
   Tensor out = detail::binary_forward(name, code, a, b);
-  record(name, out, {a, b}, [sa = save(a), sb = save(b), name](const Tensor& g, InputGrads in) {
-    const Tensor& x = sa.get();
-    const Tensor& y = sb.get();
-    const bool is_max = std::string(name) == "maximum";
-    Tensor x_wins = is_max ? gt(x, y) : lt(x, y);
-    Tensor tie = eq(x, y);
-    Tensor half = g * 0.5;
-    Tensor zero = zeros_like(g);
-    if (needs(in, 0)) in[0].add(where(x_wins, g, where(tie, half, zero)));
-    if (needs(in, 1)) in[1].add(where(logical_or(x_wins, tie), where(tie, half, zero), g));
-  });
+  record(name, out, {a, b},
+         [sa = save(a), sb = save(b), is_max = code == BinaryOp::Maximum](const Tensor& g,
+                                                                          InputGrads in) {
+           const Tensor& x = sa.get();
+           const Tensor& y = sb.get();
+           Tensor x_wins = is_max ? gt(x, y) : lt(x, y);
+           Tensor tie = eq(x, y);
+           Tensor half = g * 0.5;
+           Tensor zero = zeros_like(g);
+           if (needs(in, 0)) in[0].add(where(x_wins, g, where(tie, half, zero)));
+           if (needs(in, 1)) in[1].add(where(logical_or(x_wins, tie), where(tie, half, zero), g));
+         });
   return out;
 }
 }  // namespace
