@@ -7,7 +7,7 @@ JOBS ?= $(shell nproc)
 
 # Debian packages the build needs (libopenblas-openmp-dev: OpenBLAS built for OpenMP callers).
 DEB_PACKAGES := build-essential cmake ninja-build ccache libopenblas-openmp-dev \
-	libboost-graph-dev libgtest-dev libbenchmark-dev
+	libboost-graph-dev libgtest-dev libbenchmark-dev nlohmann-json3-dev zlib1g-dev
 
 .PHONY: deps configure build test run bench clean
 

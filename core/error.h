@@ -3,6 +3,8 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+#include <type_traits>
 #include <vector>
 
 namespace mixgrad {
@@ -29,7 +31,9 @@ std::string to_str(const char* s);
 std::string to_str(const std::vector<int64_t>& shape);  // "[2, 3]"
 template <class T>
 std::string to_str(const T& v) {
-  if constexpr (requires { std::to_string(v); }) {
+  if constexpr (std::is_convertible_v<const T&, std::string_view>) {
+    return std::string(std::string_view(v));  // char*, string_view
+  } else if constexpr (requires { std::to_string(v); }) {
     return std::to_string(v);
   } else {
     return describe(v);  // found by ADL (Shape, Tensor, DType, Device)

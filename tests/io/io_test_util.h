@@ -1,0 +1,91 @@
+#pragma once
+// Scratch directories and raw byte helpers for the file-format tests.
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <bit>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "common/test_util.h"
+
+namespace mixgrad::testing {
+
+// A fresh directory under the system temp dir, removed with everything in it on destruction.
+class ScratchDir {
+ public:
+  ScratchDir() {
+    static std::atomic<int> counter{0};
+    dir_ = std::filesystem::temp_directory_path() /
+           ("mixgrad_io_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    std::filesystem::permissions(dir_, std::filesystem::perms::owner_all,
+                                 std::filesystem::perm_options::add, ec);
+    std::filesystem::remove_all(dir_, ec);
+  }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  const std::filesystem::path& dir() const { return dir_; }
+  // Names of the entries in the directory, sorted.
+  std::vector<std::string> listing() const {
+    std::vector<std::string> names;
+    for (const auto& entry : std::filesystem::directory_iterator(dir_))
+      names.push_back(entry.path().filename().string());
+    std::sort(names.begin(), names.end());
+    return names;
+  }
+
+ private:
+  std::filesystem::path dir_;
+};
+
+inline void write_bytes(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  ASSERT_TRUE(out.good()) << "cannot write " << path;
+}
+
+inline std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// `value` as `nbytes` little-endian bytes, built with shifts (independent of host byte order).
+inline std::string little_endian(uint64_t value, int nbytes) {
+  std::string out;
+  for (int i = 0; i < nbytes; ++i) out.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
+  return out;
+}
+
+// A safetensors file: the header's length, the header, the data buffer.
+inline std::string safetensors_bytes(const std::string& header, const std::string& data = "") {
+  return little_endian(header.size(), 8) + header + data;
+}
+
+// The raw bytes of a tensor's elements in row-major order.
+inline std::string element_bytes(const Tensor& t) {
+  Tensor dense = t.contiguous();
+  const auto* p = static_cast<const char*>(dense.data_ptr());
+  return std::string(p, p + dense.numel() * static_cast<int64_t>(dense.element_size()));
+}
+
+// Same dtype, shape and bit pattern of every element (so NaN payloads and -0.0 count).
+inline void expect_bitwise_equal(const Tensor& actual, const Tensor& expected) {
+  ASSERT_TRUE(actual.defined());
+  EXPECT_EQ(actual.dtype(), expected.dtype());
+  EXPECT_EQ(actual.shape(), expected.shape());
+  EXPECT_EQ(element_bytes(actual), element_bytes(expected));
+}
+
+}  // namespace mixgrad::testing
