@@ -14,6 +14,12 @@
 #include "core/allocator.h"
 #include "core/generator.h"
 #include "core/tensor.h"
+#include "data/data.h"
+#include "io/checkpoint.h"
+#include "io/safetensors.h"
+#include "nn/nn.h"
 #include "ops/ops.h"
+#include "optim/optim.h"
+#include "train/train.h"
 
 namespace mg = mixgrad;

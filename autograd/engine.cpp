@@ -47,6 +47,9 @@ class GraphTask {
       Node* node = ready.back();
       ready.pop_back();
       NodeState& s = state(node);
+      // Tensor hooks see the gradient before anything consumes it: the node, retain_grad(), a
+      // capture of grad(). Nodes that grad() skips entirely run none.
+      if (captures.empty() || leads_to_capture_.count(node)) run_hooks(node, s);
       for (size_t c = 0; c < captures.size(); ++c)
         if (captures[c].node == node) (*captured)[c] = s.buffers[captures[c].output_nr];
       // grad() runs only what leads to a requested input; the rest of the graph is left intact.
@@ -133,6 +136,15 @@ class GraphTask {
     } else {
       s.buffers[nr] = s.buffers[nr] + g;
       s.owned_flags[nr] = 1;
+    }
+  }
+
+  static void run_hooks(Node* node, NodeState& s) {
+    for (uint32_t i = 0; i < s.buffers.size(); ++i) {
+      const GradHooks* hooks = node->hooks_for_output(i);
+      if (!hooks || !s.buffers[i].defined()) continue;
+      s.buffers[i] = hooks->run(std::move(s.buffers[i]), node->output_meta()[i]);
+      s.owned_flags[i] = 0;  // a hook may have kept a reference to the gradient it saw
     }
   }
 

@@ -35,6 +35,29 @@ Node::~Node() {
   }
 }
 
+void Node::release() {
+  released_ = true;
+  // The hooks of this node's outputs can never run again; dropping them also breaks the cycle of
+  // a hook that captured its own tensor (tensor -> grad_fn -> hook -> tensor).
+  output_hooks_.clear();
+}
+
+HookId Node::add_output_hook(uint32_t nr, GradHook hook) {
+  if (output_hooks_.size() <= nr) output_hooks_.resize(nr + 1);
+  return output_hooks_[nr].add(std::move(hook));
+}
+
+bool Node::remove_output_hook(HookId id) {
+  for (GradHooks& hooks : output_hooks_)
+    if (hooks.remove(id)) return true;
+  return false;
+}
+
+const GradHooks* Node::hooks_for_output(uint32_t nr) const {
+  if (nr >= output_hooks_.size() || output_hooks_[nr].empty()) return nullptr;
+  return &output_hooks_[nr];
+}
+
 void GradSink::add(const Tensor& g_in) {
   if (!needed() || !g_in.defined()) return;
   Tensor g = sum_to_shape(g_in, meta_->shape);
@@ -79,6 +102,11 @@ void AccumulateGrad::accumulate(Tensor grad, bool owned) {
   } else {
     old.add_(grad);
   }
+}
+
+const GradHooks* AccumulateGrad::hooks_for_output(uint32_t) const {
+  const auto& meta = leaf_->autograd;
+  return meta && !meta->hooks.empty() ? &meta->hooks : nullptr;
 }
 
 Edge gradient_edge(const Tensor& t) {

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "autograd/hooks.h"
 #include "core/tensor.h"
 
 namespace mixgrad {
@@ -63,8 +64,9 @@ class Node : public std::enable_shared_from_this<Node> {
 
   // `grad_outputs[i]` is the gradient of forward output i, or undefined if none reached it.
   virtual void apply(const std::vector<Tensor>& grad_outputs, InputGrads grad_inputs) = 0;
-  // Drops saved tensors after backward (unless retain_graph); apply() afterwards throws.
-  virtual void release() { released_ = true; }
+  // Drops saved tensors and output hooks after backward (unless retain_graph); apply()
+  // afterwards throws.
+  virtual void release();
   bool released() const { return released_; }
 
   const std::string& name() const { return name_; }
@@ -75,6 +77,12 @@ class Node : public std::enable_shared_from_this<Node> {
   // Non-leaf tensors that asked retain_grad(), by output index.
   std::vector<std::weak_ptr<TensorImpl>>& retained_outputs() { return retained_outputs_; }
 
+  // Hooks on the gradient of forward output `nr` (Tensor::register_hook on a non-leaf).
+  HookId add_output_hook(uint32_t nr, GradHook hook);
+  bool remove_output_hook(HookId id);
+  // The hooks the engine runs on the gradient of output `nr` before apply(); null when none.
+  virtual const GradHooks* hooks_for_output(uint32_t nr) const;
+
  protected:
   bool released_ = false;
 
@@ -83,6 +91,7 @@ class Node : public std::enable_shared_from_this<Node> {
   std::vector<Edge> next_edges_;
   std::vector<TensorMeta> output_meta_;
   std::vector<std::weak_ptr<TensorImpl>> retained_outputs_;
+  std::vector<GradHooks> output_hooks_;  // by output index; empty unless a hook was registered
 };
 
 // Sink node of a leaf tensor that requires grad: accumulates into its .grad().
@@ -91,6 +100,8 @@ class AccumulateGrad final : public Node {
   explicit AccumulateGrad(std::shared_ptr<TensorImpl> leaf);
   void apply(const std::vector<Tensor>& grad_outputs, InputGrads grad_inputs) override;
   void accumulate(Tensor grad, bool owned);
+  // The leaf's own hooks (they live on the leaf, since this node only lives with a graph).
+  const GradHooks* hooks_for_output(uint32_t nr) const override;
   const std::shared_ptr<TensorImpl>& leaf() const { return leaf_; }
 
  private:

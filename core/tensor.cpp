@@ -118,6 +118,28 @@ Tensor& Tensor::retain_grad() {
   return *this;
 }
 
+HookId Tensor::register_hook(GradHook hook) const {
+  MG_CHECK(requires_grad(), "register_hook", "cannot register a hook on a tensor of shape ",
+           shape(), " that does not require grad");
+  MG_CHECK(hook != nullptr, "register_hook", "the hook is empty");
+  AutogradMeta& m = impl().autograd_meta();
+  if (!m.grad_fn) return m.hooks.add(std::move(hook));
+  if (m.hooked_nodes.empty() || m.hooked_nodes.back().lock() != m.grad_fn)
+    m.hooked_nodes.push_back(m.grad_fn);
+  return m.grad_fn->add_output_hook(m.output_nr, std::move(hook));
+}
+
+bool Tensor::remove_hook(HookId id) const {
+  const auto& m = impl().autograd;
+  if (!m) return false;
+  if (m->hooks.remove(id)) return true;
+  for (const std::weak_ptr<Node>& node : m->hooked_nodes) {
+    auto n = node.lock();
+    if (n && n->remove_output_hook(id)) return true;
+  }
+  return false;
+}
+
 const std::shared_ptr<Node>& Tensor::grad_fn() const {
   static const std::shared_ptr<Node> none;
   const auto& m = impl().autograd;

@@ -5,12 +5,14 @@
 // Methods are thin spellings of the free functions in ops/ (x.sum(1) == mg::sum(x, {1})), kept
 // so model code reads like PyTorch. Their documentation lives with the op.
 #include <cstdint>
+#include <functional>
 #include <iosfwd>
 #include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "core/device.h"
@@ -25,6 +27,10 @@ namespace mixgrad {
 class Node;
 struct AutogradMeta;
 class Tensor;
+
+// A gradient hook (Tensor::register_hook) and the id that removes it again.
+using GradHook = std::function<Tensor(const Tensor& grad)>;
+using HookId = uint64_t;
 
 struct TensorImpl {
   std::shared_ptr<Storage> storage;
@@ -119,6 +125,24 @@ class Tensor {
   Tensor& retain_grad();
   const std::shared_ptr<Node>& grad_fn() const;
   uint32_t output_nr() const;
+  // Registers `hook` to run on the gradient flowing into this tensor during backward (and
+  // autograd::grad), after all its uses have contributed, so it sees the summed gradient once.
+  // The hook returns an undefined tensor to keep the gradient, or a replacement of the same
+  // shape, dtype and device (otherwise backward throws Error); it must not modify `grad` in
+  // place. Several hooks run in registration order, each on the previous one's result.
+  // Leaf: runs before the gradient is added into grad(); hooks stay for every later backward.
+  // Non-leaf: runs before the gradient propagates further and before retain_grad() stores it;
+  // the hook belongs to this value in the graph (it survives the handle, and stays with the old
+  // value if the tensor is later modified in place) and is freed with the graph after a
+  // backward without retain_graph.
+  // Lifetime: a hook that captures this tensor (or anything holding its graph) by value forms
+  // a reference cycle. For a non-leaf it is broken when a backward without retain_graph frees
+  // the graph (so it leaks if the graph is never run); for a leaf it lasts until remove_hook.
+  // Capture a std::weak_ptr to impl_ptr(), or detach(), instead. Throws Error if the tensor
+  // does not require grad.
+  HookId register_hook(GradHook hook) const;
+  // Removes a hook registered on this tensor; returns whether it was still there.
+  bool remove_hook(HookId id) const;
   // Backpropagates from this tensor; `grad` may be omitted for a one-element tensor.
   void backward(const Tensor& grad = Tensor(), bool retain_graph = false) const;
   // A tensor sharing storage that is cut from the graph.
@@ -218,6 +242,9 @@ class Tensor {
 };
 
 // Values + indices results (max(dim), topk, sort); usable with structured bindings.
+// Tensors with names, in a meaningful order: parameters of a module, entries of a checkpoint.
+using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
+
 struct ValuesIndices {
   Tensor values;
   Tensor indices;

@@ -12,7 +12,6 @@
 
 namespace mixgrad::io {
 
-using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 using StringMap = std::map<std::string, std::string>;
 
 struct SafetensorsFile {

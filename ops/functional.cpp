@@ -2,6 +2,10 @@
 // their gradients for free).
 #include "ops/functional.h"
 
+#include <initializer_list>
+#include <utility>
+
+#include "autograd/function.h"
 #include "autograd/grad_mode.h"
 #include "ops/ops.h"
 
@@ -160,10 +164,130 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, Reduction reduc
   return reduce_loss(loss, reduction, reduction == Reduction::Mean ? sum(mask) : Tensor());
 }
 
-Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction) {
-  MG_CHECK(input.shape() == target.shape(), "mse_loss", "input of shape ", input.shape(),
+namespace {
+
+void check_same_shape(const char* op, const Tensor& input, const Tensor& target) {
+  MG_CHECK(input.shape() == target.shape(), op, "input of shape ", input.shape(),
            " and target of shape ", target.shape(), " differ");
+}
+
+bool broadcasts_to(const Shape& shape, const Shape& target) {
+  if (shape.size() > target.size()) return false;
+  const size_t lead = target.size() - shape.size();
+  for (size_t i = 0; i < shape.size(); ++i)
+    if (shape[i] != 1 && shape[i] != target[lead + i]) return false;
+  return true;
+}
+
+// Checks for the binary cross-entropies: floating tensors, target shaped like the input,
+// optional weights that broadcast to it.
+void check_binary_loss_args(const char* op, const Tensor& input, const Tensor& target,
+                            std::initializer_list<std::pair<const char*, const Tensor*>> weights) {
+  check_same_shape(op, input, target);
+  MG_CHECK(input.is_floating_point() && target.is_floating_point(), op,
+           "input and target must be floating, got ", input.dtype(), " and ", target.dtype());
+  for (const auto& [name, w] : weights) {
+    if (!w->defined()) continue;
+    MG_CHECK(w->is_floating_point(), op, name, " must be floating, got ", w->dtype());
+    MG_CHECK(broadcasts_to(w->shape(), input.shape()), op, name, " of shape ", w->shape(),
+             " does not broadcast to the input shape ", input.shape());
+  }
+}
+
+Tensor weighted_loss(const Tensor& per_element, const Tensor& weight, Reduction reduction) {
+  return reduce_loss(weight.defined() ? per_element * weight : per_element, reduction, Tensor());
+}
+
+// log(1 + exp(-x)) without overflow for any x: log1p(exp(-|x|)) + max(-x, 0).
+Tensor softplus_of_negated(const Tensor& x) {
+  return log1p(exp(-abs(x))) + relu(-x);
+}
+
+// Clamped as PyTorch does, so that p = 0 or 1 gives a finite loss.
+Tensor clamped_log(const Tensor& x) {
+  return clamp(log(x), -100.0, std::nullopt);
+}
+
+}  // namespace
+
+Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction) {
+  check_same_shape("mse_loss", input, target);
   return reduce_loss(square(input - target), reduction, Tensor());
+}
+
+Tensor l1_loss(const Tensor& input, const Tensor& target, Reduction reduction) {
+  check_same_shape("l1_loss", input, target);
+  return reduce_loss(abs(input - target), reduction, Tensor());
+}
+
+Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, Reduction reduction, double beta) {
+  MG_CHECK(beta >= 0, "smooth_l1_loss", "beta must be non-negative, got ", beta);
+  // The quadratic branch divides by beta; even unselected, its gradient would be 0 / 0.
+  if (beta == 0) return l1_loss(input, target, reduction);
+  check_same_shape("smooth_l1_loss", input, target);
+  Tensor diff = input - target;
+  Tensor dist = abs(diff);
+  Tensor loss = where(lt(dist, beta), square(diff) * (0.5 / beta), dist - 0.5 * beta);
+  return reduce_loss(loss, reduction, Tensor());
+}
+
+// The per-element loss has its own backward: composing it would give the kink of |x| at x = 0 a
+// zero derivative (the true one is sigmoid(x) - y).
+Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& target,
+                                        Reduction reduction, const Tensor& weight,
+                                        const Tensor& pos_weight) {
+  const char* op = "binary_cross_entropy_with_logits";
+  check_binary_loss_args(op, logits, target, {{"weight", &weight}, {"pos_weight", &pos_weight}});
+  Tensor loss;
+  {
+    NoGradGuard no_grad;
+    Tensor sp = softplus_of_negated(logits);
+    if (pos_weight.defined()) sp = (1 + (pos_weight - 1) * target) * sp;
+    loss = (1 - target) * logits + sp;
+  }
+  record(op, loss, {logits, target, pos_weight},
+         [sx = save(logits), sy = save(target), spw = save(pos_weight)](const Tensor& g,
+                                                                        InputGrads in) {
+           const Tensor& x = sx.get();
+           const Tensor& y = sy.get();
+           const Tensor& pw = spw.get();
+           if (in[0].needed()) {  // (1 - y) - (1 + (pw - 1) y) sigmoid(-x)
+             Tensor s = sigmoid(-x);
+             if (pw.defined()) s = (1 + (pw - 1) * y) * s;
+             in[0].add(g * ((1 - y) - s));
+           }
+           if (!in[1].needed() && !in[2].needed()) return;
+           Tensor sp = softplus_of_negated(x);
+           if (in[1].needed()) in[1].add(g * (pw.defined() ? (pw - 1) * sp - x : -x));
+           if (in[2].needed()) in[2].add(g * y * sp);
+         });
+  return weighted_loss(loss, weight, reduction);
+}
+
+// Own backward for PyTorch's gradient, which stays finite where p = 0 or 1 (through the clamped
+// logs the composition would give 0 / 0 there).
+Tensor binary_cross_entropy(const Tensor& probs, const Tensor& target, Reduction reduction,
+                            const Tensor& weight) {
+  const char* op = "binary_cross_entropy";
+  check_binary_loss_args(op, probs, target, {{"weight", &weight}});
+  Tensor loss;
+  {
+    NoGradGuard no_grad;
+    if (probs.numel() > 0) {
+      const double lo = probs.min().item<double>(), hi = probs.max().item<double>();
+      MG_CHECK(lo >= 0 && hi <= 1, op, "probabilities must lie in [0, 1], got values in [", lo,
+               ", ", hi, "]");
+    }
+    loss = -(target * clamped_log(probs) + (1 - target) * clamped_log(1 - probs));
+  }
+  record(op, loss, {probs, target},
+         [sp = save(probs), sy = save(target)](const Tensor& g, InputGrads in) {
+           const Tensor& p = sp.get();
+           const Tensor& y = sy.get();
+           if (in[0].needed()) in[0].add(g * (p - y) / clamp(p * (1 - p), 1e-12, std::nullopt));
+           if (in[1].needed()) in[1].add(g * (clamped_log(1 - p) - clamped_log(p)));
+         });
+  return weighted_loss(loss, weight, reduction);
 }
 
 }  // namespace mixgrad

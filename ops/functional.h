@@ -31,5 +31,27 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target,
 Tensor nll_loss(const Tensor& log_probs, const Tensor& target,
                 Reduction reduction = Reduction::Mean, int64_t ignore_index = -100);
 Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::Mean);
+// |input - target|; shapes must match.
+Tensor l1_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::Mean);
+// Huber-like: 0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta (d = input - target); beta 0
+// is l1_loss. Shapes must match; throws Error for a negative beta.
+Tensor smooth_l1_loss(const Tensor& input, const Tensor& target,
+                      Reduction reduction = Reduction::Mean, double beta = 1.0);
+// Binary cross-entropy of logits x against targets y in [0, 1] (same shape), computed stably as
+//   (1 - y) x + (1 + (pos_weight - 1) y) (log1p(exp(-|x|)) + max(-x, 0))
+// times `weight`. Optional `weight` and `pos_weight` (the weight of positive examples, usually
+// one per class: shape [C] for logits [..., C]) must broadcast to the logits' shape. Mean
+// averages over all elements. Differentiable in every tensor argument. Throws Error on shape
+// mismatches or non-floating arguments.
+Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& target,
+                                        Reduction reduction = Reduction::Mean,
+                                        const Tensor& weight = Tensor(),
+                                        const Tensor& pos_weight = Tensor());
+// -weight (y log p + (1 - y) log(1 - p)) for probabilities p in [0, 1], each log clamped at
+// -100 (as PyTorch, so p = 0 or 1 gives a finite loss); the gradient divides by
+// max(p (1 - p), 1e-12). Prefer binary_cross_entropy_with_logits on logits. Throws Error on
+// shape mismatches, non-floating arguments or probabilities outside [0, 1].
+Tensor binary_cross_entropy(const Tensor& probs, const Tensor& target,
+                            Reduction reduction = Reduction::Mean, const Tensor& weight = Tensor());
 
 }  // namespace mixgrad

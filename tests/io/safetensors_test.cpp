@@ -12,8 +12,8 @@
 #include "io/io_test_util.h"
 
 namespace mg = mixgrad;
+using mg::NamedTensors;
 using mg::Tensor;
-using mg::io::NamedTensors;
 using mg::testing::expect_bitwise_equal;
 using mg::testing::expect_values;
 using mg::testing::little_endian;

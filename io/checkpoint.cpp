@@ -1,0 +1,78 @@
+#include "io/checkpoint.h"
+
+#include "io/safetensors.h"
+#include "nn/module.h"
+#include "optim/optimizer.h"
+
+namespace mixgrad::io {
+namespace {
+
+bool has_optimizer_prefix(const std::string& name) {
+  return name.starts_with(kOptimizerPrefix);
+}
+
+}  // namespace
+
+void save_checkpoint(const std::string& path, const nn::Module& module,
+                     const optim::Optimizer* optimizer,
+                     const std::map<std::string, std::string>& metadata) {
+  NamedTensors tensors = module.state_dict();
+  for (const auto& [name, t] : tensors) {
+    MG_CHECK(!has_optimizer_prefix(name), "save_checkpoint", "module tensor '", name,
+             "' uses the prefix reserved for optimizer state (", kOptimizerPrefix, ")");
+  }
+  // "format": "pt" is what Hugging Face loaders expect of a PyTorch-layout file.
+  StringMap header{{"format", "pt"}};
+  for (const auto& [key, value] : metadata) {
+    MG_CHECK(key != "format", "save_checkpoint",
+             "metadata key 'format' is reserved (it says \"pt\": PyTorch tensor layout)");
+    MG_CHECK(!has_optimizer_prefix(key), "save_checkpoint", "metadata key '", key,
+             "' uses the prefix reserved for optimizer state (", kOptimizerPrefix, ")");
+    header[key] = value;
+  }
+  if (optimizer != nullptr) {
+    optim::OptimizerState state = optimizer->state_dict();
+    for (auto& [name, t] : state.tensors) tensors.emplace_back(kOptimizerPrefix + name, t);
+    for (auto& [key, value] : state.scalars) header[kOptimizerPrefix + key] = value;
+  }
+  save_safetensors(path, tensors, header);
+}
+
+std::map<std::string, std::string> load_checkpoint(const std::string& path, nn::Module& module,
+                                                   optim::Optimizer* optimizer, bool strict) {
+  SafetensorsFile file = load_safetensors(path);
+  NamedTensors module_state;
+  optim::OptimizerState optimizer_state;
+  const std::size_t prefix_length = std::string(kOptimizerPrefix).size();
+  for (auto& [name, t] : file.tensors) {
+    if (has_optimizer_prefix(name)) {
+      optimizer_state.tensors.emplace_back(name.substr(prefix_length), t);
+    } else {
+      module_state.emplace_back(name, t);
+    }
+  }
+  std::map<std::string, std::string> user_metadata;
+  for (auto& [key, value] : file.metadata) {
+    if (has_optimizer_prefix(key)) {
+      optimizer_state.scalars[key.substr(prefix_length)] = value;
+    } else if (key != "format") {
+      user_metadata[key] = value;
+    }
+  }
+  try {
+    // Check the module, then load the optimizer (all or nothing), then the module (which can no
+    // longer fail): no path leaves one loaded and the other not.
+    module.check_state_dict(module_state, strict);
+    if (optimizer != nullptr) {
+      MG_CHECK(!optimizer_state.scalars.empty(), "load_checkpoint",
+               "the file holds no optimizer state");
+      optimizer->load_state_dict(optimizer_state);
+    }
+    module.load_state_dict(module_state, strict);
+  } catch (const Error& e) {
+    throw Error("load_checkpoint", "'" + path + "': " + e.what());
+  }
+  return user_metadata;
+}
+
+}  // namespace mixgrad::io

@@ -1,0 +1,36 @@
+#pragma once
+// Model checkpoints as safetensors files: the module's parameters and persistent buffers under
+// their dotted names, optionally the optimizer's state under "__optimizer__." with its scalars
+// in the header's metadata, and any metadata of the caller's. A checkpoint without optimizer
+// state is what PyTorch's `model.load_state_dict(safetensors.torch.load_file(path))` reads;
+// with one, drop the "__optimizer__." keys first (or load with strict=False).
+#include <map>
+#include <string>
+
+namespace mixgrad::nn {
+class Module;
+}
+namespace mixgrad::optim {
+class Optimizer;
+}
+
+namespace mixgrad::io {
+
+// Prefix of optimizer entries (tensor names and metadata keys) in a checkpoint.
+inline constexpr const char* kOptimizerPrefix = "__optimizer__.";
+
+// Saves atomically (see save_safetensors): an interrupted save keeps the previous file.
+// `metadata` keys must not be "format" (always "pt") or start with kOptimizerPrefix.
+void save_checkpoint(const std::string& path, const nn::Module& module,
+                     const optim::Optimizer* optimizer = nullptr,
+                     const std::map<std::string, std::string>& metadata = {});
+
+// Loads a checkpoint into `module` (and `optimizer`, which then must be in the file) and
+// returns the caller's metadata. Everything is validated first: a missing, unexpected (with
+// `strict`), misshapen or mistyped tensor, an optimizer state that does not fit, or a corrupt
+// file throws one Error listing the problems, and neither the module nor the optimizer changes.
+std::map<std::string, std::string> load_checkpoint(const std::string& path, nn::Module& module,
+                                                   optim::Optimizer* optimizer = nullptr,
+                                                   bool strict = true);
+
+}  // namespace mixgrad::io
