@@ -1,0 +1,67 @@
+#include "models/blended_linear.h"
+
+#include <cmath>
+
+#include "autograd/grad_mode.h"
+#include "ops/ops.h"
+
+namespace mixgrad::models {
+
+BlendedLinear::BlendedLinear(int64_t in_features, int64_t out_features, int64_t num_experts,
+                             Options options)
+    : options_(options) {
+  MG_CHECK(in_features > 0 && out_features > 0 && num_experts > 0, "BlendedLinear",
+           "sizes must be positive, got in=", in_features, " out=", out_features,
+           " experts=", num_experts);
+  TensorOptions tensor_options = options.tensor_options;
+  tensor_options.requires_grad_ = false;  // parameters become leaves on registration
+  const double bound = std::sqrt(6.0 / static_cast<double>(out_features * in_features));
+  NoGradGuard no_grad;
+  weight = register_parameter(
+      "weight",
+      empty({num_experts, out_features, in_features}, tensor_options).uniform_(-bound, bound));
+  if (options.bias) {
+    bias = register_parameter("bias", zeros({num_experts, out_features}, tensor_options));
+  }
+}
+
+Tensor BlendedLinear::operator()(const Tensor& x, const Tensor& alpha) {
+  if (!has_forward_hooks()) return forward(x, alpha, options_.mode);
+  return call_with_hooks({x, alpha},
+                         [this](const std::vector<Tensor>& in) {
+                           MG_CHECK(in.size() == 2, "BlendedLinear", "a forward pre-hook left ",
+                                    in.size(), " inputs; the layer takes x and alpha");
+                           return std::vector<Tensor>{forward(in[0], in[1], options_.mode)};
+                         })
+      .at(0);
+}
+
+Tensor BlendedLinear::forward(const Tensor& x, const Tensor& alpha, BlendMode mode) {
+  const int64_t experts = weight.size(0), out = weight.size(1), in = weight.size(2);
+  MG_CHECK(x.dim() == 2 && x.size(1) == in, "BlendedLinear", "input must be [batch, ", in,
+           "], got ", describe(x));
+  MG_CHECK(alpha.dim() == 2 && alpha.size(0) == x.size(0) && alpha.size(1) == experts,
+           "BlendedLinear", "blending coefficients must be [", x.size(0), ", ", experts,
+           "] for input ", describe(x), ", got ", describe(alpha));
+  const int64_t batch = x.size(0);
+  if (mode == BlendMode::Auto) {
+    mode = batch <= options_.blend_weights_max_batch ? BlendMode::Weights : BlendMode::Outputs;
+  }
+  Tensor y;
+  if (mode == BlendMode::Weights) {
+    Tensor blended = matmul(alpha, weight.reshape({experts, out * in})).reshape({batch, out, in});
+    y = bmm(blended, x.unsqueeze(2)).squeeze(2);
+  } else {
+    Tensor all_outputs = linear(x, weight.reshape({experts * out, in}));  // [B, E*out]
+    y = bmm(alpha.unsqueeze(1), all_outputs.reshape({batch, experts, out})).squeeze(1);
+  }
+  return bias.defined() ? y + matmul(alpha, bias) : y;
+}
+
+std::string BlendedLinear::extra_repr() const {
+  return "in_features=" + std::to_string(weight.size(2)) +
+         ", out_features=" + std::to_string(weight.size(1)) +
+         ", experts=" + std::to_string(weight.size(0));
+}
+
+}  // namespace mixgrad::models
