@@ -7,6 +7,7 @@
 #include "ops/index.h"
 #include "ops/join.h"
 #include "ops/linalg.h"
+#include "ops/moe_routing.h"
 #include "ops/reduce.h"
 #include "ops/softmax.h"
 #include "ops/sort.h"
