@@ -146,6 +146,19 @@ inline Kernel<void(const Tensor& out, const Tensor& in, int64_t dim)> cumsum{"cu
 // Batch strides may be 0 (broadcast). beta = 0 ignores out's old contents (even NaN).
 inline Kernel<void(const Tensor& out, const Tensor& a, const Tensor& b, double alpha, double beta)>
     gemm{"gemm"};
+// Which dim of the product a grouped_gemm splits into groups.
+enum class GroupedDim : uint8_t {
+  M,  // rows: a [rows, K], b [G, K, N], out [rows, N]; out[rows of g] = a[rows of g] @ b[g]
+  K,  // inner: a [M, rows], b [rows, N], out [G, M, N]; out[g] = a[:, rows of g] @ b[rows of g]
+};
+// Grouped matrix product over contiguous ranges of one dim: group g covers the
+// group_sizes[g] positions after those of groups 0..g-1 (group_sizes: int64 [G], non-negative,
+// summing to the grouped dim's size; the CPU kernel reads it in host memory and checks it).
+// Operands may have any strides (a transpose is a view with swapped strides). out's old contents
+// are ignored; with GroupedDim::K an empty group's out[g] is zero.
+inline Kernel<void(const Tensor& out, const Tensor& a, const Tensor& b, const Tensor& group_sizes,
+                   GroupedDim grouped)>
+    grouped_gemm{"grouped_gemm"};
 // Index kernels check every index against the indexed dim and throw Error naming `op`.
 inline Kernel<void(const Tensor& out, const Tensor& in, int64_t dim, const Tensor& index)> gather{
     "gather"};

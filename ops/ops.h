@@ -4,6 +4,7 @@
 #include "ops/creation.h"
 #include "ops/elementwise.h"
 #include "ops/functional.h"
+#include "ops/grouped_matmul.h"
 #include "ops/index.h"
 #include "ops/join.h"
 #include "ops/linalg.h"

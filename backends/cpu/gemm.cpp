@@ -6,11 +6,9 @@
 // small products run in parallel over the batch, each OpenBLAS call then single-threaded (the
 // OpenMP build of OpenBLAS does not spawn threads inside a parallel region); large products run
 // one after another and let OpenBLAS thread each.
-#include <cblas.h>
-
-#include <limits>
 #include <vector>
 
+#include "backends/cpu/blas.h"
 #include "backends/cpu/kernels.h"
 #include "backends/cpu/loop.h"
 #include "backends/cpu/parallel.h"
@@ -23,9 +21,6 @@ namespace {
 
 // Multiply-adds per thread below which a batch is not split further.
 constexpr int64_t kGemmBatchGrain = 1 << 14;
-// Below about 10^3 multiply-adds OpenBLAS's per-call overhead costs more than the arithmetic
-// (measured: batches of 8x8x8 ran faster through the plain loop, 16x16x16 through OpenBLAS).
-constexpr int64_t kTinyGemm = 1024;
 // Products smaller than 64^3 multiply-adds gain little from OpenBLAS's own threading.
 constexpr int64_t kSmallGemm = int64_t{64} * 64 * 64;
 
@@ -36,26 +31,8 @@ Tensor raw_transpose(const Tensor& t) {
   return raw_view(t, {s[0], s[2], s[1]}, {st[0], st[2], st[1]});
 }
 
-// How BLAS reads one [rows, cols] matrix in place, if it can.
-struct BlasLayout {
-  bool ok = false;
-  bool transposed = false;  // stored as cols x rows row-major
-  int64_t ld = 0;
-};
-
-BlasLayout blas_layout(int64_t rows, int64_t cols, int64_t row_stride, int64_t col_stride) {
-  // A dim of size <= 1 is never stepped along, so its stride may be anything.
-  const bool unit_cols = cols <= 1 || col_stride == 1;
-  const bool unit_rows = rows <= 1 || row_stride == 1;
-  if (unit_cols && (rows <= 1 || row_stride >= std::max<int64_t>(cols, 1)))
-    return {true, false, rows <= 1 ? std::max<int64_t>(cols, 1) : row_stride};
-  if (unit_rows && (cols <= 1 || col_stride >= std::max<int64_t>(rows, 1)))
-    return {true, true, cols <= 1 ? std::max<int64_t>(rows, 1) : col_stride};
-  return {};
-}
-
 BlasLayout blas_layout(const Tensor& t) {
-  return blas_layout(t.size(1), t.size(2), t.stride(1), t.stride(2));
+  return cpu::blas_layout(t.size(1), t.size(2), t.stride(1), t.stride(2));
 }
 
 // A 3-D operand as BLAS will read it: `t` itself, or a contiguous copy when its matrices are
@@ -77,21 +54,6 @@ BlasOperand blas_operand(const Tensor& t) {
   return {packed, blas_layout(packed), packed_batches > 1 ? packed.stride(0) : 0};
 }
 
-int blas_int(int64_t v) {
-  MG_CHECK(v <= std::numeric_limits<int>::max(), "gemm", "dimension or stride ", v,
-           " exceeds what BLAS can address (", std::numeric_limits<int>::max(), ")");
-  return static_cast<int>(v);
-}
-
-template <class T>
-void blas_gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, T alpha, const T* a,
-               int lda, const T* b, int ldb, T beta, T* c, int ldc) {
-  if constexpr (std::is_same_v<T, float>)
-    cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-  else
-    cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-}
-
 // out = alpha * a @ b + beta * out through BLAS, batch by batch.
 template <class T>
 void gemm_blas(const Tensor& out, const Tensor& a_in, const Tensor& b_in, double alpha,
@@ -102,8 +64,9 @@ void gemm_blas(const Tensor& out, const Tensor& a_in, const Tensor& b_in, double
   const int64_t c_batch_stride = out.stride(0);
   const CBLAS_TRANSPOSE ta = a.layout.transposed ? CblasTrans : CblasNoTrans;
   const CBLAS_TRANSPOSE tb = b.layout.transposed ? CblasTrans : CblasNoTrans;
-  const int bm = blas_int(m), bn = blas_int(n), bk = blas_int(k);
-  const int lda = blas_int(a.layout.ld), ldb = blas_int(b.layout.ld), ldc = blas_int(c.ld);
+  const int bm = blas_int("gemm", m), bn = blas_int("gemm", n), bk = blas_int("gemm", k);
+  const int lda = blas_int("gemm", a.layout.ld), ldb = blas_int("gemm", b.layout.ld),
+            ldc = blas_int("gemm", c.ld);
   const T* pa = a.t.data_ptr<T>();
   const T* pb = b.t.data_ptr<T>();
   T* pc = out.data_ptr<T>();

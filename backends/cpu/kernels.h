@@ -17,6 +17,8 @@ void reduce(kernels::ReduceOp op, const Tensor& out, const Tensor& indices, cons
             const Shape& dims);
 void cumsum(const Tensor& out, const Tensor& in, int64_t dim);
 void gemm(const Tensor& out, const Tensor& a, const Tensor& b, double alpha, double beta);
+void grouped_gemm(const Tensor& out, const Tensor& a, const Tensor& b, const Tensor& group_sizes,
+                  kernels::GroupedDim grouped);
 void gather(const Tensor& out, const Tensor& in, int64_t dim, const Tensor& index);
 void scatter(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& src,
              kernels::ScatterMode mode);

@@ -13,6 +13,7 @@ void register_kernels() {
   kernels::reduce.set(t, reduce);
   kernels::cumsum.set(t, cumsum);
   kernels::gemm.set(t, gemm);
+  kernels::grouped_gemm.set(t, grouped_gemm);
   kernels::gather.set(t, gather);
   kernels::scatter.set(t, scatter);
   kernels::index_select.set(t, index_select);

@@ -1,0 +1,116 @@
+// grouped_matmul: one backend grouped_gemm call each for the forward, the input gradient
+// (dY_g @ W_g^T, W's matrices passed as a transposed view) and the weight gradient (X_g^T @ dY_g,
+// grouped along the inner dim). The bias is gathered per row by a group-id vector built once.
+#include "ops/grouped_matmul.h"
+
+#include <vector>
+
+#include "autograd/function.h"
+#include "autograd/grad_mode.h"
+#include "backends/kernels.h"
+#include "ops/creation.h"
+#include "ops/index.h"
+#include "ops/view.h"
+
+namespace mixgrad {
+
+namespace {
+
+constexpr const char* kOp = "grouped_matmul";
+
+void check_operands(const Tensor& x, const Tensor& w, const Tensor& group_sizes) {
+  MG_CHECK(x.defined() && w.defined() && group_sizes.defined(), kOp, "got an undefined tensor");
+  MG_CHECK(x.dim() == 2 && w.dim() == 3, kOp, "expected x [N, in] and w [G, in, out], got shapes ",
+           x.shape(), " and ", w.shape());
+  MG_CHECK(x.device() == w.device(), kOp, "x and w are on different devices: ", describe(x),
+           " and ", describe(w));
+  MG_CHECK(x.dtype() == w.dtype() && is_floating(x.dtype()), kOp,
+           "expected x and w of the same floating dtype, got ", describe(x), " and ", describe(w));
+  MG_CHECK(x.size(1) == w.size(1), kOp, "x of shape ", x.shape(), " cannot be multiplied by w of ",
+           "shape ", w.shape(), " (", x.size(1), " != ", w.size(1), ")");
+  MG_CHECK(group_sizes.dim() == 1 && group_sizes.dtype() == DType::Int64 &&
+               group_sizes.device().type == DeviceType::CPU,
+           kOp, "expected group_sizes as a 1-D int64 CPU tensor, got ", describe(group_sizes));
+  MG_CHECK(group_sizes.size(0) == w.size(0), kOp, "group_sizes has ", group_sizes.size(0),
+           " elements but w of shape ", w.shape(), " has ", w.size(0), " groups");
+}
+
+// Group g's index for each of the N rows, after checking the sizes (non-negative, sum N).
+std::vector<int64_t> row_groups(const Tensor& group_sizes, int64_t rows) {
+  const std::vector<int64_t> sizes = group_sizes.to_vector<int64_t>();
+  int64_t sum = 0;
+  for (size_t g = 0; g < sizes.size(); ++g) {
+    MG_CHECK(sizes[g] >= 0, kOp, "group ", g, " has negative size ", sizes[g]);
+    sum += sizes[g];
+  }
+  MG_CHECK(sum == rows, kOp, "group sizes sum to ", sum, " but x has ", rows, " rows");
+  std::vector<int64_t> groups;
+  groups.reserve(rows);
+  for (size_t g = 0; g < sizes.size(); ++g)
+    groups.insert(groups.end(), static_cast<size_t>(sizes[g]), static_cast<int64_t>(g));
+  return groups;
+}
+
+Tensor empty_like_shape(const Shape& shape, const Tensor& like) {
+  return empty(shape, TensorOptions(like.dtype()).device(like.device()));
+}
+
+// The op for a checked x, w, group_sizes; bias may be undefined.
+Tensor grouped_product(const Tensor& x, const Tensor& w, const Tensor& group_sizes,
+                       const Tensor& bias) {
+  const std::vector<int64_t> groups = row_groups(group_sizes, x.size(0));
+  const Tensor group_ids =
+      bias.defined() ? tensor(groups, std::nullopt, TensorOptions(DType::Int64).device(x.device()))
+                     : Tensor();
+  Tensor out = empty_like_shape({x.size(0), w.size(2)}, x);
+  {
+    NoGradGuard no_grad;
+    kernels::grouped_gemm(x.device(), out, x, w, group_sizes, kernels::GroupedDim::M);
+    if (bias.defined()) out.add_(index_select(bias, 0, group_ids));
+  }
+  const bool needs_x = should_record({x}), needs_w = should_record({w});
+  std::vector<Tensor> inputs{x, w};
+  if (bias.defined()) inputs.push_back(bias);
+  // Each of x and w is kept only for the other's gradient; sizes are cloned so that a later
+  // in-place change of the caller's tensor cannot alter the backward.
+  record(kOp, out, inputs,
+         [sx = save(needs_w ? x : Tensor()), sw = save(needs_x ? w : Tensor()),
+          sizes = group_sizes.clone(), group_ids, x_shape = x.shape(), w_shape = w.shape(),
+          bias_shape = bias.defined() ? bias.shape() : Shape{}](const Tensor& g, InputGrads in) {
+           if (in[0].needed()) {
+             Tensor dx = empty_like_shape(x_shape, g);
+             kernels::grouped_gemm(g.device(), dx, g, transpose(sw.get(), 1, 2), sizes,
+                                   kernels::GroupedDim::M);
+             in[0].add(dx);
+           }
+           if (in[1].needed()) {
+             Tensor dw = empty_like_shape(w_shape, g);
+             kernels::grouped_gemm(g.device(), dw, t(sx.get()), g, sizes, kernels::GroupedDim::K);
+             in[1].add(dw);
+           }
+           if (in.size() > 2 && in[2].needed())
+             in[2].add(index_add(zeros(bias_shape, TensorOptions(g.dtype()).device(g.device())), 0,
+                                 group_ids, g));
+         });
+  return out;
+}
+
+}  // namespace
+
+Tensor grouped_matmul(const Tensor& x, const Tensor& w, const Tensor& group_sizes) {
+  check_operands(x, w, group_sizes);
+  return grouped_product(x, w, group_sizes, Tensor());
+}
+
+Tensor grouped_matmul(const Tensor& x, const Tensor& w, const Tensor& group_sizes,
+                      const Tensor& bias) {
+  check_operands(x, w, group_sizes);
+  MG_CHECK(bias.defined(), kOp, "got an undefined bias");
+  MG_CHECK(bias.dtype() == x.dtype() && bias.device() == x.device(), kOp, "bias is ",
+           describe(bias), " but x is ", describe(x));
+  MG_CHECK(bias.shape() == (Shape{w.size(0), w.size(2)}), kOp, "expected bias of shape ",
+           Shape{w.size(0), w.size(2)}, " for w of shape ", w.shape(), ", got ", bias.shape());
+  return grouped_product(x, w, group_sizes, bias);
+}
+
+}  // namespace mixgrad
