@@ -1,0 +1,53 @@
+#include "models/ffn_experts.h"
+
+#include <cmath>
+
+#include "autograd/grad_mode.h"
+#include "ops/ops.h"
+
+namespace mixgrad::models {
+
+FFNExperts::FFNExperts(FFNExpertsOptions options) : options_(options) {
+  MG_CHECK(options.num_experts > 0 && options.d_model > 0 && options.hidden > 0, "FFNExperts",
+           "sizes must be positive, got experts=", options.num_experts,
+           " d_model=", options.d_model, " hidden=", options.hidden);
+  TensorOptions t = options.tensor_options;
+  t.requires_grad_ = false;  // parameters become leaves on registration
+  const int64_t e = options.num_experts, d = options.d_model, h = options.hidden;
+  const double bound1 = 1.0 / std::sqrt(static_cast<double>(d));
+  const double bound2 = 1.0 / std::sqrt(static_cast<double>(h));
+  NoGradGuard no_grad;
+  w1 = register_parameter("w1", empty({e, d, h}, t).uniform_(-bound1, bound1));
+  w2 = register_parameter("w2", empty({e, h, d}, t).uniform_(-bound2, bound2));
+  if (options.bias) {
+    b1 = register_parameter("b1", empty({e, h}, t).uniform_(-bound1, bound1));
+    b2 = register_parameter("b2", empty({e, d}, t).uniform_(-bound2, bound2));
+  }
+}
+
+Tensor FFNExperts::forward(const Tensor& rows, const Tensor& counts) {
+  MG_CHECK(rows.dim() == 2 && rows.size(1) == options_.d_model, "FFNExperts", "rows must be [R, ",
+           options_.d_model, "], got ", describe(rows));
+  auto product = [&](const Tensor& x, const Tensor& w, const Tensor& b) {
+    return b.defined() ? grouped_matmul(x, w, counts, b) : grouped_matmul(x, w, counts);
+  };
+  return product(activate(options_.activation, product(rows, w1, b1)), w2, b2);
+}
+
+Tensor FFNExperts::expert(int64_t e, const Tensor& x) const {
+  MG_CHECK(e >= 0 && e < options_.num_experts, "FFNExperts.expert", "expert ", e,
+           " is out of range for ", options_.num_experts, " experts");
+  Tensor h = matmul(x, w1.select(0, e));
+  if (b1.defined()) h = h + b1.select(0, e);
+  Tensor y = matmul(activate(options_.activation, h), w2.select(0, e));
+  return b2.defined() ? y + b2.select(0, e) : y;
+}
+
+std::string FFNExperts::extra_repr() const {
+  return "experts=" + std::to_string(options_.num_experts) +
+         ", d_model=" + std::to_string(options_.d_model) +
+         ", hidden=" + std::to_string(options_.hidden) +
+         ", activation=" + activation_name(options_.activation);
+}
+
+}  // namespace mixgrad::models

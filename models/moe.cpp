@@ -1,0 +1,66 @@
+#include "models/moe.h"
+
+#include "autograd/grad_mode.h"
+#include "nn/repr.h"
+#include "ops/ops.h"
+
+namespace mixgrad::models {
+
+MoE::MoE(MoEOptions options)
+    : gate({.d_model = options.d_model,
+            .num_experts = options.num_experts,
+            .k = options.k,
+            .mode = options.gate_mode,
+            .switch_loss_coef = options.switch_loss_coef,
+            .z_loss_coef = options.z_loss_coef,
+            .tensor_options = options.tensor_options}),
+      experts({.num_experts = options.num_experts,
+               .d_model = options.d_model,
+               .hidden = options.hidden,
+               .activation = options.activation,
+               .bias = options.expert_bias,
+               .tensor_options = options.tensor_options}),
+      options_(options) {
+  MG_CHECK(options.capacity_factor_train > 0 && options.capacity_factor_eval > 0, "MoE",
+           "capacity factors must be positive, got train=", options.capacity_factor_train,
+           " eval=", options.capacity_factor_eval);
+  register_module("gate", gate);
+  register_module("experts", experts);
+}
+
+MoEOutput MoE::operator()(const Tensor& x) {
+  const int64_t d = options_.d_model, e = options_.num_experts;
+  MG_CHECK(x.dim() >= 1 && x.size(-1) == d, "MoE", "input must be [..., ", d, "], got ",
+           describe(x));
+  const Tensor tokens = x.reshape({-1, d});
+  Routing routing = gate.route(tokens);
+  Tensor keep;
+  if (!options_.dropless) {
+    const double factor =
+        is_training() ? options_.capacity_factor_train : options_.capacity_factor_eval;
+    const int64_t capacity = expert_capacity(tokens.size(0), e, factor, options_.min_capacity);
+    keep = lt(expert_positions(routing.expert_index, e), capacity);
+  }
+  const DispatchPlan plan = make_dispatch_plan(routing.expert_index, e, keep);
+  const Tensor expert_out = experts.forward(dispatch(tokens, plan), plan.counts);
+  MoEOutput out;
+  out.output = combine(expert_out, routing.gates, plan).reshape(x.shape());
+  out.aux_loss = routing.aux_loss;
+  out.tokens_per_expert = plan.counts;
+  out.dropped = plan.dropped;
+  {
+    NoGradGuard no_grad;
+    const Tensor p = routing.probs;
+    out.gate_entropy = -(p * log(p.clamp(1e-30, std::nullopt))).sum({1}).mean();
+  }
+  return out;
+}
+
+std::string MoE::extra_repr() const {
+  return "k=" + std::to_string(options_.k) +
+         (options_.dropless
+              ? ", dropless"
+              : ", capacity_factor=" + nn::format_number(options_.capacity_factor_train));
+}
+
+}  // namespace mixgrad::models

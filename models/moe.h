@@ -1,0 +1,54 @@
+#pragma once
+// The sparse Mixture-of-Experts layer: a top-k gate routes each token to k of E feed-forward
+// experts; tokens are sorted by expert (stable), every expert runs once on its rows through
+// grouped matrix products, and the outputs are scatter-added back weighted by the gates.
+// Expert capacity (train and eval factors, min_capacity) drops the token-slots beyond an
+// expert's capacity, or `dropless` keeps them all.
+#include "models/ffn_experts.h"
+#include "models/top_k_gate.h"
+
+namespace mixgrad::models {
+
+struct MoEOptions {
+  int64_t d_model = 0;
+  int64_t hidden = 0;
+  int64_t num_experts = 0;
+  int64_t k = 2;
+  TopKMode gate_mode = TopKMode::SoftmaxThenTopK;
+  Activation activation = Activation::GELU;
+  bool expert_bias = true;
+  double switch_loss_coef = 1e-2;
+  double z_loss_coef = 0.0;
+  // Capacity per expert: max(min(T, floor(T * factor / E)), min_capacity) token-slots.
+  double capacity_factor_train = 1.25;
+  double capacity_factor_eval = 2.0;
+  int64_t min_capacity = 4;
+  bool dropless = false;  // no capacity: every token-slot is computed
+  TensorOptions tensor_options = {};
+};
+
+struct MoEOutput {
+  Tensor output;             // same shape as the input
+  Tensor aux_loss;           // the gate's weighted balancing losses (0-dim)
+  Tensor tokens_per_expert;  // int64 [E]: token-slots each expert computed (after drops)
+  int64_t dropped = 0;       // token-slots dropped for capacity
+  Tensor gate_entropy;       // 0-dim, mean entropy of the router probabilities in nats (no grad)
+};
+
+class MoE : public nn::Module {
+ public:
+  // Throws Error for the gate's and experts' bad options or a capacity factor <= 0.
+  explicit MoE(MoEOptions options);
+  // x [..., d_model] -> output of the same shape plus losses and routing statistics.
+  MoEOutput operator()(const Tensor& x);
+  std::string extra_repr() const override;
+  const MoEOptions& options() const { return options_; }
+
+  TopKGate gate;
+  FFNExperts experts;
+
+ private:
+  MoEOptions options_;
+};
+
+}  // namespace mixgrad::models

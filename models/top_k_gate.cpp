@@ -1,0 +1,60 @@
+#include "models/top_k_gate.h"
+
+#include <cmath>
+
+#include "autograd/grad_mode.h"
+#include "ops/ops.h"
+
+namespace mixgrad::models {
+
+TopKGate::TopKGate(TopKGateOptions options) : options_(options) {
+  MG_CHECK(options.d_model > 0 && options.num_experts > 0, "TopKGate",
+           "d_model and num_experts must be positive, got d_model=", options.d_model,
+           " num_experts=", options.num_experts);
+  MG_CHECK(options.k >= 1 && options.k <= options.num_experts, "TopKGate", "k=", options.k,
+           " must be in [1, num_experts=", options.num_experts, "]");
+  MG_CHECK(options.switch_loss_coef >= 0 && options.z_loss_coef >= 0, "TopKGate",
+           "loss coefficients must be non-negative");
+  TensorOptions t = options.tensor_options;
+  t.requires_grad_ = false;  // parameters become leaves on registration
+  const double bound = 1.0 / std::sqrt(static_cast<double>(options.d_model));
+  NoGradGuard no_grad;
+  weight = register_parameter(
+      "weight", empty({options.num_experts, options.d_model}, t).uniform_(-bound, bound));
+}
+
+Routing TopKGate::route(const Tensor& x) {
+  const int64_t experts = options_.num_experts, k = options_.k;
+  MG_CHECK(x.dim() == 2 && x.size(1) == options_.d_model, "TopKGate", "input must be [tokens, ",
+           options_.d_model, "], got ", describe(x));
+  MG_CHECK(x.size(0) > 0, "TopKGate",
+           "needs at least one token (the balancing losses average "
+           "over tokens)");
+  const Tensor logits = linear(x, weight);
+  Routing r;
+  r.probs = softmax(logits, 1);
+  if (options_.mode == TopKMode::SoftmaxThenTopK) {
+    ValuesIndices top = topk(r.probs, k, 1);
+    r.expert_index = top.indices;
+    r.gates = top.values / top.values.sum({1}, true);
+  } else {
+    ValuesIndices top = topk(logits, k, 1);
+    r.expert_index = top.indices;
+    r.gates = softmax(top.values, 1);
+  }
+  // Switch: E * sum_i f_i * P_i, f_i the fraction of the T*k token-slots sent to expert i.
+  const auto slots = static_cast<double>(x.size(0) * k);
+  const Tensor fraction =
+      bincount(r.expert_index.reshape({-1}), Tensor(), experts).to(logits.dtype()) / slots;
+  r.switch_loss = (fraction * r.probs.mean({0})).sum() * (options_.switch_loss_coef * experts);
+  r.z_loss = logsumexp(logits, {1}).square().mean() * options_.z_loss_coef;
+  r.aux_loss = r.switch_loss + r.z_loss;
+  return r;
+}
+
+std::string TopKGate::extra_repr() const {
+  return "experts=" + std::to_string(options_.num_experts) + ", k=" + std::to_string(options_.k) +
+         (options_.mode == TopKMode::SoftmaxThenTopK ? "" : ", top_k_then_softmax");
+}
+
+}  // namespace mixgrad::models

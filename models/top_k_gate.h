@@ -1,0 +1,55 @@
+#pragma once
+// Top-k softmax gating for sparse MoE layers, with the Switch load-balancing loss and the ST-MoE
+// router z-loss (definitions in shared/reference/moe-math.md).
+#include "nn/module.h"
+#include "ops/creation.h"
+
+namespace mixgrad::models {
+
+// The two usual ways to turn router logits into k combine weights. Both select the same experts
+// with the same weights; they differ in the gradient path:
+enum class TopKMode {
+  // p = softmax(logits); keep the k largest; renormalise them to sum 1 (Mixtral). Gradients
+  // reach every logit through the softmax.
+  SoftmaxThenTopK,
+  // softmax over the k largest logits only (Shazeer 2017): the other logits get no gradient.
+  TopKThenSoftmax,
+};
+
+struct TopKGateOptions {
+  int64_t d_model = 0;
+  int64_t num_experts = 0;
+  int64_t k = 2;
+  TopKMode mode = TopKMode::SoftmaxThenTopK;
+  double switch_loss_coef = 1e-2;  // alpha in alpha * E * sum_i f_i * P_i
+  double z_loss_coef = 0.0;        // weight of mean(logsumexp(logits)^2); ST-MoE uses 1e-3
+  TensorOptions tensor_options = {};
+};
+
+// What a gate decides for T tokens.
+struct Routing {
+  Tensor expert_index;  // int64 [T, k], best first
+  Tensor gates;         // [T, k] combine weights, summing to 1 per token
+  Tensor probs;         // [T, E] full softmax of the logits (the router probabilities)
+  Tensor switch_loss;   // 0-dim, already weighted by its coefficient
+  Tensor z_loss;        // 0-dim, already weighted by its coefficient
+  Tensor aux_loss;      // switch_loss + z_loss
+};
+
+class TopKGate : public nn::Module {
+ public:
+  // Router weight [E, d] (no bias), initialised like a PyTorch Linear. Throws Error for
+  // non-positive sizes, k outside [1, E] or negative coefficients.
+  explicit TopKGate(TopKGateOptions options);
+  // x [T, d] -> routing of every token. Throws Error if x is not [T, d].
+  Routing route(const Tensor& x);
+  std::string extra_repr() const override;
+  const TopKGateOptions& options() const { return options_; }
+
+  Tensor weight;  // [E, d]
+
+ private:
+  TopKGateOptions options_;
+};
+
+}  // namespace mixgrad::models
