@@ -6,14 +6,22 @@
 
 namespace mixgrad::models {
 
-MoE::MoE(MoEOptions options)
-    : gate({.d_model = options.d_model,
-            .num_experts = options.num_experts,
-            .k = options.k,
-            .mode = options.gate_mode,
-            .switch_loss_coef = options.switch_loss_coef,
-            .z_loss_coef = options.z_loss_coef,
-            .tensor_options = options.tensor_options}),
+namespace {
+
+std::shared_ptr<Gate> default_gate(const MoEOptions& o) {
+  return std::make_shared<TopKGate>(TopKGateOptions{.d_model = o.d_model,
+                                                    .num_experts = o.num_experts,
+                                                    .k = o.k,
+                                                    .mode = o.gate_mode,
+                                                    .switch_loss_coef = o.switch_loss_coef,
+                                                    .z_loss_coef = o.z_loss_coef,
+                                                    .tensor_options = o.tensor_options});
+}
+
+}  // namespace
+
+MoE::MoE(MoEOptions options, std::shared_ptr<Gate> custom_gate)
+    : gate(custom_gate ? std::move(custom_gate) : default_gate(options)),
       experts({.num_experts = options.num_experts,
                .d_model = options.d_model,
                .hidden = options.hidden,
@@ -24,6 +32,9 @@ MoE::MoE(MoEOptions options)
   MG_CHECK(options.capacity_factor_train > 0 && options.capacity_factor_eval > 0, "MoE",
            "capacity factors must be positive, got train=", options.capacity_factor_train,
            " eval=", options.capacity_factor_eval);
+  MG_CHECK(gate->num_experts() == options.num_experts && gate->d_model() == options.d_model, "MoE",
+           "the gate routes ", gate->num_experts(), " experts of width ", gate->d_model(),
+           "; the layer has ", options.num_experts, " of width ", options.d_model);
   register_module("gate", gate);
   register_module("experts", experts);
 }
@@ -33,13 +44,14 @@ MoEOutput MoE::operator()(const Tensor& x) {
   MG_CHECK(x.dim() >= 1 && x.size(-1) == d, "MoE", "input must be [..., ", d, "], got ",
            describe(x));
   const Tensor tokens = x.reshape({-1, d});
-  Routing routing = gate.route(tokens);
-  Tensor keep;
-  if (!options_.dropless) {
+  Routing routing = gate->route(tokens);
+  Tensor keep = routing.keep;
+  if (!options_.dropless && !routing.load_bounded) {
     const double factor =
         is_training() ? options_.capacity_factor_train : options_.capacity_factor_eval;
     const int64_t capacity = expert_capacity(tokens.size(0), e, factor, options_.min_capacity);
-    keep = lt(expert_positions(routing.expert_index, e), capacity);
+    Tensor within = lt(expert_positions(routing.expert_index, e), capacity);
+    keep = keep.defined() ? logical_and(keep, within) : within;
   }
   const DispatchPlan plan = make_dispatch_plan(routing.expert_index, e, keep);
   const Tensor expert_out = experts.forward(dispatch(tokens, plan), plan.counts);

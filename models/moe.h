@@ -5,6 +5,7 @@
 // Expert capacity (train and eval factors, min_capacity) drops the token-slots beyond an
 // expert's capacity, or `dropless` keeps them all.
 #include "models/ffn_experts.h"
+#include "models/gate.h"
 #include "models/top_k_gate.h"
 
 namespace mixgrad::models {
@@ -37,14 +38,16 @@ struct MoEOutput {
 
 class MoE : public nn::Module {
  public:
-  // Throws Error for the gate's and experts' bad options or a capacity factor <= 0.
-  explicit MoE(MoEOptions options);
+  // With no gate given, a TopKGate built from the options (k, gate_mode, loss coefficients).
+  // Throws Error for bad options, a capacity factor <= 0, or a gate whose expert count or width
+  // differs from the options'.
+  explicit MoE(MoEOptions options, std::shared_ptr<Gate> gate = nullptr);
   // x [..., d_model] -> output of the same shape plus losses and routing statistics.
   MoEOutput operator()(const Tensor& x);
   std::string extra_repr() const override;
   const MoEOptions& options() const { return options_; }
 
-  TopKGate gate;
+  std::shared_ptr<Gate> gate;
   FFNExperts experts;
 
  private:

@@ -46,9 +46,11 @@ Routing TopKGate::route(const Tensor& x) {
   const auto slots = static_cast<double>(x.size(0) * k);
   const Tensor fraction =
       bincount(r.expert_index.reshape({-1}), Tensor(), experts).to(logits.dtype()) / slots;
-  r.switch_loss = (fraction * r.probs.mean({0})).sum() * (options_.switch_loss_coef * experts);
-  r.z_loss = logsumexp(logits, {1}).square().mean() * options_.z_loss_coef;
-  r.aux_loss = r.switch_loss + r.z_loss;
+  const Tensor switch_loss =
+      (fraction * r.probs.mean({0})).sum() * (options_.switch_loss_coef * experts);
+  const Tensor z_loss = logsumexp(logits, {1}).square().mean() * options_.z_loss_coef;
+  r.aux_loss = switch_loss + z_loss;
+  r.losses = {{"switch", switch_loss}, {"z", z_loss}};
   return r;
 }
 

@@ -1,7 +1,7 @@
 #pragma once
 // Top-k softmax gating for sparse MoE layers, with the Switch load-balancing loss and the ST-MoE
 // router z-loss (definitions in shared/reference/moe-math.md).
-#include "nn/module.h"
+#include "models/gate.h"
 #include "ops/creation.h"
 
 namespace mixgrad::models {
@@ -26,23 +26,15 @@ struct TopKGateOptions {
   TensorOptions tensor_options = {};
 };
 
-// What a gate decides for T tokens.
-struct Routing {
-  Tensor expert_index;  // int64 [T, k], best first
-  Tensor gates;         // [T, k] combine weights, summing to 1 per token
-  Tensor probs;         // [T, E] full softmax of the logits (the router probabilities)
-  Tensor switch_loss;   // 0-dim, already weighted by its coefficient
-  Tensor z_loss;        // 0-dim, already weighted by its coefficient
-  Tensor aux_loss;      // switch_loss + z_loss
-};
-
-class TopKGate : public nn::Module {
+class TopKGate : public Gate {
  public:
   // Router weight [E, d] (no bias), initialised like a PyTorch Linear. Throws Error for
   // non-positive sizes, k outside [1, E] or negative coefficients.
   explicit TopKGate(TopKGateOptions options);
   // x [T, d] -> routing of every token. Throws Error if x is not [T, d].
-  Routing route(const Tensor& x);
+  Routing route(const Tensor& x) override;
+  int64_t num_experts() const override { return options_.num_experts; }
+  int64_t d_model() const override { return options_.d_model; }
   std::string extra_repr() const override;
   const TopKGateOptions& options() const { return options_; }
 

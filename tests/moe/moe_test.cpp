@@ -28,7 +28,7 @@ MoEOptions small_moe(int64_t k, TopKMode mode, bool dropless, int64_t min_capaci
 Tensor brute_force(MoE& moe, const Tensor& x, int64_t* dropped) {
   const MoEOptions& o = moe.options();
   Tensor tokens = x.reshape({-1, o.d_model});
-  Routing r = moe.gate.route(tokens);
+  Routing r = moe.gate->route(tokens);
   Tensor gates = r.gates;
   *dropped = 0;
   if (!o.dropless) {
@@ -67,7 +67,7 @@ TEST_P(MoEAgainstBruteForce, OutputsAndGradientsAgree) {
 
   int64_t expected_dropped = 0;
   Tensor reference = brute_force(moe, x, &expected_dropped);
-  (mse_loss(reference, target) + moe.gate.route(x.reshape({-1, 6})).aux_loss).backward();
+  (mse_loss(reference, target) + moe.gate->route(x.reshape({-1, 6})).aux_loss).backward();
   std::vector<Tensor> expected;
   for (const Tensor& p : moe.parameters()) expected.push_back(p.grad().clone());
   Tensor expected_dx = x.grad().clone();
@@ -105,7 +105,7 @@ TEST(MoE, DroppedTokensOutputZeroWithTopOne) {
   Generator gen(5);
   Tensor x = randn({12, 6}, kFloat64, &gen);
   MoEOutput out = moe(x);
-  Routing r = moe.gate.route(x);
+  Routing r = moe.gate->route(x);
   Tensor kept = lt(expert_positions(r.expert_index, 4), 1).reshape({-1});
   ASSERT_EQ(out.dropped, 12 - kept.to(kInt64).sum().item<int64_t>());
   auto keep = kept.to_vector<bool>();
@@ -141,6 +141,9 @@ TEST(TopKGate, BothModesGiveTheSameWeightsAndHandComputedLosses) {
   Tensor x = tensor({{2.0, 1.0}, {0.0, 3.0}}, kFloat64);  // logits [2, 1, 0] and [0, 3, 0]
   Routing ra = a.route(x), rb = b.route(x);
   mixgrad::testing::expect_values(ra.expert_index, {2, 2}, {0, 1, 1, 0});
+  ASSERT_EQ(ra.losses.size(), 2u);
+  EXPECT_EQ(ra.losses[0].first, "switch");
+  EXPECT_EQ(ra.losses[1].first, "z");
   expect_close(ra.gates, rb.gates, 1e-15, 0);
   const double e = std::exp(1.0);
   mixgrad::testing::expect_values(
@@ -150,9 +153,11 @@ TEST(TopKGate, BothModesGiveTheSameWeightsAndHandComputedLosses) {
   // f = [2, 2, 0] / 4; P = mean of the two softmaxes.
   const double z1 = std::exp(2.0) + e + 1, z2 = std::exp(3.0) + 2;
   const double p0 = (std::exp(2.0) / z1 + 1 / z2) / 2, p1 = (e / z1 + std::exp(3.0) / z2) / 2;
-  mixgrad::testing::expect_values(ra.switch_loss, {}, {0.5 * 3 * (0.5 * p0 + 0.5 * p1)}, 1e-14);
+  mixgrad::testing::expect_values(ra.losses.at(0).second, {}, {0.5 * 3 * (0.5 * p0 + 0.5 * p1)},
+                                  1e-14);
   const double lse1 = std::log(z1), lse2 = std::log(z2);
-  mixgrad::testing::expect_values(ra.z_loss, {}, {0.25 * (lse1 * lse1 + lse2 * lse2) / 2}, 1e-13);
+  mixgrad::testing::expect_values(ra.losses.at(1).second, {},
+                                  {0.25 * (lse1 * lse1 + lse2 * lse2) / 2}, 1e-13);
   // Top-k-then-softmax sends no gradient to unselected logits: expert 2 is selected by neither
   // token, so its router row gets none.
   rb.gates.select(1, 0).sum().backward();
@@ -172,7 +177,11 @@ TEST(MoE, ShapesStatisticsAndErrors) {
   MoEOptions bad = small_moe(2, TopKMode::SoftmaxThenTopK, false);
   bad.capacity_factor_train = 0;
   EXPECT_MG_ERROR(MoE{bad}, "capacity factors must be positive");
-  EXPECT_MG_ERROR(moe.gate.route(zeros({2, 5}, kFloat64)), "input must be [tokens, 6]");
+  EXPECT_MG_ERROR(moe.gate->route(zeros({2, 5}, kFloat64)), "input must be [tokens, 6]");
+  auto other_gate = std::make_shared<TopKGate>(
+      TopKGateOptions{.d_model = 6, .num_experts = 3, .tensor_options = kFloat64});
+  EXPECT_MG_ERROR(MoE(small_moe(2, TopKMode::SoftmaxThenTopK, true), other_gate),
+                  "the gate routes 3 experts of width 6; the layer has 4");
 }
 
 }  // namespace
