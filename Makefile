@@ -1,6 +1,7 @@
 # Front door only: the build itself is CMake (see CMakePresets.json).
 #   make run   - install missing dependencies, build, run the examples
 #   make test  - install missing dependencies, build, run the whole test suite
+#   make bench - build, run mixgrad-bench (make bench-foundation: the Google Benchmark one)
 PRESET ?= release
 BUILD_DIR := build/$(PRESET)
 JOBS ?= $(shell nproc)
@@ -9,7 +10,7 @@ JOBS ?= $(shell nproc)
 DEB_PACKAGES := build-essential cmake ninja-build ccache libopenblas-openmp-dev \
 	libboost-graph-dev libgtest-dev libbenchmark-dev nlohmann-json3-dev zlib1g-dev
 
-.PHONY: deps configure build test run bench clean
+.PHONY: deps configure build test run bench bench-foundation clean
 
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \
@@ -33,8 +34,14 @@ test: build
 run: build
 	@for e in $(BUILD_DIR)/examples/example_*; do echo "== $$e"; $$e || exit 1; done
 
+# The MoE issue's cases, one "<case> <median ms> ms" line each (BENCH_ARGS: --threads N,
+# --filter REGEX, --min-time S, --list).
 bench: build
-	$(BUILD_DIR)/bench/mixgrad-bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+	$(BUILD_DIR)/bench/mixgrad-bench $(BENCH_ARGS)
+
+# The foundation workloads (Google Benchmark).
+bench-foundation: build
+	$(BUILD_DIR)/bench/mixgrad-foundation-bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 
 clean:
 	rm -rf build

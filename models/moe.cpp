@@ -39,24 +39,20 @@ MoE::MoE(MoEOptions options, std::shared_ptr<Gate> custom_gate)
   register_module("experts", experts);
 }
 
-MoEOutput MoE::operator()(const Tensor& x) {
-  const int64_t d = options_.d_model, e = options_.num_experts;
-  MG_CHECK(x.dim() >= 1 && x.size(-1) == d, "MoE", "input must be [..., ", d, "], got ",
-           describe(x));
-  const Tensor tokens = x.reshape({-1, d});
-  Routing routing = gate->route(tokens);
+MoEOutput run_routed_experts(const Tensor& tokens, const Routing& routing, FFNExperts& experts,
+                             const ExpertCapacity& capacity, bool training) {
+  const int64_t e = experts.options().num_experts;
   Tensor keep = routing.keep;
-  if (!options_.dropless && !routing.load_bounded) {
-    const double factor =
-        is_training() ? options_.capacity_factor_train : options_.capacity_factor_eval;
-    const int64_t capacity = expert_capacity(tokens.size(0), e, factor, options_.min_capacity);
-    Tensor within = lt(expert_positions(routing.expert_index, e), capacity);
+  if (!capacity.dropless && !routing.load_bounded) {
+    const double factor = training ? capacity.factor_train : capacity.factor_eval;
+    const int64_t limit = expert_capacity(tokens.size(0), e, factor, capacity.min_capacity);
+    Tensor within = lt(expert_positions(routing.expert_index, e), limit);
     keep = keep.defined() ? logical_and(keep, within) : within;
   }
   const DispatchPlan plan = make_dispatch_plan(routing.expert_index, e, keep);
   const Tensor expert_out = experts.forward(dispatch(tokens, plan), plan.counts);
   MoEOutput out;
-  out.output = combine(expert_out, routing.gates, plan).reshape(x.shape());
+  out.output = combine(expert_out, routing.gates, plan);
   out.aux_loss = routing.aux_loss;
   out.tokens_per_expert = plan.counts;
   out.dropped = plan.dropped;
@@ -65,6 +61,20 @@ MoEOutput MoE::operator()(const Tensor& x) {
     const Tensor p = routing.probs;
     out.gate_entropy = -(p * log(p.clamp(1e-30, std::nullopt))).sum({1}).mean();
   }
+  return out;
+}
+
+MoEOutput MoE::operator()(const Tensor& x) {
+  const int64_t d = options_.d_model;
+  MG_CHECK(x.dim() >= 1 && x.size(-1) == d, "MoE", "input must be [..., ", d, "], got ",
+           describe(x));
+  const Tensor tokens = x.reshape({-1, d});
+  const ExpertCapacity capacity{.factor_train = options_.capacity_factor_train,
+                                .factor_eval = options_.capacity_factor_eval,
+                                .min_capacity = options_.min_capacity,
+                                .dropless = options_.dropless};
+  MoEOutput out = run_routed_experts(tokens, gate->route(tokens), experts, capacity, is_training());
+  out.output = out.output.reshape(x.shape());
   return out;
 }
 

@@ -36,6 +36,20 @@ struct MoEOutput {
   Tensor gate_entropy;       // 0-dim, mean entropy of the router probabilities in nats (no grad)
 };
 
+// Expert capacity per expert: max(min(T, floor(T * factor / E)), min_capacity) token-slots.
+struct ExpertCapacity {
+  double factor_train = 1.25;
+  double factor_eval = 2.0;
+  int64_t min_capacity = 4;
+  bool dropless = false;
+};
+
+// The expert half of an MoE layer, shared by MoE and HierarchicalMoE: applies capacity (unless
+// dropless or the gate bounds the load), sorts the token-slots by expert, runs every expert once
+// on its rows and combines the outputs. tokens [T, d] -> output [T, d] plus statistics.
+MoEOutput run_routed_experts(const Tensor& tokens, const Routing& routing, FFNExperts& experts,
+                             const ExpertCapacity& capacity, bool training);
+
 class MoE : public nn::Module {
  public:
   // With no gate given, a TopKGate built from the options (k, gate_mode, loss coefficients).

@@ -1,8 +1,7 @@
 #include "models/top_k_gate.h"
 
-#include <cmath>
-
 #include "autograd/grad_mode.h"
+#include "models/router_weight.h"
 #include "ops/ops.h"
 
 namespace mixgrad::models {
@@ -15,21 +14,18 @@ TopKGate::TopKGate(TopKGateOptions options) : options_(options) {
            " must be in [1, num_experts=", options.num_experts, "]");
   MG_CHECK(options.switch_loss_coef >= 0 && options.z_loss_coef >= 0, "TopKGate",
            "loss coefficients must be non-negative");
-  TensorOptions t = options.tensor_options;
-  t.requires_grad_ = false;  // parameters become leaves on registration
-  const double bound = 1.0 / std::sqrt(static_cast<double>(options.d_model));
-  NoGradGuard no_grad;
+  if (options.second_expert) {
+    check_second_expert_options(*options.second_expert, options.k, "TopKGate");
+  }
   weight = register_parameter(
-      "weight", empty({options.num_experts, options.d_model}, t).uniform_(-bound, bound));
+      "weight",
+      make_router_weight("TopKGate", options.d_model, options.num_experts, options.tensor_options));
 }
 
 Routing TopKGate::route(const Tensor& x) {
   const int64_t experts = options_.num_experts, k = options_.k;
-  MG_CHECK(x.dim() == 2 && x.size(1) == options_.d_model, "TopKGate", "input must be [tokens, ",
-           options_.d_model, "], got ", describe(x));
-  MG_CHECK(x.size(0) > 0, "TopKGate",
-           "needs at least one token (the balancing losses average "
-           "over tokens)");
+  // At least one token: the balancing losses average over tokens.
+  check_router_input("TopKGate", x, options_.d_model, 1);
   const Tensor logits = linear(x, weight);
   Routing r;
   r.probs = softmax(logits, 1);
@@ -51,6 +47,10 @@ Routing TopKGate::route(const Tensor& x) {
   const Tensor z_loss = logsumexp(logits, {1}).square().mean() * options_.z_loss_coef;
   r.aux_loss = switch_loss + z_loss;
   r.losses = {{"switch", switch_loss}, {"z", z_loss}};
+  if (options_.second_expert) {
+    r.keep =
+        second_expert_keep(r.gates, *options_.second_expert, is_training(), options_.generator);
+  }
   return r;
 }
 

@@ -1,5 +1,7 @@
 // Tensor's member spellings of the free ops (x.sum() == mg::sum(x)).
 #include "autograd/grad_mode.h"
+#include "backends/kernels.h"
+#include "core/generator.h"
 #include "core/tensor.h"
 #include "ops/ops.h"
 
@@ -92,13 +94,32 @@ Tensor& Tensor::clamp_(std::optional<double> lo, std::optional<double> hi) {
 Tensor& Tensor::masked_fill_(const Tensor& m, Scalar v) {
   return mixgrad::masked_fill_(*this, m, v);
 }
+namespace {
+// Fills a contiguous floating tensor in place straight from the generator: initialising a
+// billion parameters must not allocate a second billion. Other layouts go through a copy.
+bool fill_random_in_place(Tensor& t, bool normal, double a, double b) {
+  if (!t.is_contiguous() || !t.is_floating_point()) return false;
+  Generator& g = default_generator();
+  const uint64_t first = g.reserve(static_cast<uint64_t>(t.numel()));
+  if (normal) {
+    kernels::normal(t.device(), t, g.seed(), first, a, b);
+  } else {
+    kernels::uniform(t.device(), t, g.seed(), first, a, b);
+  }
+  t.storage()->bump_version();
+  return true;
+}
+}  // namespace
+
 Tensor& Tensor::uniform_(double low, double high) {
   NoGradGuard no_grad;
+  if (fill_random_in_place(*this, false, low, high)) return *this;
   return mixgrad::copy_(
       *this, rand(shape(), TensorOptions(dtype()).device(device())) * (high - low) + low);
 }
 Tensor& Tensor::normal_(double mean, double std) {
   NoGradGuard no_grad;
+  if (fill_random_in_place(*this, true, mean, std)) return *this;
   return mixgrad::copy_(*this,
                         randn(shape(), TensorOptions(dtype()).device(device())) * std + mean);
 }
