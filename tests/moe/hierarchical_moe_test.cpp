@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include "common/test_util.h"
 #include "mixgrad.h"
 
@@ -98,6 +100,37 @@ TEST(HierarchicalMoE, ErrorsAndPrinting) {
   EXPECT_MG_ERROR(moe(zeros({2, 4}, kFloat64)), "input must be [..., 5]");
   EXPECT_MG_ERROR(HierarchicalMoE(small_hmoe(4, 1)), "k=4 must be in [1, num_experts=3]");
   EXPECT_MG_ERROR(HierarchicalMoE(small_hmoe(1, 5)), "k_experts=5 must be in [1, 4]");
+}
+
+int64_t available_memory_bytes() {
+  std::ifstream meminfo("/proc/meminfo");
+  std::string key, unit;
+  int64_t kib = 0;
+  while (meminfo >> key >> kib >> unit) {
+    if (key == "MemAvailable:") return kib * 1024;
+  }
+  return 0;
+}
+
+// The (22, 22) configuration at d = 512: about a billion parameters, constructed
+// (not run) while holding no more memory than the parameters need.
+TEST(HierarchicalMoE, BillionParameterConstruction) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "4 GiB of parameters under AddressSanitizer's shadow memory is too much";
+#endif
+  const int64_t parameters = 22 * 512 + 22 * 512 * 22 + 484LL * (2 * 512 * 2048 + 2048 + 512);
+  ASSERT_EQ(parameters, 1'016'519'680LL);
+  const int64_t bytes = parameters * 4;
+  if (available_memory_bytes() < 2 * bytes) GTEST_SKIP() << "needs about 8 GiB of free memory";
+  const auto before = static_cast<int64_t>(memory_stats().allocated);
+  reset_peak_memory_stats();
+  HierarchicalMoE moe({.d_model = 512, .hidden = 2048, .groups = 22, .experts_per_group = 22});
+  EXPECT_EQ(moe.num_parameters(), parameters);
+  // Parameters are filled in place: the peak is the parameters themselves, up to the caching
+  // allocator's rounding to its size classes (at most 1/4 of a block).
+  const auto peak = static_cast<int64_t>(memory_stats().peak_allocated) - before;
+  EXPECT_GE(peak, bytes);
+  EXPECT_LE(peak, bytes + bytes / 4);
 }
 
 }  // namespace
