@@ -18,7 +18,7 @@ using train::testing::TempDir;
 
 TEST(CsvLogger, WritesHeaderAndRowsWithEmptyCellsForMissingColumns) {
   TempDir dir;
-  const std::string path = dir.file("run.csv");
+  const std::string path = dir.path("run.csv");
   CsvLogger log(path, {"epoch", "phase", "loss"});
   EXPECT_EQ(read_file(path), "epoch,phase,loss\n");
   log.log({{"epoch", 1}, {"phase", "train"}, {"loss", 0.5}});
@@ -55,7 +55,7 @@ TEST(CsvLogger, QuotesStringsWithCommasQuotesAndNewlines) {
   EXPECT_EQ(train::csv_quote(""), "");
 
   TempDir dir;
-  const std::string path = dir.file("quoted.csv");
+  const std::string path = dir.path("quoted.csv");
   CsvLogger log(path, {"note, free text", "n"});
   log.log({{"note, free text", "x,\"y\""}, {"n", 3}});
   EXPECT_EQ(read_file(path), "\"note, free text\",n\n\"x,\"\"y\"\"\",3\n");
@@ -63,7 +63,7 @@ TEST(CsvLogger, QuotesStringsWithCommasQuotesAndNewlines) {
 
 TEST(CsvLogger, LogsMapsAndVectorsOfPairs) {
   TempDir dir;
-  const std::string path = dir.file("m.csv");
+  const std::string path = dir.path("m.csv");
   CsvLogger log(path, {"epoch", "acc", "loss"});
   log.log(std::map<std::string, double>{{"loss", 0.125}, {"epoch", 3}});
   log.log(std::vector<std::pair<std::string, int>>{{"acc", 7}});
@@ -72,7 +72,7 @@ TEST(CsvLogger, LogsMapsAndVectorsOfPairs) {
 
 TEST(CsvLogger, BadRowsThrowAndWriteNothing) {
   TempDir dir;
-  const std::string path = dir.file("bad.csv");
+  const std::string path = dir.path("bad.csv");
   CsvLogger log(path, {"epoch", "loss"});
   EXPECT_MG_ERROR(log.log({{"epoch", 1}, {"lr", 0.1}}),
                   "unknown column 'lr' for '" + path + "' (columns: epoch, loss)");
@@ -82,16 +82,16 @@ TEST(CsvLogger, BadRowsThrowAndWriteNothing) {
 
 TEST(CsvLogger, BadColumnsAndPathsThrow) {
   TempDir dir;
-  EXPECT_MG_ERROR(CsvLogger(dir.file("a.csv"), {}), "no columns given");
-  EXPECT_MG_ERROR(CsvLogger(dir.file("a.csv"), {"x", "y", "x"}), "column 'x' is given twice");
-  const std::string missing_dir = dir.file("no/such/dir/run.csv");
+  EXPECT_MG_ERROR(CsvLogger(dir.path("a.csv"), {}), "no columns given");
+  EXPECT_MG_ERROR(CsvLogger(dir.path("a.csv"), {"x", "y", "x"}), "column 'x' is given twice");
+  const std::string missing_dir = dir.path("no/such/dir/run.csv");
   EXPECT_MG_ERROR(CsvLogger(missing_dir, {"x"}), "cannot open '" + missing_dir + "' for writing");
-  EXPECT_MG_ERROR(CsvLogger(dir.path(), {"x"}), "cannot open '" + dir.path() + "'");
+  EXPECT_MG_ERROR(CsvLogger(dir.dir().string(), {"x"}), "cannot open '" + dir.dir().string() + "'");
 }
 
 TEST(CsvLogger, TruncateModeReplacesAnOldFile) {
   TempDir dir;
-  const std::string path = dir.file("t.csv");
+  const std::string path = dir.path("t.csv");
   std::ofstream(path) << "old,stuff\n1,2\n";
   CsvLogger log(path, {"a"});
   log.log({{"a", 1}});
@@ -100,7 +100,7 @@ TEST(CsvLogger, TruncateModeReplacesAnOldFile) {
 
 TEST(CsvLogger, AppendModeKeepsRowsAndChecksTheHeader) {
   TempDir dir;
-  const std::string path = dir.file("append.csv");
+  const std::string path = dir.path("append.csv");
   {
     CsvLogger log(path, {"epoch", "loss"}, CsvMode::kAppend);  // new file: gets the header
     log.log({{"epoch", 1}, {"loss", 0.5}});
@@ -119,7 +119,7 @@ TEST(CsvLogger, AppendModeKeepsRowsAndChecksTheHeader) {
   EXPECT_MG_ERROR(CsvLogger(path, {"loss", "epoch"}, CsvMode::kAppend), "differs");
   EXPECT_EQ(read_file(path), "epoch,loss\n1,0.5\n2,0.25\n");  // untouched by the failures
 
-  const std::string empty = dir.file("empty.csv");
+  const std::string empty = dir.path("empty.csv");
   std::ofstream(empty).close();
   CsvLogger log(empty, {"x"}, CsvMode::kAppend);
   EXPECT_EQ(read_file(empty), "x\n");

@@ -69,7 +69,7 @@ TEST(Fit, EvaluatesAfterEachEpochAndWritesOneCsvRowPerEpoch) {
   FakeClock clock;
   std::ostringstream out;
   FitOptions options = quiet_options(3, clock, out);
-  options.csv_path = dir.file("fit.csv");
+  options.csv_path = dir.path("fit.csv");
   std::vector<std::string> events;
   auto step = [&](int64_t epoch, int64_t batch) {
     events.push_back("step " + std::to_string(epoch) + "." + std::to_string(batch));
@@ -104,7 +104,7 @@ TEST(Fit, AppendsToAnExistingCsvWithTheSameColumns) {
   FakeClock clock;
   std::ostringstream out;
   FitOptions options = quiet_options(1, clock, out);
-  options.csv_path = dir.file("fit.csv");
+  options.csv_path = dir.path("fit.csv");
   auto step = [&](int64_t, int64_t) {
     clock.now += 1;
     return StepResult{0.5, 2};
@@ -155,7 +155,7 @@ TEST(Fit, AThrowingStepPropagatesAndKeepsTheFinishedRows) {
   FakeClock clock;
   std::ostringstream out;
   FitOptions options = quiet_options(3, clock, out);
-  options.csv_path = dir.file("fit.csv");
+  options.csv_path = dir.path("fit.csv");
   options.progress_options.mode = train::ProgressMode::kInteractive;
   int evaluations = 0;
   auto step = [&](int64_t epoch, int64_t batch) {
@@ -225,7 +225,7 @@ TEST(Fit, Errors) {
                   "evaluate returned a metric named 'seconds'");
   // A CSV path that cannot be written fails before any training.
   FitOptions options = quiet_options(1, clock, out);
-  const std::string bad_path = dir.file("missing/dir/fit.csv");
+  const std::string bad_path = dir.path("missing/dir/fit.csv");
   options.csv_path = bad_path;
   steps = 0;
   EXPECT_MG_ERROR(train::fit(options, 1, step), "cannot open CSV file '" + bad_path + "'");
