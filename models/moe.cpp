@@ -1,6 +1,7 @@
 #include "models/moe.h"
 
 #include "autograd/grad_mode.h"
+#include "nn/linear.h"
 #include "nn/repr.h"
 #include "ops/ops.h"
 
@@ -36,7 +37,20 @@ MoE::MoE(MoEOptions options, std::shared_ptr<Gate> custom_gate)
            "the gate routes ", gate->num_experts(), " experts of width ", gate->d_model(),
            "; the layer has ", options.num_experts, " of width ", options.d_model);
   register_module("gate", gate);
+  MG_CHECK(options.shared_experts >= 0 && options.shared_hidden >= 0, "MoE",
+           "shared_experts and shared_hidden must not be negative");
+  if (options.shared_experts > 0) {
+    const int64_t width = options.shared_experts *
+                          (options.shared_hidden > 0 ? options.shared_hidden : options.hidden);
+    shared = std::make_shared<nn::Sequential>(
+        std::make_shared<nn::Linear>(options.d_model, width, options.expert_bias,
+                                     options.tensor_options),
+        make_activation(options.activation),
+        std::make_shared<nn::Linear>(width, options.d_model, options.expert_bias,
+                                     options.tensor_options));
+  }
   register_module("experts", experts);
+  if (shared) register_module("shared", shared);
 }
 
 MoEOutput run_routed_experts(const Tensor& tokens, const Routing& routing, FFNExperts& experts,
@@ -74,6 +88,7 @@ MoEOutput MoE::operator()(const Tensor& x) {
                                 .min_capacity = options_.min_capacity,
                                 .dropless = options_.dropless};
   MoEOutput out = run_routed_experts(tokens, gate->route(tokens), experts, capacity, is_training());
+  if (shared) out.output = out.output + (*shared)(tokens);
   out.output = out.output.reshape(x.shape());
   return out;
 }

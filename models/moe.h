@@ -7,6 +7,7 @@
 #include "models/ffn_experts.h"
 #include "models/gate.h"
 #include "models/top_k_gate.h"
+#include "nn/containers.h"
 
 namespace mixgrad::models {
 
@@ -25,6 +26,10 @@ struct MoEOptions {
   double capacity_factor_eval = 2.0;
   int64_t min_capacity = 4;
   bool dropless = false;  // no capacity: every token-slot is computed
+  // DeepSeekMoE-style shared experts that see every token, added to the routed output. n shared
+  // experts of width h are one FFN of width n * h (the sum of n FFNs is exactly that).
+  int64_t shared_experts = 0;
+  int64_t shared_hidden = 0;  // 0: the routed experts' hidden
   TensorOptions tensor_options = {};
 };
 
@@ -63,6 +68,7 @@ class MoE : public nn::Module {
 
   std::shared_ptr<Gate> gate;
   FFNExperts experts;
+  std::shared_ptr<nn::Sequential> shared;  // null without shared experts
 
  private:
   MoEOptions options_;

@@ -164,6 +164,29 @@ TEST(TopKGate, BothModesGiveTheSameWeightsAndHandComputedLosses) {
   mixgrad::testing::expect_values(b.weight.grad().select(0, 2), {2}, {0, 0});
 }
 
+TEST(MoE, SharedExpertsSeeEveryToken) {
+  manual_seed(6);
+  MoEOptions options = small_moe(2, TopKMode::SoftmaxThenTopK, true);
+  options.shared_experts = 2;
+  options.shared_hidden = 3;
+  MoE moe(options);
+  ASSERT_NE(moe.shared, nullptr);
+  EXPECT_EQ(moe.find_tensor("shared.0.weight").shape(), (Shape{6, 6}));  // 2 experts x width 3
+  Generator gen(7);
+  Tensor x = randn({5, 6}, kFloat64, &gen).requires_grad_();
+  int64_t dropped = 0;
+  Tensor expected =
+      brute_force(moe, x, &dropped) +
+      linear(gelu(linear(x, moe.find_tensor("shared.0.weight"), moe.find_tensor("shared.0.bias"))),
+             moe.find_tensor("shared.2.weight"), moe.find_tensor("shared.2.bias"));
+  Tensor y = moe(x).output;
+  expect_close(y, expected, 1e-12, 1e-12);
+  y.sum().backward();
+  EXPECT_GT(moe.find_tensor("shared.0.weight").grad().abs().sum().item<double>(), 0.0);
+  options.shared_experts = -1;
+  EXPECT_MG_ERROR(MoE{options}, "must not be negative");
+}
+
 TEST(MoE, ShapesStatisticsAndErrors) {
   MoE moe(small_moe(2, TopKMode::SoftmaxThenTopK, true));
   MoEOutput out = moe(zeros({3, 4, 6}, kFloat64));
