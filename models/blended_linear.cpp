@@ -26,14 +26,9 @@ BlendedLinear::BlendedLinear(int64_t in_features, int64_t out_features, int64_t 
 }
 
 Tensor BlendedLinear::operator()(const Tensor& x, const Tensor& alpha) {
-  if (!has_forward_hooks()) return forward(x, alpha, options_.mode);
-  return call_with_hooks({x, alpha},
-                         [this](const std::vector<Tensor>& in) {
-                           MG_CHECK(in.size() == 2, "BlendedLinear", "a forward pre-hook left ",
-                                    in.size(), " inputs; the layer takes x and alpha");
-                           return std::vector<Tensor>{forward(in[0], in[1], options_.mode)};
-                         })
-      .at(0);
+  return call_hooked(
+      [this](const Tensor& in, const Tensor& a) { return forward(in, a, options_.mode); }, x,
+      alpha);
 }
 
 Tensor BlendedLinear::forward(const Tensor& x, const Tensor& alpha, BlendMode mode) {

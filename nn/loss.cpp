@@ -5,14 +5,8 @@
 namespace mixgrad::nn {
 
 Tensor Loss::operator()(const Tensor& input, const Tensor& target) {
-  if (!has_forward_hooks()) return compute(input, target);
-  return call_with_hooks({input, target},
-                         [this](const std::vector<Tensor>& in) {
-                           MG_CHECK(in.size() == 2, type_name(), "a forward pre-hook left ",
-                                    in.size(), " inputs; a loss takes input and target");
-                           return std::vector<Tensor>{compute(in[0], in[1])};
-                         })
-      .at(0);
+  return call_hooked([this](const Tensor& x, const Tensor& y) { return compute(x, y); }, input,
+                     target);
 }
 
 std::string Loss::extra_repr() const {

@@ -72,27 +72,23 @@ Tensor Module::forward(const Tensor&) {
 }
 
 Tensor Module::operator()(const Tensor& input) {
-  if (!has_forward_hooks()) return forward(input);
-  return call_with_hooks({input},
-                         [this](const std::vector<Tensor>& in) {
-                           MG_CHECK(in.size() == 1, type_name() + ".forward",
-                                    "a forward pre-hook left ", in.size(),
-                                    " inputs; this module takes 1");
-                           return std::vector<Tensor>{forward(in[0])};
-                         })
-      .at(0);
+  return call_hooked([this](const Tensor& x) { return forward(x); }, input);
 }
 
-std::vector<Tensor> Module::call_with_hooks(
-    std::vector<Tensor> inputs,
-    const std::function<std::vector<Tensor>(const std::vector<Tensor>&)>& body) {
+Tensor Module::run_hooks(std::vector<Tensor> inputs,
+                         const std::function<Tensor(const std::vector<Tensor>&)>& body) {
+  const std::size_t arity = inputs.size();
   // Copies: a hook may remove itself (or others) while running.
   auto pre_hooks = pre_hooks_;
   for (auto& [id, hook] : pre_hooks) hook(*this, inputs);
-  std::vector<Tensor> outputs = body(inputs);
+  MG_CHECK(inputs.size() == arity, type_name() + ".forward", "a forward pre-hook left ",
+           inputs.size(), " inputs; this module takes ", arity);
+  std::vector<Tensor> outputs{body(inputs)};
   auto hooks = hooks_;
   for (auto& [id, hook] : hooks) hook(*this, inputs, outputs);
-  return outputs;
+  MG_CHECK(outputs.size() == 1, type_name() + ".forward", "a forward hook left ", outputs.size(),
+           " outputs; this module returns 1");
+  return outputs[0];
 }
 
 void Module::check_new_name(const std::string& name, const char* what) const {

@@ -126,17 +126,27 @@ class Module : public std::enable_shared_from_this<Module> {
   bool has_forward_hooks() const { return !pre_hooks_.empty() || !hooks_.empty(); }
 
  protected:
-  // Runs `body` between the forward hooks. Modules whose forward takes or returns several
-  // tensors call this from their call operator.
-  std::vector<Tensor> call_with_hooks(
-      std::vector<Tensor> inputs,
-      const std::function<std::vector<Tensor>(const std::vector<Tensor>&)>& body);
+  // body(inputs...) between the forward hooks: the one way a call operator runs hooks, whatever
+  // tensors its forward takes. Costs nothing when no hook is registered.
+  template <class Body, class... Inputs>
+  Tensor call_hooked(Body&& body, const Inputs&... inputs) {
+    if (!has_forward_hooks()) return body(inputs...);
+    return run_hooks({inputs...}, [&](const std::vector<Tensor>& in) {
+      return [&]<std::size_t... I>(std::index_sequence<I...>) {
+        return body(in[I]...);
+      }
+      (std::index_sequence_for<Inputs...>{});
+    });
+  }
 
  private:
   struct Buffer {
     Tensor tensor;
     bool persistent;
   };
+  // Pre-hooks, body, hooks. Throws Error if a hook changes the number of inputs or outputs.
+  Tensor run_hooks(std::vector<Tensor> inputs,
+                   const std::function<Tensor(const std::vector<Tensor>&)>& body);
   void check_new_name(const std::string& name, const char* what) const;
   void add_child(const std::string& name, std::shared_ptr<Module> child);
   // `seen` (optional) drops tensors already collected.
