@@ -1,8 +1,7 @@
 #include "models/expert_ensemble.h"
 
-#include <cmath>
-
 #include "autograd/grad_mode.h"
+#include "nn/init.h"
 #include "ops/ops.h"
 
 namespace mixgrad::models {
@@ -21,18 +20,15 @@ void check_options(const ExpertMLPOptions& o, const char* op) {
 
 StackedExpertMLP::StackedExpertMLP(ExpertMLPOptions options) : options_(std::move(options)) {
   check_options(options_, "StackedExpertMLP");
-  TensorOptions t = options_.tensor_options;
-  t.requires_grad_ = false;  // parameters become leaves on registration
+  const TensorOptions& t = options_.tensor_options;
   const int64_t e = options_.num_experts;
-  NoGradGuard no_grad;
   for (std::size_t l = 0; l + 1 < options_.sizes.size(); ++l) {
     const int64_t in = options_.sizes[l], out = options_.sizes[l + 1];
-    const double bound = 1.0 / std::sqrt(static_cast<double>(in));
     const std::string suffix = std::to_string(l);
     weights.push_back(
-        register_parameter("weight" + suffix, empty({e, in, out}, t).uniform_(-bound, bound)));
+        register_parameter("weight" + suffix, nn::init::fan_in_uniform({e, in, out}, in, t)));
     biases.push_back(
-        register_parameter("bias" + suffix, empty({e, 1, out}, t).uniform_(-bound, bound)));
+        register_parameter("bias" + suffix, nn::init::fan_in_uniform({e, 1, out}, in, t)));
   }
 }
 

@@ -1,8 +1,6 @@
 #include "models/ffn_experts.h"
 
-#include <cmath>
-
-#include "autograd/grad_mode.h"
+#include "nn/init.h"
 #include "ops/ops.h"
 
 namespace mixgrad::models {
@@ -11,17 +9,13 @@ FFNExperts::FFNExperts(FFNExpertsOptions options) : options_(options) {
   MG_CHECK(options.num_experts > 0 && options.d_model > 0 && options.hidden > 0, "FFNExperts",
            "sizes must be positive, got experts=", options.num_experts,
            " d_model=", options.d_model, " hidden=", options.hidden);
-  TensorOptions t = options.tensor_options;
-  t.requires_grad_ = false;  // parameters become leaves on registration
+  const TensorOptions& t = options.tensor_options;
   const int64_t e = options.num_experts, d = options.d_model, h = options.hidden;
-  const double bound1 = 1.0 / std::sqrt(static_cast<double>(d));
-  const double bound2 = 1.0 / std::sqrt(static_cast<double>(h));
-  NoGradGuard no_grad;
-  w1 = register_parameter("w1", empty({e, d, h}, t).uniform_(-bound1, bound1));
-  w2 = register_parameter("w2", empty({e, h, d}, t).uniform_(-bound2, bound2));
+  w1 = register_parameter("w1", nn::init::fan_in_uniform({e, d, h}, d, t));
+  w2 = register_parameter("w2", nn::init::fan_in_uniform({e, h, d}, h, t));
   if (options.bias) {
-    b1 = register_parameter("b1", empty({e, h}, t).uniform_(-bound1, bound1));
-    b2 = register_parameter("b2", empty({e, d}, t).uniform_(-bound2, bound2));
+    b1 = register_parameter("b1", nn::init::fan_in_uniform({e, h}, d, t));
+    b2 = register_parameter("b2", nn::init::fan_in_uniform({e, d}, h, t));
   }
 }
 

@@ -1,8 +1,6 @@
 #include "models/hierarchical_moe.h"
 
-#include <cmath>
-
-#include "autograd/grad_mode.h"
+#include "nn/init.h"
 #include "ops/ops.h"
 
 namespace mixgrad::models {
@@ -25,15 +23,10 @@ HierarchicalMoE::HierarchicalMoE(HierarchicalMoEOptions options)
   MG_CHECK(options.k_experts >= 1 && options.k_experts <= options.experts_per_group,
            "HierarchicalMoE", "k_experts=", options.k_experts, " must be in [1, ",
            options.experts_per_group, "]");
-  TensorOptions t = options.tensor_options;
-  t.requires_grad_ = false;  // parameters become leaves on registration
-  const double bound = 1.0 / std::sqrt(static_cast<double>(options.d_model));
-  {
-    NoGradGuard no_grad;
-    inner_weight = register_parameter(
-        "inner_weight", empty({options.groups, options.d_model, options.experts_per_group}, t)
-                            .uniform_(-bound, bound));
-  }
+  inner_weight = register_parameter(
+      "inner_weight",
+      nn::init::fan_in_uniform({options.groups, options.d_model, options.experts_per_group},
+                               options.d_model, options.tensor_options));
   register_module("outer", outer);
   register_module("experts", experts);
 }

@@ -1,10 +1,7 @@
 #include "models/router_weight.h"
 
-#include <cmath>
-
-#include "autograd/grad_mode.h"
 #include "core/error.h"
-#include "ops/ops.h"
+#include "nn/init.h"
 
 namespace mixgrad::models {
 
@@ -13,10 +10,7 @@ Tensor make_router_weight(const char* gate, int64_t d_model, int64_t num_experts
   MG_CHECK(d_model > 0 && num_experts > 0, gate,
            "d_model and num_experts must be positive, got d_model=", d_model,
            " num_experts=", num_experts);
-  options.requires_grad_ = false;  // parameters become leaves on registration
-  const double bound = 1.0 / std::sqrt(static_cast<double>(d_model));
-  NoGradGuard no_grad;
-  return empty({num_experts, d_model}, options).uniform_(-bound, bound);
+  return nn::init::fan_in_uniform({num_experts, d_model}, d_model, options);
 }
 
 void check_router_input(const char* gate, const Tensor& x, int64_t d_model, int64_t min_tokens) {

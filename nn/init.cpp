@@ -254,4 +254,11 @@ Tensor orthogonal_(const Tensor& t, double gain, int64_t batch_dims, Generator* 
   return assign(t, (values * gain).view(s).to(t.device()));
 }
 
+Tensor fan_in_uniform(const Shape& shape, int64_t fan_in, TensorOptions options) {
+  MG_CHECK(fan_in >= 1, "init::fan_in_uniform", "fan_in must be positive, got ", fan_in);
+  options.requires_grad_ = false;  // a fresh leaf; registration decides about gradients
+  const double bound = 1.0 / std::sqrt(static_cast<double>(fan_in));
+  return empty(shape, options).uniform_(-bound, bound);  // fills in place
+}
+
 }  // namespace mixgrad::nn::init

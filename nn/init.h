@@ -21,6 +21,7 @@
 #include "core/generator.h"
 #include "core/scalar.h"
 #include "core/tensor.h"
+#include "ops/creation.h"
 
 namespace mixgrad::nn::init {
 
@@ -79,6 +80,12 @@ double calculate_gain(Nonlinearity nonlinearity, std::optional<double> param = s
 // fan_out = out * prod(k). InOut [in, out]: fan_in = in, fan_out = out. Throws Error if fewer
 // than 2 dims remain after the batch dims, batch_dims is negative, or InOut has more than 2.
 Fans fan_in_and_fan_out(const Tensor& t, WeightLayout layout = {});
+
+// A new tensor of `shape` drawn uniformly in +-1/sqrt(fan_in) from the global generator:
+// PyTorch's default for Linear weights and biases (kaiming_uniform with a = sqrt(5) comes to
+// that bound), and what mixgrad's layers and stacked experts start from. It does not require
+// grad: register it as a parameter. Throws Error for fan_in < 1 or a non-floating dtype.
+Tensor fan_in_uniform(const Shape& shape, int64_t fan_in, TensorOptions options = {});
 
 // Uniform in [a, b). Throws Error for a > b or a non-floating tensor.
 Tensor uniform_(const Tensor& t, double a = 0, double b = 1, Generator* gen = nullptr);

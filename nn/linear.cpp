@@ -1,8 +1,6 @@
 #include "nn/linear.h"
 
-#include <cmath>
-
-#include "autograd/grad_mode.h"
+#include "nn/init.h"
 #include "ops/functional.h"
 
 namespace mixgrad::nn {
@@ -11,13 +9,10 @@ Linear::Linear(int64_t in_features, int64_t out_features, bool with_bias, Tensor
     : in_features_(in_features), out_features_(out_features) {
   MG_CHECK(in_features > 0 && out_features > 0, "Linear",
            "features must be positive, got in=", in_features, " out=", out_features);
-  options.requires_grad_ = false;
-  const double bound = 1.0 / std::sqrt(static_cast<double>(in_features));
-  NoGradGuard no_grad;
-  weight = register_parameter("weight",
-                              empty({out_features, in_features}, options).uniform_(-bound, bound));
+  weight = register_parameter(
+      "weight", init::fan_in_uniform({out_features, in_features}, in_features, options));
   if (with_bias) {
-    bias = register_parameter("bias", empty({out_features}, options).uniform_(-bound, bound));
+    bias = register_parameter("bias", init::fan_in_uniform({out_features}, in_features, options));
   }
 }
 
