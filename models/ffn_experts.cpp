@@ -28,7 +28,7 @@ Tensor FFNExperts::forward(const Tensor& rows, const Tensor& counts) {
   return product(activate(options_.activation, product(rows, w1, b1)), w2, b2);
 }
 
-Tensor FFNExperts::expert(int64_t e, const Tensor& x) const {
+Tensor FFNExperts::expert(int64_t e, const Tensor& x) {
   MG_CHECK(e >= 0 && e < options_.num_experts, "FFNExperts.expert", "expert ", e,
            " is out of range for ", options_.num_experts, " experts");
   Tensor h = matmul(x, w1.select(0, e));

@@ -2,7 +2,7 @@
 // E feed-forward experts with stacked weights, run on the rows each expert received: two
 // grouped matrix products for the whole layer, however many experts there are.
 #include "models/activation.h"
-#include "nn/module.h"
+#include "models/experts.h"
 #include "ops/creation.h"
 
 namespace mixgrad::models {
@@ -16,7 +16,7 @@ struct FFNExpertsOptions {
   TensorOptions tensor_options = {};
 };
 
-class FFNExperts : public nn::Module {
+class FFNExperts : public Experts {
  public:
   // w1 [E, d, h], w2 [E, h, d] (x @ W layout), biases [E, h] and [E, d]; each expert initialised
   // independently like a PyTorch Linear (uniform in +-1/sqrt(fan_in)). Throws Error for
@@ -24,9 +24,9 @@ class FFNExperts : public nn::Module {
   explicit FFNExperts(FFNExpertsOptions options);
   // rows [R, d] sorted by expert, counts int64 [E] (CPU) summing to R -> [R, d]:
   // act(rows_e @ w1[e] + b1[e]) @ w2[e] + b2[e] for each expert's rows.
-  Tensor forward(const Tensor& rows, const Tensor& counts);
-  // Expert e on any rows [N, d] (the dense reference and user code).
-  Tensor expert(int64_t e, const Tensor& x) const;
+  Tensor forward(const Tensor& rows, const Tensor& counts) override;
+  Tensor expert(int64_t e, const Tensor& x) override;
+  int64_t num_experts() const override { return options_.num_experts; }
   std::string extra_repr() const override;
   const FFNExpertsOptions& options() const { return options_; }
 

@@ -19,16 +19,21 @@ std::shared_ptr<Gate> default_gate(const MoEOptions& o) {
                                                     .tensor_options = o.tensor_options});
 }
 
+std::shared_ptr<Experts> default_experts(const MoEOptions& o) {
+  return std::make_shared<FFNExperts>(FFNExpertsOptions{.num_experts = o.num_experts,
+                                                        .d_model = o.d_model,
+                                                        .hidden = o.hidden,
+                                                        .activation = o.activation,
+                                                        .bias = o.expert_bias,
+                                                        .tensor_options = o.tensor_options});
+}
+
 }  // namespace
 
-MoE::MoE(MoEOptions options, std::shared_ptr<Gate> custom_gate)
+MoE::MoE(MoEOptions options, std::shared_ptr<Gate> custom_gate,
+         std::shared_ptr<Experts> custom_experts)
     : gate(custom_gate ? std::move(custom_gate) : default_gate(options)),
-      experts({.num_experts = options.num_experts,
-               .d_model = options.d_model,
-               .hidden = options.hidden,
-               .activation = options.activation,
-               .bias = options.expert_bias,
-               .tensor_options = options.tensor_options}),
+      experts(custom_experts ? std::move(custom_experts) : default_experts(options)),
       options_(options) {
   MG_CHECK(options.capacity_factor_train > 0 && options.capacity_factor_eval > 0, "MoE",
            "capacity factors must be positive, got train=", options.capacity_factor_train,
@@ -37,11 +42,15 @@ MoE::MoE(MoEOptions options, std::shared_ptr<Gate> custom_gate)
            "the gate routes ", gate->num_experts(), " experts of width ", gate->d_model(),
            "; the layer has ", options.num_experts, " of width ", options.d_model);
   register_module("gate", gate);
+  MG_CHECK(experts->num_experts() == options.num_experts, "MoE", "the experts module (",
+           experts->type_name(), ") has ", experts->num_experts(), " experts; the layer has ",
+           options.num_experts);
   MG_CHECK(options.shared_experts >= 0 && options.shared_hidden >= 0, "MoE",
            "shared_experts and shared_hidden must not be negative");
   if (options.shared_experts > 0) {
     const int64_t width = options.shared_experts *
                           (options.shared_hidden > 0 ? options.shared_hidden : options.hidden);
+    MG_CHECK(width > 0, "MoE", "shared experts need shared_hidden or hidden to be positive");
     shared = std::make_shared<nn::Sequential>(
         std::make_shared<nn::Linear>(options.d_model, width, options.expert_bias,
                                      options.tensor_options),
@@ -53,9 +62,9 @@ MoE::MoE(MoEOptions options, std::shared_ptr<Gate> custom_gate)
   if (shared) register_module("shared", shared);
 }
 
-MoEOutput run_routed_experts(const Tensor& tokens, const Routing& routing, FFNExperts& experts,
+MoEOutput run_routed_experts(const Tensor& tokens, const Routing& routing, Experts& experts,
                              const ExpertCapacity& capacity, bool training) {
-  const int64_t e = experts.options().num_experts;
+  const int64_t e = experts.num_experts();
   Tensor keep = routing.keep;
   if (!capacity.dropless && !routing.load_bounded) {
     const double factor = training ? capacity.factor_train : capacity.factor_eval;
@@ -64,7 +73,11 @@ MoEOutput run_routed_experts(const Tensor& tokens, const Routing& routing, FFNEx
     keep = keep.defined() ? logical_and(keep, within) : within;
   }
   const DispatchPlan plan = make_dispatch_plan(routing.expert_index, e, keep);
-  const Tensor expert_out = experts.forward(dispatch(tokens, plan), plan.counts);
+  const Tensor rows = dispatch(tokens, plan);
+  const Tensor expert_out = experts.forward(rows, plan.counts);
+  MG_CHECK(expert_out.shape() == rows.shape(), "MoE", "the experts (", experts.type_name(),
+           ") must return one row of width ", tokens.size(1), " per row; they mapped ",
+           describe(rows), " to ", describe(expert_out));
   MoEOutput out;
   out.output = combine(expert_out, routing.gates, plan);
   out.aux_loss = routing.aux_loss;
@@ -87,7 +100,8 @@ MoEOutput MoE::operator()(const Tensor& x) {
                                 .factor_eval = options_.capacity_factor_eval,
                                 .min_capacity = options_.min_capacity,
                                 .dropless = options_.dropless};
-  MoEOutput out = run_routed_experts(tokens, gate->route(tokens), experts, capacity, is_training());
+  MoEOutput out =
+      run_routed_experts(tokens, gate->route(tokens), *experts, capacity, is_training());
   if (shared) out.output = out.output + (*shared)(tokens);
   out.output = out.output.reshape(x.shape());
   return out;

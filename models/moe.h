@@ -1,9 +1,10 @@
 #pragma once
-// The sparse Mixture-of-Experts layer: a top-k gate routes each token to k of E feed-forward
-// experts; tokens are sorted by expert (stable), every expert runs once on its rows through
-// grouped matrix products, and the outputs are scatter-added back weighted by the gates.
+// The sparse Mixture-of-Experts layer: a top-k gate routes each token to k of E experts; tokens
+// are sorted by expert (stable), every expert runs once on its rows (the default FFN experts
+// through grouped matrix products), and the outputs are scatter-added back weighted by the gates.
 // Expert capacity (train and eval factors, min_capacity) drops the token-slots beyond an
 // expert's capacity, or `dropless` keeps them all.
+#include "models/experts.h"
 #include "models/ffn_experts.h"
 #include "models/gate.h"
 #include "models/top_k_gate.h"
@@ -13,7 +14,7 @@ namespace mixgrad::models {
 
 struct MoEOptions {
   int64_t d_model = 0;
-  int64_t hidden = 0;
+  int64_t hidden = 0;  // the default FFN experts' width (unused with user-supplied experts)
   int64_t num_experts = 0;
   int64_t k = 2;
   TopKMode gate_mode = TopKMode::SoftmaxThenTopK;
@@ -52,22 +53,26 @@ struct ExpertCapacity {
 // The expert half of an MoE layer, shared by MoE and HierarchicalMoE: applies capacity (unless
 // dropless or the gate bounds the load), sorts the token-slots by expert, runs every expert once
 // on its rows and combines the outputs. tokens [T, d] -> output [T, d] plus statistics.
-MoEOutput run_routed_experts(const Tensor& tokens, const Routing& routing, FFNExperts& experts,
+// Throws Error if the experts do not return [rows, d].
+MoEOutput run_routed_experts(const Tensor& tokens, const Routing& routing, Experts& experts,
                              const ExpertCapacity& capacity, bool training);
 
 class MoE : public nn::Module {
  public:
-  // With no gate given, a TopKGate built from the options (k, gate_mode, loss coefficients).
-  // Throws Error for bad options, a capacity factor <= 0, or a gate whose expert count or width
-  // differs from the options'.
-  explicit MoE(MoEOptions options, std::shared_ptr<Gate> gate = nullptr);
+  // With no gate given, a TopKGate built from the options (k, gate_mode, loss coefficients); with
+  // no experts given, FFNExperts built from the options (hidden, activation, expert_bias). User
+  // experts (ExpertList, BatchedExperts or any Experts) must map width d_model to d_model.
+  // Throws Error for bad options, a capacity factor <= 0, or a gate or experts whose expert count
+  // (or the gate's width) differs from the options'.
+  explicit MoE(MoEOptions options, std::shared_ptr<Gate> gate = nullptr,
+               std::shared_ptr<Experts> experts = nullptr);
   // x [..., d_model] -> output of the same shape plus losses and routing statistics.
   MoEOutput operator()(const Tensor& x);
   std::string extra_repr() const override;
   const MoEOptions& options() const { return options_; }
 
   std::shared_ptr<Gate> gate;
-  FFNExperts experts;
+  std::shared_ptr<Experts> experts;
   std::shared_ptr<nn::Sequential> shared;  // null without shared experts
 
  private:

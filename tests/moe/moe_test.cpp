@@ -4,6 +4,7 @@
 
 #include "common/test_util.h"
 #include "mixgrad.h"
+#include "moe/moe_reference.h"
 
 namespace mixgrad::models {
 namespace {
@@ -24,30 +25,6 @@ MoEOptions small_moe(int64_t k, TopKMode mode, bool dropless, int64_t min_capaci
           .tensor_options = kFloat64};
 }
 
-// Every expert on every token, masked by the gate: the definition the sorted dispatch must equal.
-Tensor brute_force(MoE& moe, const Tensor& x, int64_t* dropped) {
-  const MoEOptions& o = moe.options();
-  Tensor tokens = x.reshape({-1, o.d_model});
-  Routing r = moe.gate->route(tokens);
-  Tensor gates = r.gates;
-  *dropped = 0;
-  if (!o.dropless) {
-    int64_t capacity =
-        expert_capacity(tokens.size(0), o.num_experts, o.capacity_factor_train, o.min_capacity);
-    Tensor keep = lt(expert_positions(r.expert_index, o.num_experts), capacity);
-    *dropped = keep.numel() - keep.to(kInt64).sum().item<int64_t>();
-    gates = gates * keep.to(gates.dtype());
-  }
-  Tensor dense =
-      scatter_add(zeros({tokens.size(0), o.num_experts}, kFloat64), 1, r.expert_index, gates);
-  Tensor y;
-  for (int64_t e = 0; e < o.num_experts; ++e) {
-    Tensor term = moe.experts.expert(e, tokens) * dense.narrow(1, e, 1);
-    y = y.defined() ? y + term : term;
-  }
-  return y.reshape(x.shape());
-}
-
 struct Case {
   int64_t k;
   TopKMode mode;
@@ -63,31 +40,13 @@ TEST_P(MoEAgainstBruteForce, OutputsAndGradientsAgree) {
   MoE moe(small_moe(c.k, c.mode, c.dropless, 1));
   Generator gen(2);
   Tensor x = randn({2, 5, 6}, kFloat64, &gen).requires_grad_();
-  Tensor target = randn({2, 5, 6}, kFloat64, &gen);
-
-  int64_t expected_dropped = 0;
-  Tensor reference = brute_force(moe, x, &expected_dropped);
-  (mse_loss(reference, target) + moe.gate->route(x.reshape({-1, 6})).aux_loss).backward();
-  std::vector<Tensor> expected;
-  for (const Tensor& p : moe.parameters()) expected.push_back(p.grad().clone());
-  Tensor expected_dx = x.grad().clone();
-  moe.zero_grad();
-  x.zero_grad();
-
-  MoEOutput out = moe(x);
-  EXPECT_EQ(out.dropped, expected_dropped);
-  if (!c.dropless) {
+  const MoEOutput out = testing::expect_moe_matches_reference(moe, x);
+  if (c.dropless) {
+    EXPECT_EQ(out.dropped, 0);
+  } else {
     EXPECT_GT(out.dropped, 0);
   }
   EXPECT_EQ(out.tokens_per_expert.sum().item<int64_t>(), 10 * c.k - out.dropped);
-  expect_close(out.output, reference, 1e-12, 1e-12);
-  (mse_loss(out.output, target) + out.aux_loss).backward();
-  auto params = moe.named_parameters();
-  for (std::size_t i = 0; i < params.size(); ++i) {
-    SCOPED_TRACE(params[i].first);
-    expect_close(params[i].second.grad(), expected[i], 1e-12, 1e-10);
-  }
-  expect_close(x.grad(), expected_dx, 1e-12, 1e-10);
 }
 
 INSTANTIATE_TEST_SUITE_P(Gates, MoEAgainstBruteForce,
@@ -174,9 +133,8 @@ TEST(MoE, SharedExpertsSeeEveryToken) {
   EXPECT_EQ(moe.find_tensor("shared.0.weight").shape(), (Shape{6, 6}));  // 2 experts x width 3
   Generator gen(7);
   Tensor x = randn({5, 6}, kFloat64, &gen).requires_grad_();
-  int64_t dropped = 0;
   Tensor expected =
-      brute_force(moe, x, &dropped) +
+      testing::moe_reference(moe, x).routed +
       linear(gelu(linear(x, moe.find_tensor("shared.0.weight"), moe.find_tensor("shared.0.bias"))),
              moe.find_tensor("shared.2.weight"), moe.find_tensor("shared.2.bias"));
   Tensor y = moe(x).output;

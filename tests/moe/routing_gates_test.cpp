@@ -7,6 +7,7 @@
 #include "models/bias_balanced_gate.h"
 #include "models/expert_choice_gate.h"
 #include "models/moe.h"
+#include "moe/moe_reference.h"
 
 namespace mixgrad::models {
 namespace {
@@ -36,53 +37,6 @@ MoEOptions moe_options(int64_t d_model, int64_t experts, bool dropless) {
           .min_capacity = 1,
           .dropless = dropless,
           .tensor_options = kFloat64};
-}
-
-// Sum over experts of dense[:, e] * expert_e(x): every expert on every token, the definition
-// the sorted dispatch must equal.
-Tensor brute_force(const MoE& moe, const Tensor& tokens, const Tensor& dense) {
-  Tensor y;
-  for (int64_t e = 0; e < moe.options().num_experts; ++e) {
-    Tensor term = moe.experts.expert(e, tokens) * dense.narrow(1, e, 1);
-    y = y.defined() ? y + term : term;
-  }
-  return y;
-}
-
-// Dense [T, E] combine weights of a routing: gate where kept, 0 elsewhere.
-Tensor dense_weights(const Routing& r, int64_t experts) {
-  Tensor gates = r.keep.defined() ? r.gates * r.keep.to(r.gates.dtype()) : r.gates;
-  return scatter_add(zeros({r.gates.size(0), experts}, kFloat64), 1, r.expert_index, gates);
-}
-
-// MoE(x) against brute_force: outputs, then gradients of every parameter and of x.
-void expect_moe_matches_brute_force(MoE& moe, const Tensor& x) {
-  Generator gen(7);
-  Tensor target = randn(x.shape(), kFloat64, &gen);
-  const int64_t d = moe.options().d_model;
-  Tensor tokens = x.reshape({-1, d});
-  Tensor reference =
-      brute_force(moe, tokens, dense_weights(moe.gate->route(tokens), moe.options().num_experts))
-          .reshape(x.shape());
-  mse_loss(reference, target).backward();
-  std::vector<Tensor> expected;
-  for (const Tensor& p : moe.parameters()) expected.push_back(p.grad().clone());
-  Tensor expected_dx = x.grad().clone();
-  moe.zero_grad();
-  x.zero_grad();
-
-  MoEOutput out = moe(x);
-  expect_close(out.output, reference, 1e-12, 1e-12);
-  EXPECT_EQ(out.aux_loss.item<double>(), 0.0);
-  (mse_loss(out.output, target) + out.aux_loss).backward();
-  auto params = moe.named_parameters();
-  ASSERT_EQ(params.size(), expected.size());
-  for (std::size_t i = 0; i < params.size(); ++i) {
-    SCOPED_TRACE(params[i].first);
-    ASSERT_TRUE(params[i].second.grad().defined());
-    expect_close(params[i].second.grad(), expected[i], 1e-12, 1e-10);
-  }
-  expect_close(x.grad(), expected_dx, 1e-12, 1e-10);
 }
 
 // ---- expert choice ----
@@ -165,7 +119,7 @@ TEST(ExpertChoiceGate, MoEMatchesBruteForceOutputsAndGradients) {
   MoE moe(moe_options(6, 4, false), gate);  // the gate's bound replaces MoE's capacity
   Generator gen(2);
   Tensor x = randn({2, 5, 6}, kFloat64, &gen).requires_grad_();
-  expect_moe_matches_brute_force(moe, x);
+  EXPECT_EQ(testing::expect_moe_matches_reference(moe, x).aux_loss.item<double>(), 0.0);
   MoEOutput out = moe(x);
   expect_values(out.tokens_per_expert, {4}, {3, 3, 3, 3});  // c = floor(10 * 1.25 / 4)
 }
@@ -289,7 +243,7 @@ TEST(BiasBalancedGate, MoEMatchesBruteForceOutputsAndGradients) {
   MoE moe(moe_options(6, 4, true), gate);
   Generator gen(3);
   Tensor x = randn({2, 5, 6}, kFloat64, &gen).requires_grad_();
-  expect_moe_matches_brute_force(moe, x);
+  EXPECT_EQ(testing::expect_moe_matches_reference(moe, x).aux_loss.item<double>(), 0.0);
 }
 
 TEST(BiasBalancedGate, GatesGradcheckWrtInputAndWeight) {
