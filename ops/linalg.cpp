@@ -95,10 +95,23 @@ void gemm_into(const Tensor& out, const Tensor& a, const Tensor& b, double alpha
     gemm_into(select(out, 0, i), select(a_b, 0, i), select(b_b, 0, i), alpha, beta);
 }
 
-// The operand dims a product's backward needs even when the operand itself was not saved.
+// A matrix operand stored column-major (a transposed view, like the weight in linear's x @ W^T).
+bool column_major(const Tensor& t) {
+  return t.dim() >= 2 && t.size(-1) > 1 && t.size(-2) > 1 && t.stride(-2) == 1 && t.stride(-1) != 1;
+}
+
+// What a product's backward needs to know about its operands even when they were not saved:
+// their dims, and whether they were column-major, so that each gradient is produced in its
+// operand's layout and reaches a transposed parameter (linear's weight) without a transposing
+// copy.
 struct OperandDims {
   int64_t a = 0, b = 0;
+  bool a_column_major = false, b_column_major = false;
 };
+
+OperandDims operand_dims(const Tensor& a, const Tensor& b) {
+  return {a.dim(), b.dim(), column_major(a), column_major(b)};
+}
 
 // Adds the gradients of alpha * a @ b (matmul rules) given g_full, the gradient with the full
 // batch + [M, N] shape. `a` is defined when grad_b is needed, `b` when grad_a is. Broadcast batch
@@ -109,7 +122,9 @@ void product_backward(const Tensor& g_full, const Tensor& a, const Tensor& b, Op
   const Tensor g = alpha == 1 ? g_full : g_full * alpha;
   if (grad_a.needed()) {
     const Tensor b2 = b_vec ? unsqueeze(b, 1) : b;
-    const Tensor d = matmul(g, transpose(b2, -1, -2));
+    // g @ b^T, or its transpose b @ g^T computed row-major and viewed back.
+    const Tensor d = dims.a_column_major ? transpose(matmul(b2, transpose(g, -1, -2)), -1, -2)
+                                         : matmul(g, transpose(b2, -1, -2));
     grad_a.add(a_vec ? squeeze(d, -2) : d);
   }
   if (grad_b.needed()) {
@@ -118,9 +133,12 @@ void product_backward(const Tensor& g_full, const Tensor& a, const Tensor& b, Op
     if (dims.b == 2 && g.dim() > 2) {
       // b was shared by every batch: sum a_i^T g_i in one [K, rows] @ [rows, N] product.
       const int64_t rows = numel_of(batch_dims(g.shape())) * g.size(-2);
-      d = mm(t(reshape(a2, {rows, a2.size(-1)})), reshape(g, {rows, g.size(-1)}));
+      const Tensor a_rows = reshape(a2, {rows, a2.size(-1)});
+      const Tensor g_rows = reshape(g, {rows, g.size(-1)});
+      d = dims.b_column_major ? t(mm(t(g_rows), a_rows)) : mm(t(a_rows), g_rows);
     } else {
-      d = matmul(transpose(a2, -1, -2), g);
+      d = dims.b_column_major ? transpose(matmul(transpose(g, -1, -2), a2), -1, -2)
+                              : matmul(transpose(a2, -1, -2), g);
     }
     grad_b.add(b_vec ? squeeze(d, -1) : d);
   }
@@ -128,7 +146,7 @@ void product_backward(const Tensor& g_full, const Tensor& a, const Tensor& b, Op
 
 // a @ b for checked operands of >= 1 dim (matmul rules), recorded as `op`.
 Tensor product(const char* op, const Tensor& a, const Tensor& b) {
-  const OperandDims dims{a.dim(), b.dim()};
+  const OperandDims dims = operand_dims(a, b);
   const bool a_vec = dims.a == 1, b_vec = dims.b == 1;
   Shape full_shape;
   Tensor out;
@@ -175,8 +193,8 @@ Tensor biased_product(const char* op, const Tensor& self, const Tensor& m1, cons
   }
   const bool g1 = should_record({m1}), g2 = should_record({m2});
   record(op, out, {self, m1, m2},
-         [s1 = save(g2 ? m1 : Tensor()), s2 = save(g1 ? m2 : Tensor()),
-          dims = OperandDims{m1.dim(), m2.dim()}, alpha, beta](const Tensor& g, InputGrads in) {
+         [s1 = save(g2 ? m1 : Tensor()), s2 = save(g1 ? m2 : Tensor()), dims = operand_dims(m1, m2),
+          alpha, beta](const Tensor& g, InputGrads in) {
            if (in[0].needed()) in[0].add(beta == 1 ? g : g * beta);
            product_backward(g, s1.get(), s2.get(), dims, alpha, in[1], in[2]);
          });

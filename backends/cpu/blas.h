@@ -50,4 +50,13 @@ void blas_gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, T al
     cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
+template <class T>
+void blas_gemv(CBLAS_TRANSPOSE ta, int m, int n, T alpha, const T* a, int lda, const T* x, int incx,
+               T beta, T* y, int incy) {
+  if constexpr (std::is_same_v<T, float>)
+    cblas_sgemv(CblasRowMajor, ta, m, n, alpha, a, lda, x, incx, beta, y, incy);
+  else
+    cblas_dgemv(CblasRowMajor, ta, m, n, alpha, a, lda, x, incx, beta, y, incy);
+}
+
 }  // namespace mixgrad::cpu
