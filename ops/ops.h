@@ -2,6 +2,7 @@
 // Every op of the library.
 #include "ops/copy.h"
 #include "ops/creation.h"
+#include "ops/einsum.h"
 #include "ops/elementwise.h"
 #include "ops/functional.h"
 #include "ops/grouped_matmul.h"

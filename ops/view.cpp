@@ -1,5 +1,7 @@
 #include "ops/view.h"
 
+#include <algorithm>
+
 #include "autograd/function.h"
 #include "ops/copy.h"
 
@@ -193,6 +195,33 @@ Tensor unflatten(const Tensor& x, int64_t dim, const Shape& sizes) {
   out.insert(out.end(), inner.begin(), inner.end());
   out.insert(out.end(), x.shape().begin() + d + 1, x.shape().end());
   return view(x, out);
+}
+
+Tensor diagonal(const Tensor& x, int64_t offset, int64_t dim1, int64_t dim2) {
+  MG_CHECK(x.dim() >= 2, "diagonal", "expects a tensor with >= 2 dims, got shape ", x.shape());
+  const int64_t d1 = wrap_dim(dim1, x.dim(), "diagonal");
+  const int64_t d2 = wrap_dim(dim2, x.dim(), "diagonal");
+  MG_CHECK(d1 != d2, "diagonal", "dim1 and dim2 are the same dim ", d1, " (shape ", x.shape(), ")");
+  // The diagonal starts at (0, offset) above the main one and at (-offset, 0) below it.
+  const int64_t row0 = offset < 0 ? -offset : 0, col0 = offset > 0 ? offset : 0;
+  const int64_t len = std::max<int64_t>(0, std::min(x.shape()[d1] - row0, x.shape()[d2] - col0));
+  const int64_t start = len == 0
+                            ? x.storage_offset()
+                            : x.storage_offset() + row0 * x.strides()[d1] + col0 * x.strides()[d2];
+  Shape sizes, strides;
+  for (int64_t i = 0; i < x.dim(); ++i) {
+    if (i == d1 || i == d2) continue;
+    sizes.push_back(x.shape()[i]);
+    strides.push_back(x.strides()[i]);
+  }
+  sizes.push_back(len);
+  strides.push_back(x.strides()[d1] + x.strides()[d2]);
+  Tensor out = make_view(x, sizes, strides, start);
+  record("diagonal", out, {x}, [offset, d1, d2](const Tensor& g, InputGrads in) {
+    Tensor region = diagonal(in[0].buffer(), offset, d1, d2);
+    region.add_(g);
+  });
+  return out;
 }
 
 Tensor as_strided(const Tensor& x, const Shape& sizes, const Shape& strides,

@@ -30,6 +30,11 @@ Tensor squeeze(const Tensor& x, int64_t dim);
 Tensor unsqueeze(const Tensor& x, int64_t dim);
 Tensor flatten(const Tensor& x, int64_t start_dim = 0, int64_t end_dim = -1);
 Tensor unflatten(const Tensor& x, int64_t dim, const Shape& sizes);
+// torch.diagonal: the elements x[..., i, ..., i + offset, ...] of dims dim1 and dim2 (offset > 0
+// above the main diagonal, < 0 below), as a view with both dims removed and the diagonal appended
+// as the last dim (empty when offset lies outside the matrix). Throws if x has fewer than 2 dims,
+// dim1 == dim2, or either is out of range.
+Tensor diagonal(const Tensor& x, int64_t offset = 0, int64_t dim1 = 0, int64_t dim2 = 1);
 // Raw view of x's storage; not differentiable.
 Tensor as_strided(const Tensor& x, const Shape& sizes, const Shape& strides,
                   std::optional<int64_t> storage_offset = std::nullopt);
