@@ -31,9 +31,25 @@ DType promote_types(DType a, DType b);
 // dtype for integral scalars; any floating scalar lifts an integral tensor to the default float.
 DType promote_with_scalar(DType t, bool scalar_is_floating);
 
-// Floating dtype used by creation functions that produce floats when none is given.
+// Floating dtype used by creation functions, and so by every module's parameters, when none is
+// given (float32 unless changed). A process-wide setting meant to be chosen once at start-up (or
+// in a test): it is not synchronised between threads. set_default_dtype throws Error for a
+// non-floating dtype other than float32/float64.
 DType default_dtype();
 void set_default_dtype(DType t);
+
+// Makes `t` the default floating dtype for the guard's lifetime, then restores the previous one:
+//   { mg::DefaultDtypeGuard f64(mg::kFloat64); nn::Linear exact(4, 2); }  // float64 parameters
+class DefaultDtypeGuard {
+ public:
+  explicit DefaultDtypeGuard(DType t) : saved_(default_dtype()) { set_default_dtype(t); }
+  ~DefaultDtypeGuard() { set_default_dtype(saved_); }
+  DefaultDtypeGuard(const DefaultDtypeGuard&) = delete;
+  DefaultDtypeGuard& operator=(const DefaultDtypeGuard&) = delete;
+
+ private:
+  DType saved_;
+};
 
 // C++ type <-> DType mapping.
 template <class T>

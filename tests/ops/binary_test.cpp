@@ -33,10 +33,6 @@ Tensor grad_input_from(const Shape& shape, double low, uint64_t seed) {
   return r.requires_grad_();
 }
 
-struct DefaultDtypeGuard {
-  DType saved = default_dtype();
-  ~DefaultDtypeGuard() { set_default_dtype(saved); }
-};
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
@@ -205,8 +201,7 @@ TEST(BinaryPromotion, IntTensorWithFloatNumberGivesDefaultFloat) {
   Tensor r = tensor<int32_t>({1, 2}) + 2.5;
   EXPECT_EQ(r.dtype(), kFloat32);
   expect_values(r, {2}, {3.5, 4.5});
-  DefaultDtypeGuard restore;
-  set_default_dtype(kFloat64);
+  DefaultDtypeGuard float64(kFloat64);
   EXPECT_EQ((tensor<int64_t>({1}) * 0.5).dtype(), kFloat64);
 }
 

@@ -50,11 +50,6 @@ Tensor positive_grad_input(const Shape& shape, uint64_t seed = 3) {
   return r.requires_grad_();
 }
 
-// Restores the default float dtype when a test changes it.
-struct DefaultDtypeGuard {
-  DType saved = default_dtype();
-  ~DefaultDtypeGuard() { set_default_dtype(saved); }
-};
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
@@ -140,8 +135,7 @@ TEST(UnaryOps, MathOfIntegerTensorGivesDefaultFloat) {
   Tensor s = mg::sqrt(tensor<int64_t>({4, 9}));
   EXPECT_EQ(s.dtype(), kFloat32);
   expect_values(s, {2}, {2.0, 3.0});
-  DefaultDtypeGuard restore;
-  set_default_dtype(kFloat64);
+  DefaultDtypeGuard float64(kFloat64);
   Tensor l = mg::log(tensor<int64_t>({1, 4}));
   EXPECT_EQ(l.dtype(), kFloat64);
   expect_values(l, {2}, {0.0, std::log(4.0)}, 1e-15);
