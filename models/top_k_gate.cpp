@@ -44,8 +44,11 @@ Routing TopKGate::route(const Tensor& x) {
       bincount(r.expert_index.reshape({-1}), Tensor(), experts).to(logits.dtype()) / slots;
   const Tensor switch_loss =
       (fraction * r.probs.mean({0})).sum() * (options_.switch_loss_coef * experts);
-  const Tensor z_loss = logsumexp(logits, {1}).square().mean() * options_.z_loss_coef;
-  r.aux_loss = switch_loss + z_loss;
+  // With a zero coefficient the z-loss is the constant 0: not computed, not in the graph.
+  const Tensor z_loss = options_.z_loss_coef > 0
+                            ? logsumexp(logits, {1}).square().mean() * options_.z_loss_coef
+                            : zeros({}, TensorOptions(logits.dtype()).device(logits.device()));
+  r.aux_loss = options_.z_loss_coef > 0 ? switch_loss + z_loss : switch_loss;
   r.losses = {{"switch", switch_loss}, {"z", z_loss}};
   if (options_.second_expert) {
     r.keep =
