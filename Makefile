@@ -1,7 +1,9 @@
 # Front door only: the build itself is CMake (see CMakePresets.json).
 #   make run   - install missing dependencies, build, run the examples
 #   make test  - install missing dependencies, build, run the whole test suite
-#   make bench - build, run mixgrad-bench (make bench-foundation: the Google Benchmark one)
+#   make bench - build, run mixgrad-bench and its libtorch peer, print the ratio table
+#                (make bench-threads: at 1 and at all threads; make bench-foundation: the
+#                Google Benchmark one)
 PRESET ?= release
 BUILD_DIR := build/$(PRESET)
 JOBS ?= $(shell nproc)
@@ -10,7 +12,7 @@ JOBS ?= $(shell nproc)
 DEB_PACKAGES := build-essential cmake ninja-build ccache libopenblas-openmp-dev \
 	libboost-graph-dev libgtest-dev libbenchmark-dev nlohmann-json3-dev zlib1g-dev
 
-.PHONY: deps configure build test run bench bench-foundation clean
+.PHONY: deps configure build test run bench bench-threads bench-foundation clean
 
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \
@@ -35,9 +37,14 @@ run: build
 	@for e in $(BUILD_DIR)/examples/example_*; do echo "== $$e"; $$e || exit 1; done
 
 # The MoE issue's cases, one "<case> <median ms> ms" line each (BENCH_ARGS: --threads N,
-# --filter REGEX, --min-time S, --list).
+# --filter REGEX, --min-time S, --list); where libtorch is installed, also its peer
+# libtorch-bench and the libtorch/mixgrad ratio table (bench/run.sh, bench/compare.sh).
+# bench-threads: the same at 1 thread and at all threads.
 bench: build
-	$(BUILD_DIR)/bench/mixgrad-bench $(BENCH_ARGS)
+	bench/run.sh $(BUILD_DIR) $(BENCH_ARGS)
+
+bench-threads: build
+	BENCH_THREADS="1 $(shell nproc)" bench/run.sh $(BUILD_DIR) $(BENCH_ARGS)
 
 # The foundation workloads (Google Benchmark).
 bench-foundation: build

@@ -90,6 +90,19 @@ std::function<void()> mann_case(int64_t batch, Pass pass) {
       [target](const mg::Tensor& out) { return mg::mse_loss(out, target); });
 }
 
+// One MANN-sized blended layer (8 experts, 512 -> 512) evaluated in a fixed BlendMode on a batch
+// of `batch`, loss mean(out^2): the measurement behind BlendedLinear's Auto threshold.
+std::function<void()> blend_case(mixgrad::models::BlendMode mode, int64_t batch, Pass pass) {
+  mg::Generator gen(5);
+  auto model = std::make_shared<mixgrad::models::BlendedLinear>(512, 512, 8);
+  const auto x = mg::randn({batch, 512}, {}, &gen);
+  const auto alpha = mg::softmax(mg::randn({batch, 8}, {}, &gen), 1);
+  return timed_pass(
+      model, pass,
+      [x, alpha, mode](mixgrad::models::BlendedLinear& m) { return m.forward(x, alpha, mode); },
+      [](const mg::Tensor& out) { return out.square().mean(); });
+}
+
 // A top-2 MoE of GELU FFN experts with the Switch auxiliary loss, on tokens of `token_shape`
 // (ending in d_model); loss = mean(out^2) + 0.01 * switch_loss. dropless = true so that no
 // token-slot is ever dropped and every case computes all T * k slots.
@@ -169,6 +182,15 @@ std::vector<Case> all_cases() {
     for (Pass p : passes) {
       add("mann_e8_b" + std::to_string(b) + "_" + pass_suffix(p),
           [b, p] { return mann_case(b, p); });
+    }
+  }
+  for (int64_t b : {1, 2, 4, 8, 16, 32}) {
+    for (Pass p : passes) {
+      const std::string tail = "_b" + std::to_string(b) + "_" + pass_suffix(p);
+      add("blend_weights" + tail,
+          [b, p] { return blend_case(mixgrad::models::BlendMode::Weights, b, p); });
+      add("blend_outputs" + tail,
+          [b, p] { return blend_case(mixgrad::models::BlendMode::Outputs, b, p); });
     }
   }
   for (Pass p : passes) {
