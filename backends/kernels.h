@@ -159,6 +159,26 @@ enum class GroupedDim : uint8_t {
 inline Kernel<void(const Tensor& out, const Tensor& a, const Tensor& b, const Tensor& group_sizes,
                    GroupedDim grouped)>
     grouped_gemm{"grouped_gemm"};
+// The sliding window of a 2-D convolution over [N, C, H, W] (a 1-D one has height 1).
+// pad_h / pad_w are the zero rows / columns before the input; the far side's padding is
+// implied by out_h / out_w (so asymmetric "same" padding needs nothing more).
+struct ConvGeometry {
+  int64_t kernel_h = 1, kernel_w = 1;
+  int64_t stride_h = 1, stride_w = 1;
+  int64_t pad_h = 0, pad_w = 0;
+  int64_t dilation_h = 1, dilation_w = 1;
+  int64_t out_h = 0, out_w = 0;
+};
+// Unfolds contiguous input [N, C, H, W] into contiguous columns [C * kh * kw, N * out_h * out_w]:
+// columns[(c * kh + i) * kw + j][(n * out_h + y) * out_w + x] =
+//   input[n][c][y * stride_h - pad_h + i * dilation_h][x * stride_w - pad_w + j * dilation_w],
+// zero where that position is padding. Floating dtypes.
+inline Kernel<void(const Tensor& columns, const Tensor& input, const ConvGeometry& geometry)>
+    im2col{"im2col"};
+// The adjoint of im2col: overwrites contiguous grad_input [N, C, H, W] with the sum of the
+// columns entries that im2col would read from each position (padding entries are dropped).
+inline Kernel<void(const Tensor& grad_input, const Tensor& columns, const ConvGeometry& geometry)>
+    col2im{"col2im"};
 // Index kernels check every index against the indexed dim and throw Error naming `op`.
 inline Kernel<void(const Tensor& out, const Tensor& in, int64_t dim, const Tensor& index)> gather{
     "gather"};
@@ -186,6 +206,54 @@ inline Kernel<void(const Tensor& out, const Tensor& in, int64_t dim, bool log)> 
 inline Kernel<void(const Tensor& grad_in, const Tensor& grad_out, const Tensor& out, int64_t dim,
                    bool log)>
     softmax_backward{"softmax_backward"};
+// Normalisation (batch norm, group norm) on contiguous [B, C, S] tensors: channel c holds the
+// B * S elements x[b, c, s]. Per-channel tensors are contiguous [C] of x's dtype; sums of many
+// terms accumulate in double.
+// mean[c] and biased variance var[c] of each channel (a channel of no elements gives NaN).
+inline Kernel<void(const Tensor& mean, const Tensor& var, const Tensor& x)> norm_moments{
+    "norm_moments"};
+// out = x * x_scale[c] + y * y_scale[c] + shift[c]; y (with y_scale) and shift may be undefined,
+// dropping their terms. out may alias x.
+inline Kernel<void(const Tensor& out, const Tensor& x, const Tensor& x_scale, const Tensor& y,
+                   const Tensor& y_scale, const Tensor& shift)>
+    norm_affine{"norm_affine"};
+// sum_dy[c] = sum of dy and sum_dy_xc[c] = sum of dy * (x - mean[c]) over each channel (mean
+// undefined: 0); dy has x's shape.
+inline Kernel<void(const Tensor& sum_dy, const Tensor& sum_dy_xc, const Tensor& dy, const Tensor& x,
+                   const Tensor& mean)>
+    norm_backward_sums{"norm_backward_sums"};
+// Pooling windows along one spatial axis. Regular: output position o covers input positions
+// o * stride - padding + j * dilation for j in [0, kernel), those inside the input taking part.
+// Adaptive (the other fields unused): [floor(o * in / out), ceil((o + 1) * in / out)).
+struct PoolAxis {
+  int64_t kernel = 1;
+  int64_t stride = 1;
+  int64_t padding = 0;
+  int64_t dilation = 1;
+  bool adaptive = false;
+};
+enum class PoolMode : uint8_t { Max, Avg };
+struct Pool2dParams {
+  PoolAxis h;
+  PoolAxis w;
+  // Avg: the divisor is divisor_override when non-zero, else the window's size counting padded
+  // positions (count_include_pad; regular windows end at in + padding) or not.
+  bool count_include_pad = true;
+  int64_t divisor_override = 0;
+};
+// Pools the last two dims of contiguous `in` [planes, H, W] into `out` [planes, OH, OW] (same
+// dtype). Max also writes `indices` (int64, out's shape; may be undefined): the flat position
+// h * W + w of the window's maximum in its plane; the first maximum wins, NaN wins over numbers,
+// an empty window gives -inf (integers: the lowest value) and index -1. Avg: window sum / divisor.
+inline Kernel<void(PoolMode, const Tensor& out, const Tensor& indices, const Tensor& in,
+                   const Pool2dParams&)>
+    pool2d{"pool2d"};
+// Gradient of pool2d: overwrites contiguous `grad_in` [planes, H, W] from contiguous `grad_out`.
+// Max scatters grad_out through `indices` (checked to lie in [-1, H * W); -1 passes nothing; the
+// params are unused); Avg spreads grad_out / divisor over each window.
+inline Kernel<void(PoolMode, const Tensor& grad_in, const Tensor& grad_out, const Tensor& indices,
+                   const Pool2dParams&)>
+    pool2d_backward{"pool2d_backward"};
 // Random fills from counter-based streams: element i uses counter block first_block + i.
 inline Kernel<void(const Tensor& out, uint64_t seed, uint64_t first_block, double low, double high)>
     uniform{"uniform"};

@@ -1,5 +1,6 @@
 #pragma once
 // Every op of the library.
+#include "ops/conv.h"
 #include "ops/copy.h"
 #include "ops/creation.h"
 #include "ops/einsum.h"
@@ -10,6 +11,8 @@
 #include "ops/join.h"
 #include "ops/linalg.h"
 #include "ops/moe_routing.h"
+#include "ops/normalization.h"
+#include "ops/pool.h"
 #include "ops/reduce.h"
 #include "ops/softmax.h"
 #include "ops/sort.h"
