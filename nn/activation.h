@@ -33,6 +33,7 @@ class GELU : public Module {
   explicit GELU(std::string approximate = "none");
   Tensor forward(const Tensor& input) override;
   std::string extra_repr() const override;
+  const std::string& approximate() const { return approximate_; }
 
  private:
   std::string approximate_;
@@ -43,6 +44,7 @@ class ELU : public Module {
   explicit ELU(double alpha = 1.0) : alpha_(alpha) {}
   Tensor forward(const Tensor& input) override;
   std::string extra_repr() const override;
+  double alpha() const { return alpha_; }
 
  private:
   double alpha_;
@@ -53,6 +55,7 @@ class LeakyReLU : public Module {
   explicit LeakyReLU(double negative_slope = 0.01) : negative_slope_(negative_slope) {}
   Tensor forward(const Tensor& input) override;
   std::string extra_repr() const override;
+  double negative_slope() const { return negative_slope_; }
 
  private:
   double negative_slope_;
@@ -65,6 +68,8 @@ class Softplus : public Module {
       : beta_(beta), threshold_(threshold) {}
   Tensor forward(const Tensor& input) override;
   std::string extra_repr() const override;
+  double beta() const { return beta_; }
+  double threshold() const { return threshold_; }
 
  private:
   double beta_;

@@ -13,6 +13,7 @@ class Dropout : public Module {
   std::string extra_repr() const override;
 
   double p() const { return p_; }
+  Generator* generator() const { return generator_; }
 
  private:
   double p_;

@@ -11,12 +11,14 @@
 
 #include "backends/cpu/caching_allocator.h"
 #include "backends/kernels.h"
+#include "common/kernel_counter.h"
 #include "common/test_util.h"
 
 namespace mg = mixgrad;
 using mg::Shape;
 using mg::Tensor;
 using Inputs = std::vector<Tensor>;
+using mg::testing::CallCounter;
 using mg::testing::expect_close;
 using mg::testing::expect_values;
 using mg::testing::grad_input;
@@ -147,36 +149,6 @@ std::vector<double> brute_force(const std::string& equation, const Inputs& in) {
   }
   return result;
 }
-
-// Counts the calls a CPU kernel receives while this object lives, then restores the kernel.
-template <auto& kernel>
-class CallCounter {
-  using Fn = typename std::remove_reference_t<decltype(kernel)>::Fn;
-
- public:
-  CallCounter() {
-    original_ = kernel.get(mg::Device::cpu());
-    calls_ = 0;
-    kernel.set(mg::DeviceType::CPU, &Counting<Fn>::call);
-  }
-  ~CallCounter() { kernel.set(mg::DeviceType::CPU, original_); }
-  CallCounter(const CallCounter&) = delete;
-  CallCounter& operator=(const CallCounter&) = delete;
-  int calls() const { return calls_; }
-
- private:
-  template <class F>
-  struct Counting;
-  template <class R, class... A>
-  struct Counting<R (*)(A...)> {
-    static R call(A... args) {
-      ++calls_;
-      return original_(std::forward<A>(args)...);
-    }
-  };
-  static inline Fn original_ = nullptr;
-  static inline int calls_ = 0;
-};
 
 // Bytes the CPU allocator hands out for a tensor of `numel` doubles.
 std::size_t block_bytes(int64_t numel) {
