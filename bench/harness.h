@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <regex>
 #include <string>
@@ -77,6 +78,60 @@ inline std::vector<const Case*> select(const std::vector<Case>& cases, const std
     if (std::regex_search(c.name, pattern)) selected.push_back(&c);
   }
   return selected;
+}
+
+// The command line every bench program shares:
+//   PROGRAM [--threads N] [--filter REGEX] [--min-time S] [--list]
+// --threads calls set_threads(N) before any case is built; the selected cases are then timed (or
+// listed) in order. Bad arguments print the usage and exit with status 2.
+inline int run_main(int argc, char** argv, const char* program,
+                    const std::function<std::vector<Case>()>& all_cases,
+                    const std::function<void(int threads)>& set_threads) {
+  auto usage_error = [program](const std::string& message) {
+    std::fprintf(stderr,
+                 "%s: %s\nusage: %s [--threads N] [--filter REGEX] [--min-time S] [--list]\n",
+                 program, message.c_str(), program);
+    std::exit(2);
+  };
+  auto flag_value = [&](int& i) -> std::string {
+    if (i + 1 >= argc) usage_error(std::string("missing value after ") + argv[i]);
+    return argv[++i];
+  };
+  std::string filter = ".*";
+  bool list = false;
+  TimingOptions timing;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--threads") {
+      const int threads = std::atoi(flag_value(i).c_str());
+      if (threads < 1) usage_error("--threads needs a positive integer");
+      set_threads(threads);
+    } else if (arg == "--filter") {
+      filter = flag_value(i);
+    } else if (arg == "--min-time") {
+      timing.min_time_s = std::atof(flag_value(i).c_str());
+      if (timing.min_time_s < 0) usage_error("--min-time needs a non-negative number of seconds");
+    } else if (arg == "--list") {
+      list = true;
+    } else {
+      usage_error("unknown argument " + arg);
+    }
+  }
+  const std::vector<Case> cases = all_cases();
+  std::vector<const Case*> selected;
+  try {
+    selected = select(cases, filter);
+  } catch (const std::regex_error& e) {
+    usage_error("bad --filter regex: " + std::string(e.what()));
+  }
+  for (const Case* c : selected) {
+    if (list) {
+      std::printf("%s\n", c->name.c_str());
+    } else {
+      run_case(*c, timing);
+    }
+  }
+  return 0;
 }
 
 }  // namespace mixgrad::bench

@@ -1,8 +1,9 @@
 // mixgrad-bench: the expert-model workloads of the MoE issue, one line per case,
 // "<case> <median ms> ms" (plus "gemm_peak <GFLOP/s> GFLOP/s", the machine's practical ceiling).
 //   mixgrad-bench [--threads N] [--filter REGEX] [--min-time S] [--list]
-// "fwd" is a forward pass under NoGradGuard (eval mode); "step" is forward + loss + backward in
-// train mode, gradients zeroed first so every repetition does the same work.
+// "fwd" is a forward pass under NoGradGuard (eval mode, except conv_resnet_block_fwd whose batch
+// norm runs on batch statistics); "step" is forward + loss + backward in train mode, gradients
+// zeroed first so every repetition does the same work.
 #include <cblas.h>
 #include <mixgrad.h>
 
@@ -14,10 +15,12 @@
 #include <vector>
 
 #include "bench/harness.h"
+#include "models/cifar_cnn_moe.h"
 #include "models/expert_ensemble.h"
 #include "models/hierarchical_moe.h"
 #include "models/mann.h"
 #include "models/moe.h"
+#include "models/resnet_block.h"
 
 namespace {
 
@@ -32,11 +35,13 @@ const char* pass_suffix(Pass pass) {
 
 // The function to time for one model: `loss_of` maps the model's output to the scalar loss.
 // The model and inputs are shared with the returned closure, which keeps them alive.
+// `forward_in_train_mode` keeps batch norm on batch statistics in the forward case
+// (conv_resnet_block asks for that).
 template <class Model, class Forward, class Loss>
 std::function<void()> timed_pass(std::shared_ptr<Model> model, Pass pass, Forward forward,
-                                 Loss loss_of) {
+                                 Loss loss_of, bool forward_in_train_mode = false) {
   if (pass == Pass::Forward) {
-    model->eval();
+    model->train(forward_in_train_mode);
     return [model, forward] {
       mg::NoGradGuard no_grad;
       forward(*model);
@@ -147,6 +152,32 @@ std::function<void()> hmoe_case(int64_t groups, int64_t per_group, Pass pass) {
       });
 }
 
+// The CIFAR-10 CNN with an 8-expert top-1 MoE layer (models/cifar_cnn_moe.h) on a batch of 64
+// random 3x32x32 images; loss = cross-entropy to random labels + 0.01 * switch (the aux loss).
+std::function<void()> cifar_case(Pass pass) {
+  mg::Generator gen(5);
+  auto model = std::make_shared<mixgrad::models::CifarCnnMoE>();
+  const auto x = mg::randn({64, 3, 32, 32}, {}, &gen);
+  const auto labels = mg::randint(0, 10, {64}, mg::kInt64, &gen);
+  return timed_pass(
+      model, pass, [x](mixgrad::models::CifarCnnMoE& m) { return m(x); },
+      [labels](const mixgrad::models::MoEOutput& out) {
+        return mg::cross_entropy(out.output, labels) + out.aux_loss;
+      });
+}
+
+// One BasicBlock, 64 channels, identity shortcut, on [32, 64, 32, 32]; batch norm in training
+// mode in both passes; loss mean(out^2).
+std::function<void()> resnet_block_case(Pass pass) {
+  mg::Generator gen(6);
+  auto model = std::make_shared<mixgrad::models::BasicBlock>(64, 64);
+  const auto x = mg::randn({32, 64, 32, 32}, {}, &gen);
+  return timed_pass(
+      model, pass, [x](mixgrad::models::BasicBlock& m) { return m(x); },
+      [](const mg::Tensor& out) { return out.square().mean(); },
+      /*forward_in_train_mode=*/true);
+}
+
 // One n x n x n float32 matmul; reported as GFLOP/s (2 n^3 flops).
 Case gemm_peak_case(int64_t n) {
   const double gflop = 2.0 * static_cast<double>(n * n * n) * 1e-9;
@@ -210,66 +241,23 @@ std::vector<Case> all_cases() {
     add("moe_scale_e" + std::to_string(e) + "_step",
         [e] { return moe_case({4096}, 256, e, 1024, Pass::Step); });
   }
+  for (Pass p : passes) {
+    add(std::string("cifar_cnn_moe_") + pass_suffix(p), [p] { return cifar_case(p); });
+  }
+  for (Pass p : passes) {
+    add(std::string("conv_resnet_block_") + pass_suffix(p), [p] { return resnet_block_case(p); });
+  }
   cases.push_back(gemm_peak_case(2048));
   return cases;
-}
-
-[[noreturn]] void usage_error(const std::string& message) {
-  std::fprintf(stderr,
-               "mixgrad-bench: %s\n"
-               "usage: mixgrad-bench [--threads N] [--filter REGEX] [--min-time S] [--list]\n",
-               message.c_str());
-  std::exit(2);
-}
-
-// The value after a flag, or a usage error naming the flag.
-const char* flag_value(int argc, char** argv, int& i) {
-  if (i + 1 >= argc) usage_error(std::string("missing value after ") + argv[i]);
-  return argv[++i];
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  int threads = 0;  // 0: leave the OpenMP default
-  std::string filter = ".*";
-  bool list = false;
-  mixgrad::bench::TimingOptions timing;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--threads") {
-      threads = std::atoi(flag_value(argc, argv, i));
-      if (threads < 1) usage_error("--threads needs a positive integer");
-    } else if (arg == "--filter") {
-      filter = flag_value(argc, argv, i);
-    } else if (arg == "--min-time") {
-      timing.min_time_s = std::atof(flag_value(argc, argv, i));
-      if (timing.min_time_s < 0) usage_error("--min-time needs a non-negative number of seconds");
-    } else if (arg == "--list") {
-      list = true;
-    } else {
-      usage_error("unknown argument " + arg);
-    }
-  }
-  if (threads > 0) {
+  return mixgrad::bench::run_main(argc, argv, "mixgrad-bench", all_cases, [](int threads) {
     mg::set_num_threads(threads);
     // The OpenMP build of OpenBLAS follows omp_get_max_threads() at each call anyway; setting
     // it explicitly also covers a pthread build linked in its place.
     openblas_set_num_threads(threads);
-  }
-  const std::vector<Case> cases = all_cases();
-  std::vector<const Case*> selected;
-  try {
-    selected = mixgrad::bench::select(cases, filter);
-  } catch (const std::regex_error& e) {
-    usage_error("bad --filter regex: " + std::string(e.what()));
-  }
-  for (const Case* c : selected) {
-    if (list) {
-      std::printf("%s\n", c->name.c_str());
-    } else {
-      mixgrad::bench::run_case(*c, timing);
-    }
-  }
-  return 0;
+  });
 }

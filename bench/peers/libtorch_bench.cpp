@@ -612,61 +612,13 @@ std::vector<Case> all_cases() {
   return cases;
 }
 
-[[noreturn]] void usage_error(const std::string& message) {
-  std::fprintf(stderr,
-               "libtorch-bench: %s\n"
-               "usage: libtorch-bench [--threads N] [--filter REGEX] [--min-time S] [--list]\n",
-               message.c_str());
-  std::exit(2);
-}
-
-const char* flag_value(int argc, char** argv, int& i) {
-  if (i + 1 >= argc) usage_error(std::string("missing value after ") + argv[i]);
-  return argv[++i];
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  int threads = 0;  // 0: leave libtorch's default (one per core)
-  std::string filter = ".*";
-  bool list = false;
-  mixgrad::bench::TimingOptions timing;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--threads") {
-      threads = std::atoi(flag_value(argc, argv, i));
-      if (threads < 1) usage_error("--threads needs a positive integer");
-    } else if (arg == "--filter") {
-      filter = flag_value(argc, argv, i);
-    } else if (arg == "--min-time") {
-      timing.min_time_s = std::atof(flag_value(argc, argv, i));
-      if (timing.min_time_s < 0) usage_error("--min-time needs a non-negative number of seconds");
-    } else if (arg == "--list") {
-      list = true;
-    } else {
-      usage_error("unknown argument " + arg);
-    }
-  }
-  if (threads > 0) {
+  return mixgrad::bench::run_main(argc, argv, "libtorch-bench", all_cases, [](int threads) {
     // Intra-op threads: the OpenMP pool of ATen and, through omp_get_max_threads(), the OpenMP
     // build of OpenBLAS that Debian's libtorch calls (the same library mixgrad links).
     torch::set_num_threads(threads);
     torch::set_num_interop_threads(threads);
-  }
-  const std::vector<Case> cases = all_cases();
-  std::vector<const Case*> selected;
-  try {
-    selected = mixgrad::bench::select(cases, filter);
-  } catch (const std::regex_error& e) {
-    usage_error("bad --filter regex: " + std::string(e.what()));
-  }
-  for (const Case* c : selected) {
-    if (list) {
-      std::printf("%s\n", c->name.c_str());
-    } else {
-      mixgrad::bench::run_case(*c, timing);
-    }
-  }
-  return 0;
+  });
 }
