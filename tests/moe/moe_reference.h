@@ -4,6 +4,8 @@
 // slot is kept, 0 where the gate or the capacity drops it).
 #include <gtest/gtest.h>
 
+#include <functional>
+
 #include "common/test_util.h"
 #include "mixgrad.h"
 #include "models/moe.h"
@@ -45,11 +47,14 @@ inline ReferenceRun moe_reference(MoE& moe, const Tensor& x) {
 // The layer against moe_reference on x (float64, requires grad) with loss mse(out, target) + aux:
 // equal outputs, dropped counts and gradients of x and of every parameter (a parameter the
 // reference leaves without gradient must get none from the layer either). Returns the layer's
-// output.
+// output. `before_route` (optional) runs before each of the two routings, e.g. to reseed the
+// generator of a gate that draws noise so that both see the same draws.
 inline MoEOutput expect_moe_matches_reference(MoE& moe, const Tensor& x, double atol = 1e-12,
-                                              double grad_rtol = 1e-10) {
+                                              double grad_rtol = 1e-10,
+                                              const std::function<void()>& before_route = {}) {
   Generator gen(7);
   const Tensor target = randn(x.shape(), x.dtype(), &gen);
+  if (before_route) before_route();
   const ReferenceRun reference = moe_reference(moe, x);
   (mse_loss(reference.output, target) + reference.aux_loss).backward();
   std::vector<Tensor> expected;
@@ -60,6 +65,7 @@ inline MoEOutput expect_moe_matches_reference(MoE& moe, const Tensor& x, double 
   moe.zero_grad();
   x.zero_grad();
 
+  if (before_route) before_route();
   MoEOutput out = moe(x);
   EXPECT_EQ(out.dropped, reference.dropped);
   EXPECT_EQ(out.tokens_per_expert.sum().item<int64_t>(), reference.slots - reference.dropped);
