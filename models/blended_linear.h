@@ -15,7 +15,8 @@ enum class BlendMode {
   // One GEMM of x against all experts' weights ([B, in] @ [in, E*out]), then contract the E
   // outputs with alpha: no per-sample weight is ever materialised.
   Outputs,
-  // Weights for batches up to Options::blend_weights_max_batch, Outputs above.
+  // Weights when gradients are recorded and the batch is at most
+  // Options::blend_weights_max_batch, Outputs otherwise (see BlendedLinear::forward).
   Auto,
 };
 
@@ -23,7 +24,7 @@ class BlendedLinear : public nn::Module {
  public:
   struct Options {
     BlendMode mode = BlendMode::Auto;
-    int64_t blend_weights_max_batch = 1;
+    int64_t blend_weights_max_batch = 2;
     bool bias = true;
     TensorOptions tensor_options = {};
   };

@@ -6,6 +6,7 @@
 // small products run in parallel over the batch, each OpenBLAS call then single-threaded (the
 // OpenMP build of OpenBLAS does not spawn threads inside a parallel region); large products run
 // one after another and let OpenBLAS thread each.
+#include <algorithm>
 #include <vector>
 
 #include "backends/cpu/blas.h"
@@ -54,32 +55,46 @@ BlasOperand blas_operand(const Tensor& t) {
   return {packed, blas_layout(packed), packed_batches > 1 ? packed.stride(0) : 0};
 }
 
-// One product with a single output row or column as a matrix-vector product: OpenBLAS's gemm
-// packs the whole matrix operand on every call, which made a [1, 512] x [512, 4096] product
-// 4-6x slower than gemv (measured with OpenBLAS 0.3.21). Returns false for other shapes.
+// Up to this many output rows (or columns), a product runs as one matrix-vector product per row
+// (column): OpenBLAS 0.3.21's gemm packs the whole matrix operand on every call, and measured at
+// k = 512, n = 512 and 4096 (1 thread), per-row gemv was 2.5-4x faster for 1-3 rows and slower
+// from 8 rows on.
+constexpr int kMaxGemvRows = 3;
+
+// c = alpha * a @ b + beta * c as per-row (or per-column) gemv when the output has at most
+// kMaxGemvRows rows (columns); returns false for other shapes.
 template <class T>
-bool gemv_if_vector(int m, int n, int k, T alpha, const BlasOperand& a, const T* pa,
-                    const BlasOperand& b, const T* pb, T beta, T* pc, int ldc) {
-  if (m != 1 && n != 1) return false;
-  if (beta == T(0)) {  // gemv would scale the old contents, and 0 * NaN is NaN
-    for (int64_t i = 0, count = m == 1 ? n : m; i < count; ++i) pc[m == 1 ? i : i * ldc] = T(0);
-  }
-  // The vector operand's element stride: a row stored transposed steps by its ld, a column
-  // stored untransposed steps by its ld.
-  if (m == 1) {  // c[1, n] = a[1, k] @ b[k, n] = b^T a
-    const int inc_a = a.layout.transposed ? static_cast<int>(a.layout.ld) : 1;
-    const int ldb = static_cast<int>(b.layout.ld);
-    if (b.layout.transposed)  // b stored as [n, k]
-      blas_gemv<T>(CblasNoTrans, n, k, alpha, pb, ldb, pa, inc_a, beta, pc, 1);
-    else
-      blas_gemv<T>(CblasTrans, k, n, alpha, pb, ldb, pa, inc_a, beta, pc, 1);
-  } else {  // c[m, 1] = a[m, k] @ b[k, 1]
-    const int inc_b = b.layout.transposed ? 1 : static_cast<int>(b.layout.ld);
-    const int lda = static_cast<int>(a.layout.ld);
-    if (a.layout.transposed)  // a stored as [k, m]
-      blas_gemv<T>(CblasTrans, k, m, alpha, pa, lda, pb, inc_b, beta, pc, ldc);
-    else
-      blas_gemv<T>(CblasNoTrans, m, k, alpha, pa, lda, pb, inc_b, beta, pc, ldc);
+bool gemv_if_few_rows(int m, int n, int k, T alpha, const BlasOperand& a, const T* pa,
+                      const BlasOperand& b, const T* pb, T beta, T* pc, int ldc) {
+  const bool by_rows = m <= kMaxGemvRows;
+  if (!by_rows && n > kMaxGemvRows) return false;
+  const int lda = static_cast<int>(a.layout.ld), ldb = static_cast<int>(b.layout.ld);
+  if (by_rows) {  // c[r, :] = b^T a[r, :]
+    // Row r of a: contiguous from r * lda, or, stored transposed, every lda-th from r.
+    const int inc_a = a.layout.transposed ? lda : 1;
+    for (int r = 0; r < m; ++r) {
+      const T* row = pa + (a.layout.transposed ? r : static_cast<int64_t>(r) * lda);
+      T* out = pc + static_cast<int64_t>(r) * ldc;
+      if (beta == T(0)) std::fill(out, out + n, T(0));  // gemv scales old contents: 0 * NaN
+      if (b.layout.transposed)                          // b stored as [n, k]
+        blas_gemv<T>(CblasNoTrans, n, k, alpha, pb, ldb, row, inc_a, beta, out, 1);
+      else
+        blas_gemv<T>(CblasTrans, k, n, alpha, pb, ldb, row, inc_a, beta, out, 1);
+    }
+  } else {  // c[:, j] = a b[:, j]
+    // Column j of b: every ldb-th from j, or, stored transposed, contiguous from j * ldb.
+    const int inc_b = b.layout.transposed ? 1 : ldb;
+    for (int j = 0; j < n; ++j) {
+      const T* column = pb + (b.layout.transposed ? static_cast<int64_t>(j) * ldb : j);
+      T* out = pc + j;
+      if (beta == T(0)) {
+        for (int i = 0; i < m; ++i) out[static_cast<int64_t>(i) * ldc] = T(0);
+      }
+      if (a.layout.transposed)  // a stored as [k, m]
+        blas_gemv<T>(CblasTrans, k, m, alpha, pa, lda, column, inc_b, beta, out, ldc);
+      else
+        blas_gemv<T>(CblasNoTrans, m, k, alpha, pa, lda, column, inc_b, beta, out, ldc);
+    }
   }
   return true;
 }
@@ -102,9 +117,9 @@ void gemm_blas(const Tensor& out, const Tensor& a_in, const Tensor& b_in, double
   T* pc = out.data_ptr<T>();
   auto run = [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
-      if (gemv_if_vector<T>(bm, bn, bk, static_cast<T>(alpha), a, pa + i * a.batch_stride, b,
-                            pb + i * b.batch_stride, static_cast<T>(beta), pc + i * c_batch_stride,
-                            ldc))
+      if (gemv_if_few_rows<T>(bm, bn, bk, static_cast<T>(alpha), a, pa + i * a.batch_stride, b,
+                              pb + i * b.batch_stride, static_cast<T>(beta),
+                              pc + i * c_batch_stride, ldc))
         continue;
       blas_gemm<T>(ta, tb, bm, bn, bk, static_cast<T>(alpha), pa + i * a.batch_stride, lda,
                    pb + i * b.batch_stride, ldb, static_cast<T>(beta), pc + i * c_batch_stride,

@@ -181,7 +181,7 @@ std::function<void()> expert_mlp_case(int64_t experts, Pass pass) {
 // ---- MANN --------------------------------------------------------------------------------------
 
 // A MANN blended layer: expert weights [E, out, in] (uniform +-sqrt(6 / (out * in))), biases
-// [E, out] (zero). Like mixgrad's BlendMode::Auto, a batch of 1 blends the weights then does one
+// [E, out] (zero). A batch of 1 blends the weights then does one
 // matrix-vector product; larger batches do one GEMM against all experts and contract with alpha
 // (blending per-sample weights at batch 1024 would materialise 1024 weight matrices).
 class BlendedLinearImpl : public torch::nn::Module {
