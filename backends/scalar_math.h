@@ -6,6 +6,9 @@
 #include <type_traits>
 
 #include "backends/kernels.h"
+#ifndef __CUDACC__
+#include "backends/fast_math.h"
+#endif
 
 #ifdef __CUDACC__
 #define MG_HOST_DEVICE __host__ __device__
@@ -111,9 +114,12 @@ MG_HOST_DEVICE inline auto unary_fn(T x, OpParams p) {
       return std::sin(x);
     else if constexpr (Op == UnaryOp::Cos)
       return std::cos(x);
-    else if constexpr (Op == UnaryOp::GeluErf)
+    else if constexpr (Op == UnaryOp::GeluErf) {
+#ifndef __CUDACC__
+      if constexpr (std::is_same_v<T, float>) return gelu_erf_approx(x);  // vectorizes
+#endif
       return T(0.5) * x * (T(1) + erf(x * T(0.70710678118654752440)));
-    else if constexpr (Op == UnaryOp::GeluTanh) {
+    } else if constexpr (Op == UnaryOp::GeluTanh) {
       const T k = T(0.79788456080286535588);  // sqrt(2/pi)
       return T(0.5) * x * (T(1) + tanh(k * (x + T(0.044715) * x * x * x)));
     } else if constexpr (Op == UnaryOp::Elu)
@@ -194,6 +200,9 @@ MG_HOST_DEVICE inline auto binary_fn(T x, T y, OpParams p) {
     } else if constexpr (Op == BinaryOp::ReluBackward) {
       return y > T(0) ? x : T(0);
     } else if constexpr (Op == BinaryOp::GeluErfBackward) {
+#ifndef __CUDACC__
+      if constexpr (std::is_same_v<T, float>) return x * gelu_erf_derivative_approx(y);
+#endif
       const T cdf = T(0.5) * (T(1) + erf(y * T(0.70710678118654752440)));
       const T pdf = exp(T(-0.5) * y * y) * T(0.39894228040143267794);
       return x * (cdf + y * pdf);
