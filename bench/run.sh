@@ -3,6 +3,9 @@
 # prints the ratio table (bench/compare.sh). The front end of `make bench`.
 #   bench/run.sh BUILD_DIR [mixgrad-bench arguments...]
 # BENCH_THREADS="1 16": one round per thread count (adds --threads N to the arguments).
+# BENCH_ROUNDS=R (R > 1): every case runs R times, alternating the two programs case by case,
+# and each program's median over the R runs goes into the table, so that the drift of a shared
+# machine hits both sides alike.
 set -eu
 if [ $# -lt 1 ]; then
   echo "usage: bench/run.sh BUILD_DIR [--threads N] [--filter REGEX] [--min-time S] [--list]" >&2
@@ -42,8 +45,43 @@ run_kept() {
   fi
 }
 
+# Each case's median value over the runs in file $1 (lines "<case> <value> <unit>").
+median_per_case() {
+  sort -k1,1 -k2,2g "$1" | awk '
+    { name[NR] = $1; value[NR] = $2; unit[$1] = $3; count[$1]++ }
+    END {
+      for (i = 1; i <= NR; ++i) {
+        c = name[i]; seen[c]++
+        if (seen[c] == int((count[c] + 1) / 2)) print c, value[i], unit[c]
+      }
+    }'
+}
+
 # One round: both programs, then the table.
 round() {
+  if [ "$rounds" -gt 1 ] && [ -x "$libtorch_bench" ]; then
+    : > "$tmp/mixgrad.all"
+    : > "$tmp/libtorch.all"
+    echo "== $rounds interleaved runs per case: mixgrad-bench, libtorch-bench $*"
+    for c in $("$mixgrad_bench" "$@" --list); do
+      i=0
+      while [ "$i" -lt "$rounds" ]; do
+        "$mixgrad_bench" "$@" --filter "^$c\$" | sed 's/^/mixgrad /' | tee -a "$tmp/mixgrad.all"
+        "$libtorch_bench" "$@" --filter "^$c\$" | sed 's/^/libtorch /' | tee -a "$tmp/libtorch.all"
+        i=$((i + 1))
+      done
+    done
+    sed 's/^mixgrad //' "$tmp/mixgrad.all" > "$tmp/m.all"
+    sed 's/^libtorch //' "$tmp/libtorch.all" > "$tmp/l.all"
+    median_per_case "$tmp/m.all" > "$tmp/mixgrad.txt"
+    median_per_case "$tmp/l.all" > "$tmp/libtorch.txt"
+    # The table follows mixgrad-bench's case order.
+    "$mixgrad_bench" "$@" --list | while read -r c; do grep "^$c " "$tmp/mixgrad.txt"; done \
+      > "$tmp/mixgrad.ordered"
+    echo "== ratios, medians of $rounds runs ($*)"
+    "$here/compare.sh" "$tmp/mixgrad.ordered" "$tmp/libtorch.txt"
+    return 0
+  fi
   run_kept mixgrad "$mixgrad_bench" "$@"
   [ -x "$libtorch_bench" ] || return 0
   run_kept libtorch "$libtorch_bench" "$@"
@@ -51,6 +89,7 @@ round() {
   "$here/compare.sh" "$tmp/mixgrad.txt" "$tmp/libtorch.txt"
 }
 
+rounds=${BENCH_ROUNDS:-1}
 if [ -z "${BENCH_THREADS:-}" ]; then
   round "$@"
 else
