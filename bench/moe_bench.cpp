@@ -54,6 +54,28 @@ std::function<void()> timed_pass(std::shared_ptr<Model> model, Pass pass, Forwar
   };
 }
 
+// s001's ensemble built the generic way: E separate Sequential MLPs made one module by
+// nn::stack_modules (issue 6 asks it to be as fast as the hand-stacked StackedExpertMLP).
+class StackedModulesMLP : public mg::nn::Module {
+ public:
+  explicit StackedModulesMLP(const mixgrad::models::ExpertMLPOptions& options) {
+    std::vector<std::shared_ptr<mg::nn::Module>> members;
+    for (int64_t e = 0; e < options.num_experts; ++e) {
+      auto mlp = std::make_shared<mg::nn::Sequential>();
+      for (std::size_t l = 0; l + 1 < options.sizes.size(); ++l) {
+        mlp->push_back(std::make_shared<mg::nn::Linear>(options.sizes[l], options.sizes[l + 1]));
+        mlp->push_back(mixgrad::models::make_activation(options.activations[l]));
+      }
+      members.push_back(mlp);
+    }
+    stacked_ = register_module("stacked", mg::nn::stack_modules(members));
+  }
+  mg::Tensor forward(const mg::Tensor& x) override { return (*stacked_)(x); }
+
+ private:
+  std::shared_ptr<mg::nn::StackedModules> stacked_;
+};
+
 // s001: E experts 60 -> 256 -> 256 -> 256 -> 20 on a batch of 32, all seeing the same input;
 // the step blends the E outputs with fixed softmax weights and fits a random target (MSE).
 template <class Ensemble>
@@ -207,6 +229,8 @@ std::vector<Case> all_cases() {
           [e, p] { return expert_mlp_case<mixgrad::models::IndependentExpertMLPs>(e, p); });
       add(head + "_batched" + tail,
           [e, p] { return expert_mlp_case<mixgrad::models::StackedExpertMLP>(e, p); });
+      add(head + "_stacked_modules" + tail,
+          [e, p] { return expert_mlp_case<StackedModulesMLP>(e, p); });
     }
   }
   for (int64_t b : {1, 32, 1024}) {
