@@ -33,7 +33,6 @@ Tensor grad_input_from(const Shape& shape, double low, uint64_t seed) {
   return r.requires_grad_();
 }
 
-
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 // ---------------------------------------------------------------- arithmetic values

@@ -50,7 +50,6 @@ Tensor positive_grad_input(const Shape& shape, uint64_t seed = 3) {
   return r.requires_grad_();
 }
 
-
 constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
