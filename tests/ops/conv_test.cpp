@@ -1,6 +1,7 @@
 #include "ops/conv.h"
 
 #include <algorithm>
+#include <functional>
 #include <vector>
 
 #include "common/test_util.h"
@@ -140,27 +141,41 @@ std::vector<double> random_values(int64_t count, uint64_t seed) {
   return mg::randn({count}, mg::kFloat64, &gen).to_vector<double>();
 }
 
-// Runs one case forward and backward in `dtype` against the reference.
-void check_case(const Case& c, mg::DType dtype, double tol) {
-  SCOPED_TRACE(std::string(c.name) + " " + mg::dtype_name(dtype));
-  const RefConfig& r = c.ref;
-  const mg::Shape x_shape{r.n, r.c, r.h, r.w}, w_shape{r.o, r.c / r.groups, r.kh, r.kw};
-  const mg::Shape out_shape{r.n, r.o, r.out_h(), r.out_w()};
-  const auto xv = random_values(mg::numel_of(x_shape), 1);
-  const auto wv = random_values(mg::numel_of(w_shape), 2);
-  const auto bv = c.bias ? random_values(r.o, 3) : std::vector<double>();
-  const auto gv = random_values(mg::numel_of(out_shape), 4);
+using ConvFn = std::function<Tensor(const Tensor& x, const Tensor& w, const Tensor& b)>;
+
+// Runs `conv` forward and backward in `dtype` on random values (seeds first_seed..first_seed + 3)
+// against the nested-loop reference for `r`; x, w and out have the op's own shapes.
+void check_against_reference(const RefConfig& r, bool bias, const mg::Shape& x_shape,
+                             const mg::Shape& w_shape, const mg::Shape& out_shape,
+                             const ConvFn& conv, mg::DType dtype, double tol, uint64_t first_seed) {
+  const auto xv = random_values(mg::numel_of(x_shape), first_seed);
+  const auto wv = random_values(mg::numel_of(w_shape), first_seed + 1);
+  const auto bv = bias ? random_values(r.o, first_seed + 2) : std::vector<double>();
+  const auto gv = random_values(mg::numel_of(out_shape), first_seed + 3);
   const RefResult expected = reference(r, xv, wv, bv, gv);
 
   Tensor x = mg::tensor(xv, x_shape, dtype).requires_grad_();
   Tensor w = mg::tensor(wv, w_shape, dtype).requires_grad_();
-  Tensor b = c.bias ? mg::tensor(bv, mg::Shape{r.o}, dtype).requires_grad_() : Tensor();
-  Tensor out = mg::conv2d(x, w, b, c.options);
+  Tensor b = bias ? mg::tensor(bv, mg::Shape{r.o}, dtype).requires_grad_() : Tensor();
+  Tensor out = conv(x, w, b);
   expect_values(out, out_shape, expected.out, tol);
   out.backward(mg::tensor(gv, out_shape, dtype));
   expect_values(x.grad(), x_shape, expected.grad_x, tol);
   expect_values(w.grad(), w_shape, expected.grad_w, tol * 10);
-  if (c.bias) expect_values(b.grad(), {r.o}, expected.grad_b, tol * 10);
+  if (bias) expect_values(b.grad(), {r.o}, expected.grad_b, tol * 10);
+}
+
+// Runs one case forward and backward in `dtype` against the reference.
+void check_case(const Case& c, mg::DType dtype, double tol) {
+  SCOPED_TRACE(std::string(c.name) + " " + mg::dtype_name(dtype));
+  const RefConfig& r = c.ref;
+  check_against_reference(
+      r, c.bias, {r.n, r.c, r.h, r.w}, {r.o, r.c / r.groups, r.kh, r.kw},
+      {r.n, r.o, r.out_h(), r.out_w()},
+      [&c](const Tensor& x, const Tensor& w, const Tensor& b) {
+        return mg::conv2d(x, w, b, c.options);
+      },
+      dtype, tol, 1);
 }
 
 }  // namespace
@@ -238,22 +253,12 @@ TEST(Conv1d, MatchesNestedLoops) {
       r.pad_left = c.pad_left;
       r.pad_right = c.pad_right;
       r.groups = c.options.groups;
-      const mg::Shape x_shape{c.n, c.c, c.l}, w_shape{c.o, c.c / r.groups, c.k};
-      const mg::Shape out_shape{c.n, c.o, r.out_w()};
-      const auto xv = random_values(mg::numel_of(x_shape), 7);
-      const auto wv = random_values(mg::numel_of(w_shape), 8);
-      const auto bv = c.bias ? random_values(c.o, 9) : std::vector<double>();
-      const auto gv = random_values(mg::numel_of(out_shape), 10);
-      const RefResult expected = reference(r, xv, wv, bv, gv);
-      Tensor x = mg::tensor(xv, x_shape, dtype).requires_grad_();
-      Tensor w = mg::tensor(wv, w_shape, dtype).requires_grad_();
-      Tensor b = c.bias ? mg::tensor(bv, mg::Shape{c.o}, dtype).requires_grad_() : Tensor();
-      Tensor out = mg::conv1d(x, w, b, c.options);
-      expect_values(out, out_shape, expected.out, tol);
-      out.backward(mg::tensor(gv, out_shape, dtype));
-      expect_values(x.grad(), x_shape, expected.grad_x, tol);
-      expect_values(w.grad(), w_shape, expected.grad_w, tol * 10);
-      if (c.bias) expect_values(b.grad(), {c.o}, expected.grad_b, tol * 10);
+      check_against_reference(
+          r, c.bias, {c.n, c.c, c.l}, {c.o, c.c / r.groups, c.k}, {c.n, c.o, r.out_w()},
+          [&c](const Tensor& x, const Tensor& w, const Tensor& b) {
+            return mg::conv1d(x, w, b, c.options);
+          },
+          dtype, tol, 7);
     }
   }
 }
