@@ -9,10 +9,6 @@ namespace mixgrad::models {
 
 namespace {
 
-TensorOptions like(const Tensor& t) {
-  return TensorOptions(t.dtype()).device(t.device());
-}
-
 void check_expert_index(const char* who, int64_t e, int64_t num_experts) {
   MG_CHECK(e >= 0 && e < num_experts, who, "expert ", e, " is out of range for ", num_experts,
            " experts");
@@ -54,7 +50,7 @@ Tensor ExpertList::forward(const Tensor& rows, const Tensor& counts) {
              outputs.front().size(1));
     begin += sizes[e];
   }
-  if (outputs.empty()) return zeros({0, rows.size(1)}, like(rows));
+  if (outputs.empty()) return zeros({0, rows.size(1)}, options_of(rows));
   return outputs.size() == 1 ? outputs.front() : cat(outputs, 0);
 }
 
@@ -92,7 +88,8 @@ Tensor BatchedExperts::forward(const Tensor& rows, const Tensor& counts) {
   const Tensor slots = tensor(slot, Shape{static_cast<int64_t>(slot.size())},
                               TensorOptions(kInt64).device(rows.device()));
   const int64_t d = rows.size(1);
-  const Tensor padded = index_add(zeros({num_experts_ * capacity, d}, like(rows)), 0, slots, rows);
+  const Tensor padded =
+      index_add(zeros({num_experts_ * capacity, d}, options_of(rows)), 0, slots, rows);
   const Tensor out = run_checked(padded.reshape({num_experts_, capacity, d}));
   return out.reshape({num_experts_ * capacity, out.size(2)}).index_select(0, slots);
 }
@@ -100,7 +97,7 @@ Tensor BatchedExperts::forward(const Tensor& rows, const Tensor& counts) {
 Tensor BatchedExperts::expert(int64_t e, const Tensor& x) {
   check_expert_index("BatchedExperts.expert", e, num_experts_);
   MG_CHECK(x.dim() == 2, "BatchedExperts.expert", "x must be [N, d], got ", describe(x));
-  std::vector<Tensor> slices(num_experts_, zeros(x.shape(), like(x)));
+  std::vector<Tensor> slices(num_experts_, zeros(x.shape(), options_of(x)));
   slices[e] = x;
   return run_checked(stack(slices, 0)).select(0, e);
 }

@@ -47,7 +47,7 @@ Routing TopKGate::route(const Tensor& x) {
   // With a zero coefficient the z-loss is the constant 0: not computed, not in the graph.
   const Tensor z_loss = options_.z_loss_coef > 0
                             ? logsumexp(logits, {1}).square().mean() * options_.z_loss_coef
-                            : zeros({}, TensorOptions(logits.dtype()).device(logits.device()));
+                            : zeros({}, options_of(logits));
   r.aux_loss = options_.z_loss_coef > 0 ? switch_loss + z_loss : switch_loss;
   r.losses = {{"switch", switch_loss}, {"z", z_loss}};
   if (options_.second_expert) {

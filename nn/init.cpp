@@ -69,20 +69,16 @@ Tensor assign(const Tensor& t, const Tensor& values) {
   return t;
 }
 
-TensorOptions options_like(const Tensor& t) {
-  return TensorOptions(t.dtype()).device(t.device());
-}
-
 Tensor uniform_impl(const Tensor& t, double a, double b, Generator* gen, const char* op) {
   check_floating(t, op);
   MG_CHECK(a <= b, op, "expects a range [a, b) with a <= b, got a = ", a, ", b = ", b);
-  return assign(t, rand(t.shape(), options_like(t), gen) * (b - a) + a);
+  return assign(t, rand(t.shape(), options_of(t), gen) * (b - a) + a);
 }
 
 Tensor normal_impl(const Tensor& t, double mean, double std, Generator* gen, const char* op) {
   check_floating(t, op);
   MG_CHECK(std >= 0, op, "standard deviation must be non-negative, got ", std);
-  return assign(t, randn(t.shape(), options_like(t), gen) * std + mean);
+  return assign(t, randn(t.shape(), options_of(t), gen) * std + mean);
 }
 
 double xavier_std(const Tensor& t, double gain, WeightLayout layout, const char* op) {

@@ -244,7 +244,7 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, Scalar value) {
   Tensor out;
   {
     NoGradGuard no_grad;  // the gradient is recorded below, for x only
-    out = where(mask, scalar_tensor(value, TensorOptions(x.dtype()).device(x.device())), x);
+    out = where(mask, scalar_tensor(value, options_of(x)), x);
   }
   record("masked_fill", out, {x}, [sm = save(mask)](const Tensor& g, InputGrads in) {
     in[0].add(where(sm.get(), zeros_like(g), g));
@@ -257,7 +257,7 @@ Tensor& masked_fill_(Tensor& x, const Tensor& mask, Scalar value) {
   return apply_inplace(
       x, "masked_fill_", {},
       [&] {
-        Tensor v = scalar_tensor(value, TensorOptions(x.dtype()).device(x.device()));
+        Tensor v = scalar_tensor(value, options_of(x));
         Tensor m = expand(mask, x.shape());
         kernels::where(x.device(), x, m, expand(v, x.shape()), x);
       },

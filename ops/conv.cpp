@@ -298,7 +298,7 @@ Tensor conv_lifted(const char* op, const Tensor& input, const Tensor& weight, co
            const Tensor g = grad.contiguous();
            if (in[2].needed()) in[2].add(sum(g, {0, 2, 3}));
            if (!in[0].needed() && !in[1].needed()) return;
-           const TensorOptions options = TensorOptions(g.dtype()).device(g.device());
+           const TensorOptions options = options_of(g);
            const Tensor x_grad = in[0].needed() ? empty(s.input_shape, options) : Tensor();
            // An empty batch runs no GEMM, and its weight gradient is zero.
            const Tensor w_grad = !in[1].needed()         ? Tensor()

@@ -172,10 +172,10 @@ Tensor randint(int64_t low, int64_t high, const Shape& shape, TensorOptions opti
 }
 
 Tensor rand_like(const Tensor& t, Generator* gen) {
-  return rand(t.shape(), TensorOptions(t.dtype()).device(t.device()), gen);
+  return rand(t.shape(), options_of(t), gen);
 }
 Tensor randn_like(const Tensor& t, Generator* gen) {
-  return randn(t.shape(), TensorOptions(t.dtype()).device(t.device()), gen);
+  return randn(t.shape(), options_of(t), gen);
 }
 
 Tensor randperm(int64_t n, TensorOptions options, Generator* gen) {

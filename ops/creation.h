@@ -33,6 +33,11 @@ struct TensorOptions {
   DType dtype_or(DType fallback) const { return dtype_.value_or(fallback); }
 };
 
+// The dtype and device of `t`: the options of a tensor made to go with it.
+inline TensorOptions options_of(const Tensor& t) {
+  return TensorOptions(t.dtype()).device(t.device());
+}
+
 // Uninitialised memory (from the caching allocator).
 Tensor empty(const Shape& shape, TensorOptions options = {});
 // A tensor with the given shape and strides over fresh storage large enough for them.

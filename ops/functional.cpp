@@ -70,7 +70,7 @@ Tensor dropout(const Tensor& x, double p, bool training, Generator* gen) {
   MG_CHECK(x.is_floating_point(), "dropout", "expected a floating input, got ", x.dtype());
   if (!training || p == 0) return x;
   if (p == 1) return x * zeros_like(x);
-  Tensor keep = ge(rand(x.shape(), TensorOptions(x.dtype()).device(x.device()), gen), p);
+  Tensor keep = ge(rand(x.shape(), options_of(x), gen), p);
   return x * keep.to(x.dtype()) * (1.0 / (1.0 - p));
 }
 

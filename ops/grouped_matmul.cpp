@@ -52,7 +52,7 @@ std::vector<int64_t> row_groups(const Tensor& group_sizes, int64_t rows) {
 }
 
 Tensor empty_like_shape(const Shape& shape, const Tensor& like) {
-  return empty(shape, TensorOptions(like.dtype()).device(like.device()));
+  return empty(shape, options_of(like));
 }
 
 // The op for a checked x, w, group_sizes; bias may be undefined.
@@ -89,8 +89,7 @@ Tensor grouped_product(const Tensor& x, const Tensor& w, const Tensor& group_siz
              in[1].add(dw);
            }
            if (in.size() > 2 && in[2].needed())
-             in[2].add(index_add(zeros(bias_shape, TensorOptions(g.dtype()).device(g.device())), 0,
-                                 group_ids, g));
+             in[2].add(index_add(zeros(bias_shape, options_of(g)), 0, group_ids, g));
          });
   return out;
 }

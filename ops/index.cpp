@@ -57,7 +57,7 @@ Tensor as_1d(const Tensor& t) {
 std::pair<int64_t, int64_t> min_max(const Tensor& t) {
   Shape dims(t.dim());
   std::iota(dims.begin(), dims.end(), 0);
-  const TensorOptions options = TensorOptions(t.dtype()).device(t.device());
+  const TensorOptions options = options_of(t);
   Tensor lo = empty(Shape(t.dim(), 1), options), hi = empty(Shape(t.dim(), 1), options);
   kernels::reduce(t.device(), kernels::ReduceOp::Min, lo, Tensor(), t, dims);
   kernels::reduce(t.device(), kernels::ReduceOp::Max, hi, Tensor(), t, dims);
@@ -360,7 +360,7 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
     NoGradGuard no_grad;
     const DimIndex a = dim_index("gather", x, dim, index);
     d = a.dim;
-    out = empty(index.shape(), TensorOptions(x.dtype()).device(x.device()));
+    out = empty(index.shape(), options_of(x));
     kernels::gather(x.device(), as_1d(out), a.x, d, a.index);
   }
   record("gather", out, {x}, [d, si = save(index)](const Tensor& g, InputGrads in) {
@@ -401,7 +401,7 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
     } else {
       shape[d] = index.numel();
     }
-    out = empty(shape, TensorOptions(x.dtype()).device(x.device()));
+    out = empty(shape, options_of(x));
     kernels::index_select(x.device(), as_1d(out), x1, d, index);
   }
   record(op, out, {x}, [d, si = save(index)](const Tensor& g, InputGrads in) {
@@ -436,7 +436,7 @@ Tensor index(const Tensor& x, const std::vector<Tensor>& indices) {
   Tensor out;
   {
     NoGradGuard no_grad;
-    out = empty(ai.shapes.result_shape, TensorOptions(x.dtype()).device(x.device()));
+    out = empty(ai.shapes.result_shape, options_of(x));
     kernels::index_select(x.device(), view(out, ai.shapes.rows_shape),
                           reshape(x, ai.shapes.flat_shape), 0, ai.linear);
   }
@@ -531,7 +531,7 @@ Tensor masked_select(const Tensor& x, const Tensor& mask) {
     NoGradGuard no_grad;
     positions = kernels::nonzero(x.device(), reshape(expand(mask, shape), {-1}));
     positions = view(positions, {-1});
-    out = empty({positions.numel()}, TensorOptions(x.dtype()).device(x.device()));
+    out = empty({positions.numel()}, options_of(x));
     kernels::index_select(x.device(), out, reshape(expand(x, shape), {-1}), 0, positions);
   }
   record(op, out, {x}, [sp = save(positions), shape](const Tensor& g, InputGrads in) {
@@ -539,7 +539,7 @@ Tensor masked_select(const Tensor& x, const Tensor& mask) {
       add_at_flat_positions(in[0].buffer(), sp.get(), g);
       return;
     }
-    Tensor full = zeros(shape, TensorOptions(g.dtype()).device(g.device()));
+    Tensor full = zeros(shape, options_of(g));
     add_at_flat_positions(full, sp.get(), g);
     in[0].add(full);  // the sink sums the dims x was broadcast along
   });

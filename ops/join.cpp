@@ -156,7 +156,7 @@ Tensor repeat(const Tensor& x, const Shape& repeats) {
     tiled.insert(tiled.end(), {repeats[i], s});
     out_shape.push_back(repeats[i] * s);
   }
-  Tensor out = empty(out_shape, TensorOptions(x.dtype()).device(x.device()));
+  Tensor out = empty(out_shape, options_of(x));
   {
     NoGradGuard no_grad;
     kernels::copy(out.device(), view(out, tiled), expand(reshape(x, interleaved), tiled));

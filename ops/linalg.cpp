@@ -159,7 +159,7 @@ Tensor product(const char* op, const Tensor& a, const Tensor& b) {
     if (!a_vec) out_shape.push_back(full_shape.end()[-2]);
     if (!b_vec) out_shape.push_back(full_shape.back());
     // The result owns its storage (not a view), so it may later be modified in place.
-    out = empty(out_shape, TensorOptions(a.dtype()).device(a.device()));
+    out = empty(out_shape, options_of(a));
     gemm_into(view(out, full_shape), a2, b2, 1, 0);
   }
   // Each operand is kept only for the other's gradient.
@@ -184,7 +184,7 @@ Tensor biased_product(const char* op, const Tensor& self, const Tensor& m1, cons
   const std::optional<Shape> self_shape = try_broadcast(self.shape(), full_shape);
   MG_CHECK(self_shape == full_shape, op, "self of shape ", self.shape(),
            " cannot be broadcast to the result shape ", full_shape);
-  Tensor out = empty(full_shape, TensorOptions(m1.dtype()).device(m1.device()));
+  Tensor out = empty(full_shape, options_of(m1));
   {
     NoGradGuard no_grad;
     // beta == 0 ignores self entirely (even NaN), as PyTorch.

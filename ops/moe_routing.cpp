@@ -109,8 +109,7 @@ Tensor combine(const Tensor& expert_out, const Tensor& gates, const DispatchPlan
            gates.dtype());
   Tensor row_gates = index_select(reshape(gates, {-1}), 0, plan.order);
   Tensor weighted = expert_out * unsqueeze(row_gates, 1);
-  Tensor out = zeros({plan.num_tokens, expert_out.size(1)},
-                     TensorOptions(weighted.dtype()).device(weighted.device()));
+  Tensor out = zeros({plan.num_tokens, expert_out.size(1)}, options_of(weighted));
   return index_add(out, 0, plan.token_index, weighted);
 }
 
@@ -162,7 +161,7 @@ Tensor cv_squared(const Tensor& v, int64_t correction) {
            "expects a floating 1-D tensor, got ", v.defined() ? v.dtype() : DType::Float32,
            " of shape ", v.defined() ? v.shape() : Shape{});
   MG_CHECK(correction == 0 || correction == 1, op, "correction must be 0 or 1, got ", correction);
-  if (v.numel() <= 1) return zeros({}, TensorOptions(v.dtype()).device(v.device()));
+  if (v.numel() <= 1) return zeros({}, options_of(v));
   return var(v, {}, correction) / (square(mean(v)) + 1e-10);
 }
 

@@ -14,10 +14,6 @@ namespace mixgrad {
 
 namespace {
 
-TensorOptions options_of(const Tensor& t) {
-  return TensorOptions(t.dtype()).device(t.device());
-}
-
 // Product of the dims after the channel dim.
 int64_t spatial_size(const Tensor& x) {
   int64_t s = 1;

@@ -100,7 +100,7 @@ std::pair<Tensor, Tensor> run_pool(const char* op, PoolMode mode, const Tensor& 
   out_shape[out_shape.size() - 2] = out_h;
   out_shape[out_shape.size() - 1] = out_w;
   const bool differentiable = should_record({x});
-  Tensor out = empty(out_shape, TensorOptions(x.dtype()).device(x.device()));
+  Tensor out = empty(out_shape, options_of(x));
   Tensor indices;
   if (mode == PoolMode::Max && (return_indices || differentiable))
     indices = empty(out_shape, TensorOptions(kInt64).device(x.device()));
@@ -113,7 +113,7 @@ std::pair<Tensor, Tensor> run_pool(const char* op, PoolMode mode, const Tensor& 
          [mode, params, saved_indices = save(indices), in_shape = x.shape()](const Tensor& g,
                                                                              InputGrads in) {
            if (!in[0].needed()) return;
-           Tensor grad_in = empty(in_shape, TensorOptions(g.dtype()).device(g.device()));
+           Tensor grad_in = empty(in_shape, options_of(g));
            kernels::pool2d_backward(g.device(), mode, as_planes(grad_in), as_planes(g.contiguous()),
                                     as_planes(saved_indices.get()), params);
            in[0].add(grad_in);

@@ -332,8 +332,7 @@ Tensor logsumexp(const Tensor& x_in, const Shape& dims_in, bool keepdim) {
     // Subtracting the slice max keeps exp() in range. An infinite max (a slice of -inf, or one
     // holding +inf) would turn x - max into NaN, so such slices are not shifted: their exp-sum
     // is then exactly 0 or inf and the result -inf or inf.
-    Tensor shift =
-        zeros(detail::keepdim_shape(x, dims), TensorOptions(x.dtype()).device(x.device()));
+    Tensor shift = zeros(detail::keepdim_shape(x, dims), options_of(x));
     if (x.numel() > 0) {
       const Tensor m = amax(x, dims, /*keepdim=*/true);
       shift = where(eq(abs(m), kInf), 0, m);
@@ -438,7 +437,7 @@ Tensor cumsum(const Tensor& x, int64_t dim_in) {
       in_grads[0].add(g);
       return;
     }
-    Tensor r = empty(g.shape(), TensorOptions(g.dtype()).device(g.device()));
+    Tensor r = empty(g.shape(), options_of(g));
     kernels::cumsum(g.device(), reversed_for_kernel(r, dim), reversed_for_kernel(g, dim), dim);
     in_grads[0].add(r);
   });

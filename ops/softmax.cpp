@@ -22,7 +22,7 @@ Tensor softmax_op(const char* name, const Tensor& x, int64_t dim, bool log) {
   record(name, out, {in}, [saved = save(out), d, log](const Tensor& g, InputGrads grads) {
     if (!grads[0].needed()) return;
     const Tensor& y = saved.get();
-    Tensor grad_in = empty(y.shape(), TensorOptions(y.dtype()).device(y.device()));
+    Tensor grad_in = empty(y.shape(), options_of(y));
     kernels::softmax_backward(y.device(), grad_in, to(g, y.dtype()), y, d, log);
     grads[0].add(grad_in);
   });
