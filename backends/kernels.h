@@ -25,7 +25,11 @@ template <class R, class... A>
 class Kernel<R(A...)> {
  public:
   using Fn = R (*)(A...);
-  constexpr explicit Kernel(const char* name) : name_(name) {}
+  // Every tensor a kernel gets must be on the device it runs on, which the call checks (a
+  // backend must never dereference another device's pointer, whatever an op forgot to check).
+  // `mixed_devices` exempts the kernels whose contract says otherwise.
+  constexpr explicit Kernel(const char* name, bool mixed_devices = false)
+      : name_(name), mixed_devices_(mixed_devices) {}
   void set(DeviceType t, Fn f) { impl_[static_cast<int>(t)] = f; }
   Fn get(Device d) const {
     ensure_backends_registered();
@@ -36,11 +40,20 @@ class Kernel<R(A...)> {
   }
   template <class... Args>
   R operator()(Device d, Args&&... args) const {
+    if (!mixed_devices_) (check_on(d, args), ...);
     return get(d)(std::forward<Args>(args)...);
   }
 
  private:
+  void check_on(Device d, const Tensor& t) const {
+    MG_CHECK(!t.defined() || t.device() == d, name_, "expected every tensor on ", describe(d),
+             ", got ", describe(t));
+  }
+  template <class T>
+  void check_on(Device, const T&) const {}
+
   const char* name_;
+  bool mixed_devices_;
   std::array<Fn, kNumDeviceTypes> impl_{};
 };
 
@@ -121,7 +134,8 @@ enum class ReduceOp : uint8_t { Sum, Prod, Max, Min, Any, All, Count };
 enum class ScatterMode : uint8_t { Copy, Add };
 
 // dst[...] = src[...] with dtype conversion; src may be strided or broadcast (stride 0).
-inline Kernel<void(const Tensor& dst, const Tensor& src)> copy{"copy"};
+// Runs on the non-CPU side when the two devices differ (it moves data both ways).
+inline Kernel<void(const Tensor& dst, const Tensor& src)> copy{"copy", /*mixed_devices=*/true};
 inline Kernel<void(const Tensor& dst, Scalar value)> fill{"fill"};
 // out[i] = start + i * step over out's flat (contiguous) elements.
 inline Kernel<void(const Tensor& out, double start, double step)> arange{"arange"};
@@ -153,12 +167,13 @@ enum class GroupedDim : uint8_t {
 };
 // Grouped matrix product over contiguous ranges of one dim: group g covers the
 // group_sizes[g] positions after those of groups 0..g-1 (group_sizes: int64 [G], non-negative,
-// summing to the grouped dim's size; the CPU kernel reads it in host memory and checks it).
+// summing to the grouped dim's size). group_sizes is host metadata: a CPU tensor on every
+// backend, checked by the kernel.
 // Operands may have any strides (a transpose is a view with swapped strides). out's old contents
 // are ignored; with GroupedDim::K an empty group's out[g] is zero.
 inline Kernel<void(const Tensor& out, const Tensor& a, const Tensor& b, const Tensor& group_sizes,
                    GroupedDim grouped)>
-    grouped_gemm{"grouped_gemm"};
+    grouped_gemm{"grouped_gemm", /*mixed_devices=*/true};
 // The sliding window of a 2-D convolution over [N, C, H, W] (a 1-D one has height 1).
 // pad_h / pad_w are the zero rows / columns before the input; the far side's padding is
 // implied by out_h / out_w (so asymmetric "same" padding needs nothing more).
@@ -179,6 +194,18 @@ inline Kernel<void(const Tensor& columns, const Tensor& input, const ConvGeometr
 // columns entries that im2col would read from each position (padding entries are dropped).
 inline Kernel<void(const Tensor& grad_input, const Tensor& columns, const ConvGeometry& geometry)>
     col2im{"col2im"};
+// Direct convolution, stride 1 and one group (geometry's strides must be 1): overwrites
+// contiguous out [N, O, out_h, out_w] with input [N, C, H, W] (contiguous) convolved with
+// weight [O, C * kh * kw] (contiguous), plus bias [O] when defined. For few output channels on
+// wide planes, where im2col's columns cost more than the multiply-adds.
+inline Kernel<void(const Tensor& out, const Tensor& input, const Tensor& weight, const Tensor& bias,
+                   const ConvGeometry& geometry)>
+    conv2d_direct{"conv2d_direct"};
+// conv2d_direct's weight gradient: overwrites contiguous grad_weight [O, C, kh, kw] from
+// contiguous grad_out [N, O, out_h, out_w] and input [N, C, H, W] (N > 0).
+inline Kernel<void(const Tensor& grad_weight, const Tensor& grad_out, const Tensor& input,
+                   const ConvGeometry& geometry)>
+    conv2d_direct_weight_grad{"conv2d_direct_weight_grad"};
 // Index kernels check every index against the indexed dim and throw Error naming `op`.
 inline Kernel<void(const Tensor& out, const Tensor& in, int64_t dim, const Tensor& index)> gather{
     "gather"};

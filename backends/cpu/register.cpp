@@ -16,6 +16,8 @@ void register_kernels() {
   kernels::grouped_gemm.set(t, grouped_gemm);
   kernels::im2col.set(t, im2col);
   kernels::col2im.set(t, col2im);
+  kernels::conv2d_direct.set(t, conv2d_direct);
+  kernels::conv2d_direct_weight_grad.set(t, conv2d_direct_weight_grad);
   kernels::gather.set(t, gather);
   kernels::scatter.set(t, scatter);
   kernels::index_select.set(t, index_select);

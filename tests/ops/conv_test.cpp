@@ -133,6 +133,14 @@ std::vector<Case> cases() {
       {"per-sample 1x1", {2, 6, 16, 17, 4, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 2}, {.groups = 2}, true},
       // Columns of 30 samples span several chunks: exercises chunked forward and accumulation.
       {"many chunks", {30, 16, 32, 32, 3, 3, 3, 1, 1, 1, 1, 1, 1}, {.padding = 1}, true},
+      // Few output channels, stride 1, one group, rows of >= 16 outputs: the direct kernels (no
+      // columns), with rows that end mid-vector, padding and dilation; the CIFAR CNN's first conv.
+      {"direct dilated same",
+       {3, 3, 9, 21, 5, 3, 3, 1, 1, 2, 3, 2, 3, 2, 3},
+       {.padding = Padding::Same, .dilation = {2, 3}},
+       true},
+      {"direct padded rows", {2, 2, 6, 40, 8, 2, 5, 1, 1, 1, 0, 1, 0}, {.padding = {1, 0}}, false},
+      {"direct cifar conv1", {3, 3, 32, 32, 6, 5, 5}, {}, true},
   };
 }
 
@@ -242,6 +250,8 @@ TEST(Conv1d, MatchesNestedLoops) {
       {2, 4, 9, 4, 4, {.padding = mg::Padding::Same, .groups = 4}, 1, 2, true},
       {1, 2, 7, 3, 2, {.padding = mg::Padding::Valid, .dilation = 3}, 0, 0, true},
       {2, 4, 6, 2, 1, {}, 0, 0, false},
+      // Long enough for the direct kernels.
+      {2, 3, 40, 5, 5, {.padding = 2, .dilation = 2}, 2, 2, true},
   };
   for (mg::DType dtype : {mg::kFloat64, mg::kFloat32}) {
     const double tol = dtype == mg::kFloat64 ? 1e-10 : 2e-4;
@@ -277,6 +287,8 @@ TEST(Conv2d, Gradcheck) {
       // Planes of 256 positions: per-sample GEMMs; the 1x1 one reads the input in place.
       {{1, 2, 16, 16}, {2, 2, 3, 3}, {.padding = 1}},
       {{2, 2, 16, 16}, {4, 1, 1, 1}, {.groups = 2}},
+      // The direct kernels (few output channels, rows of >= 16 outputs), rows ending mid-vector.
+      {{2, 2, 4, 19}, {3, 2, 2, 3}, {.padding = {0, 1}, .dilation = {1, 2}}},
   };
   uint64_t seed = 20;
   for (const GradCase& c : grad_cases) {
