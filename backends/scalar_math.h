@@ -5,16 +5,9 @@
 #include <limits>
 #include <type_traits>
 
-#include "backends/kernels.h"
-#ifndef __CUDACC__
 #include "backends/fast_math.h"
-#endif
-
-#ifdef __CUDACC__
-#define MG_HOST_DEVICE __host__ __device__
-#else
-#define MG_HOST_DEVICE
-#endif
+#include "backends/kernels.h"
+#include "core/host_device.h"
 
 namespace mixgrad::kernels {
 
@@ -115,7 +108,7 @@ MG_HOST_DEVICE inline auto unary_fn(T x, OpParams p) {
     else if constexpr (Op == UnaryOp::Cos)
       return std::cos(x);
     else if constexpr (Op == UnaryOp::GeluErf) {
-#ifndef __CUDACC__
+#if !defined(__CUDA_ARCH__)  // host-only approximation; CUDA devices have a fast erff
       if constexpr (std::is_same_v<T, float>) return gelu_erf_approx(x);  // vectorizes
 #endif
       return T(0.5) * x * (T(1) + erf(x * T(0.70710678118654752440)));
@@ -200,7 +193,7 @@ MG_HOST_DEVICE inline auto binary_fn(T x, T y, OpParams p) {
     } else if constexpr (Op == BinaryOp::ReluBackward) {
       return y > T(0) ? x : T(0);
     } else if constexpr (Op == BinaryOp::GeluErfBackward) {
-#ifndef __CUDACC__
+#if !defined(__CUDA_ARCH__)
       if constexpr (std::is_same_v<T, float>) return x * gelu_erf_derivative_approx(y);
 #endif
       const T cdf = T(0.5) * (T(1) + erf(y * T(0.70710678118654752440)));

@@ -3,30 +3,35 @@
 #include <array>
 
 #include "backends/cpu/caching_allocator.h"
+#include "backends/kernels.h"
 #include "core/error.h"
 
 namespace mixgrad {
 
 namespace {
-std::array<Allocator*, kNumDeviceTypes>& registry() {
-  static std::array<Allocator*, kNumDeviceTypes> table = [] {
-    std::array<Allocator*, kNumDeviceTypes> t{};
-    t[static_cast<int>(DeviceType::CPU)] = &cpu::caching_allocator();
+Allocator& cpu_allocator(int) {
+  return cpu::caching_allocator();
+}
+std::array<AllocatorGetter, kNumDeviceTypes>& registry() {
+  static std::array<AllocatorGetter, kNumDeviceTypes> table = [] {
+    std::array<AllocatorGetter, kNumDeviceTypes> t{};
+    t[static_cast<int>(DeviceType::CPU)] = &cpu_allocator;
     return t;
   }();
   return table;
 }
 }  // namespace
 
-void register_allocator(DeviceType type, Allocator* allocator) {
-  registry()[static_cast<int>(type)] = allocator;
+void register_allocator(DeviceType type, AllocatorGetter getter) {
+  registry()[static_cast<int>(type)] = getter;
 }
 
 Allocator& allocator_for(Device device) {
-  Allocator* a = registry()[static_cast<int>(device.type)];
-  MG_CHECK(a != nullptr, "allocate", "no allocator for device ", describe(device),
-           " (mixgrad was built without this backend, or no such device is present)");
-  return *a;
+  kernels::ensure_backends_registered();  // backends register their allocators there
+  AllocatorGetter get = registry()[static_cast<int>(device.type)];
+  MG_CHECK(get != nullptr, "allocate", "no allocator for device ", describe(device),
+           " (mixgrad was built without this backend)");
+  return get(device.index);
 }
 
 AllocatorStats memory_stats(Device device) {

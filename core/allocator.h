@@ -30,9 +30,13 @@ class Allocator {
   virtual void reset_peak_stats() = 0;
 };
 
-// The allocator registered for a device type; throws Error when that backend is unavailable.
+// The allocator of a device; throws Error when its backend is unavailable or the device index
+// does not exist.
 Allocator& allocator_for(Device device);
-void register_allocator(DeviceType type, Allocator* allocator);
+// Each backend registers, per device type, a function returning the allocator of a device index
+// (throwing Error for an index that does not exist).
+using AllocatorGetter = Allocator& (*)(int device_index);
+void register_allocator(DeviceType type, AllocatorGetter getter);
 
 // Statistics of the device's allocator, and a way to drop its cached blocks.
 AllocatorStats memory_stats(Device device = Device::cpu());

@@ -6,8 +6,8 @@
 
 namespace mixgrad {
 
-// Float16/BFloat16 are reserved for the CUDA backend: the enum, names and sizes already know
-// them so storage and printing need no change when their kernels arrive.
+// Float16/BFloat16 are computed on by the CUDA backend only (in float32, stored 16-bit); a CPU
+// tensor of them can hold and move bytes but CPU kernels reject them.
 enum class DType : uint8_t { Bool, Int32, Int64, Float32, Float64, Float16, BFloat16 };
 
 inline constexpr DType kFloat32 = DType::Float32;

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <mutex>
 
+#include "core/host_device.h"
+
 namespace mixgrad {
 
 class Generator {
@@ -39,7 +41,7 @@ Generator& default_generator();
 void manual_seed(uint64_t seed);
 
 // Four 32-bit random words for counter block `counter` under `seed`.
-inline std::array<uint32_t, 4> philox4x32(uint64_t seed, uint64_t counter) {
+MG_HOST_DEVICE inline std::array<uint32_t, 4> philox4x32(uint64_t seed, uint64_t counter) {
   uint32_t c0 = static_cast<uint32_t>(counter), c1 = static_cast<uint32_t>(counter >> 32), c2 = 0,
            c3 = 0;
   uint32_t k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
@@ -59,10 +61,10 @@ inline std::array<uint32_t, 4> philox4x32(uint64_t seed, uint64_t counter) {
 }
 
 // Uniform in [0, 1) from 32 random bits (24 significant bits for float) or 2x32 (double).
-inline float uint_to_unit_float(uint32_t x) {
+MG_HOST_DEVICE inline float uint_to_unit_float(uint32_t x) {
   return static_cast<float>(x >> 8) * 0x1.0p-24f;
 }
-inline double uint_to_unit_double(uint32_t hi, uint32_t lo) {
+MG_HOST_DEVICE inline double uint_to_unit_double(uint32_t hi, uint32_t lo) {
   return static_cast<double>(((static_cast<uint64_t>(hi) << 32) | lo) >> 11) * 0x1.0p-53;
 }
 

@@ -44,7 +44,9 @@ void Tensor::check_dtype_access(DType requested, const char* what) const {
 
 Scalar Tensor::item_scalar() const {
   MG_CHECK(numel() == 1, "item", "expected a tensor with one element, got shape ", shape());
-  Tensor c = device().is_cpu() ? *this : to(Device::cpu());
+  // 16-bit floats are widened on their device: the CPU stores them but does not compute on them.
+  const bool half = dtype() == DType::Float16 || dtype() == DType::BFloat16;
+  Tensor c = device().is_cpu() ? *this : (half ? to(kFloat32) : *this).to(Device::cpu());
   const void* p = c.data_ptr();
   switch (c.dtype()) {
     case DType::Float32:

@@ -107,7 +107,8 @@ class Tensor {
   // All elements in row-major order, converted to T (any layout, any device).
   template <class T>
   std::vector<T> to_vector() const {
-    Tensor c = to(kCPU).to(dtype_of_v<T>).contiguous();
+    // Converting before the move lets the device convert types the CPU only stores (float16).
+    Tensor c = to(dtype_of_v<T>).to(kCPU).contiguous();
     auto d = c.data<T>();
     return std::vector<T>(d.begin(), d.end());
   }

@@ -100,6 +100,8 @@ FlatClasses flatten_classes(const char* op, const Tensor& scores, const Tensor& 
            scores.shape());
   MG_CHECK(target.dtype() == DType::Int64 || target.dtype() == DType::Int32, op,
            "target must hold class indices (int64 or int32), got ", target.dtype());
+  MG_CHECK(target.device() == scores.device(), op, "target on ", target.device(), " but input on ",
+           scores.device());
   Shape expected = scores.shape();
   expected.erase(expected.begin() + 1);
   MG_CHECK(target.shape() == expected, op, "target of shape ", target.shape(),

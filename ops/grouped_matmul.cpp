@@ -8,6 +8,7 @@
 #include "autograd/function.h"
 #include "autograd/grad_mode.h"
 #include "backends/kernels.h"
+#include "ops/copy.h"
 #include "ops/creation.h"
 #include "ops/index.h"
 #include "ops/view.h"
@@ -29,8 +30,9 @@ void check_operands(const Tensor& x, const Tensor& w, const Tensor& group_sizes)
   MG_CHECK(x.size(1) == w.size(1), kOp, "x of shape ", x.shape(), " cannot be multiplied by w of ",
            "shape ", w.shape(), " (", x.size(1), " != ", w.size(1), ")");
   MG_CHECK(group_sizes.dim() == 1 && group_sizes.dtype() == DType::Int64 &&
-               group_sizes.device().type == DeviceType::CPU,
-           kOp, "expected group_sizes as a 1-D int64 CPU tensor, got ", describe(group_sizes));
+               (group_sizes.device().is_cpu() || group_sizes.device() == x.device()),
+           kOp, "expected group_sizes as a 1-D int64 tensor on the CPU or on x's device (",
+           describe(x.device()), "), got ", describe(group_sizes));
   MG_CHECK(group_sizes.size(0) == w.size(0), kOp, "group_sizes has ", group_sizes.size(0),
            " elements but w of shape ", w.shape(), " has ", w.size(0), " groups");
 }
@@ -58,14 +60,17 @@ Tensor empty_like_shape(const Shape& shape, const Tensor& like) {
 // The op for a checked x, w, group_sizes; bias may be undefined.
 Tensor grouped_product(const Tensor& x, const Tensor& w, const Tensor& group_sizes,
                        const Tensor& bias) {
-  const std::vector<int64_t> groups = row_groups(group_sizes, x.size(0));
+  // The sizes steer the host-side loop over groups, so a device tensor is read back once here
+  // (one sync, as in every grouped GEMM whose group sizes come from the device).
+  const Tensor host_sizes = to(group_sizes, Device::cpu());
+  const std::vector<int64_t> groups = row_groups(host_sizes, x.size(0));
   const Tensor group_ids =
       bias.defined() ? tensor(groups, std::nullopt, TensorOptions(DType::Int64).device(x.device()))
                      : Tensor();
   Tensor out = empty_like_shape({x.size(0), w.size(2)}, x);
   {
     NoGradGuard no_grad;
-    kernels::grouped_gemm(x.device(), out, x, w, group_sizes, kernels::GroupedDim::M);
+    kernels::grouped_gemm(x.device(), out, x, w, host_sizes, kernels::GroupedDim::M);
     if (bias.defined()) out.add_(index_select(bias, 0, group_ids));
   }
   const bool needs_x = should_record({x}), needs_w = should_record({w});
@@ -75,7 +80,7 @@ Tensor grouped_product(const Tensor& x, const Tensor& w, const Tensor& group_siz
   // in-place change of the caller's tensor cannot alter the backward.
   record(kOp, out, inputs,
          [sx = save(needs_w ? x : Tensor()), sw = save(needs_x ? w : Tensor()),
-          sizes = group_sizes.clone(), group_ids, x_shape = x.shape(), w_shape = w.shape(),
+          sizes = host_sizes.clone(), group_ids, x_shape = x.shape(), w_shape = w.shape(),
           bias_shape = bias.defined() ? bias.shape() : Shape{}](const Tensor& g, InputGrads in) {
            if (in[0].needed()) {
              Tensor dx = empty_like_shape(x_shape, g);

@@ -8,31 +8,17 @@
 #include <limits>
 #include <type_traits>
 
+#include "backends/blas_layout.h"
 #include "core/error.h"
 
 namespace mixgrad::cpu {
 
+using kernels::blas_layout;
+using kernels::BlasLayout;
+
 // Below about 10^3 multiply-adds OpenBLAS's per-call overhead costs more than the arithmetic
 // (measured: batches of 8x8x8 ran faster through a plain loop, 16x16x16 through OpenBLAS).
 inline constexpr int64_t kTinyGemm = 1024;
-
-// How BLAS reads one [rows, cols] matrix in place, if it can.
-struct BlasLayout {
-  bool ok = false;
-  bool transposed = false;  // stored as cols x rows row-major
-  int64_t ld = 0;
-};
-
-inline BlasLayout blas_layout(int64_t rows, int64_t cols, int64_t row_stride, int64_t col_stride) {
-  // A dim of size <= 1 is never stepped along, so its stride may be anything.
-  const bool unit_cols = cols <= 1 || col_stride == 1;
-  const bool unit_rows = rows <= 1 || row_stride == 1;
-  if (unit_cols && (rows <= 1 || row_stride >= std::max<int64_t>(cols, 1)))
-    return {true, false, rows <= 1 ? std::max<int64_t>(cols, 1) : row_stride};
-  if (unit_rows && (cols <= 1 || col_stride >= std::max<int64_t>(rows, 1)))
-    return {true, true, cols <= 1 ? std::max<int64_t>(rows, 1) : col_stride};
-  return {};
-}
 
 // `v` as a BLAS int; throws Error naming `op` when it does not fit.
 inline int blas_int(const char* op, int64_t v) {

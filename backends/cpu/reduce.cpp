@@ -21,6 +21,7 @@
 #include "backends/cpu/dim_rows.h"
 #include "backends/cpu/kernels.h"
 #include "backends/cpu/parallel.h"
+#include "backends/merged_dims.h"
 #include "core/dispatch.h"
 
 namespace mixgrad::cpu {
@@ -66,32 +67,8 @@ inline bool replaces(T v, T best) {
   return Op == ReduceOp::Max ? v > best : v < best;
 }
 
-// Dims walked together by N tensors: sizes plus each tensor's strides, outermost first.
-// Size-1 dims are dropped and an inner dim merges into its outer neighbour when that is
-// contiguous for every tensor, so odometers carry as rarely as possible. Row-major positions
-// are unchanged by both.
 template <int N>
-struct Dims {
-  Shape sizes;
-  std::array<Shape, N> strides;
-
-  void push(int64_t size, const std::array<int64_t, N>& st) {
-    if (size == 1) return;
-    if (!sizes.empty() && sizes.back() != 0 && size != 0) {
-      bool merge = true;
-      for (int k = 0; k < N; ++k) merge = merge && strides[k].back() == st[k] * size;
-      if (merge) {
-        sizes.back() *= size;
-        for (int k = 0; k < N; ++k) strides[k].back() = st[k];
-        return;
-      }
-    }
-    sizes.push_back(size);
-    for (int k = 0; k < N; ++k) strides[k].push_back(st[k]);
-  }
-  int64_t numel() const { return numel_of(sizes); }
-  int ndim() const { return static_cast<int>(sizes.size()); }
-};
+using Dims = kernels::MergedDims<N>;
 
 // An odometer over Dims<N> from row-major position `start`: at(k) is tensor k's element
 // offset at the current position; next() moves to the following position.
