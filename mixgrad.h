@@ -11,6 +11,7 @@
 #include "autograd/gradcheck.h"
 #include "autograd/graph_export.h"
 #include "backends/cpu/parallel.h"
+#include "backends/cuda_api.h"
 #include "core/allocator.h"
 #include "core/generator.h"
 #include "core/tensor.h"
