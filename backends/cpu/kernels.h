@@ -21,8 +21,8 @@ void grouped_gemm(const Tensor& out, const Tensor& a, const Tensor& b, const Ten
                   kernels::GroupedDim grouped);
 void im2col(const Tensor& columns, const Tensor& input, const kernels::ConvGeometry& geometry);
 void col2im(const Tensor& grad_input, const Tensor& columns, const kernels::ConvGeometry& geometry);
-void conv2d_direct(const Tensor& out, const Tensor& input, const Tensor& weight,
-                   const Tensor& bias, const kernels::ConvGeometry& geometry);
+void conv2d_direct(const Tensor& out, const Tensor& input, const Tensor& weight, const Tensor& bias,
+                   const kernels::ConvGeometry& geometry);
 void conv2d_direct_weight_grad(const Tensor& grad_weight, const Tensor& grad_out,
                                const Tensor& input, const kernels::ConvGeometry& geometry);
 void gather(const Tensor& out, const Tensor& in, int64_t dim, const Tensor& index);

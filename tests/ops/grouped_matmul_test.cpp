@@ -267,8 +267,7 @@ TEST(GroupedMatmulErrors, GroupSizes) {
   EXPECT_MG_ERROR(mg::grouped_matmul(x, w, sizes_of({1, 1, 2})), "has 3 elements but w");
   EXPECT_MG_ERROR(mg::grouped_matmul(x, w, mg::tensor({2, 2})), "1-D int64 tensor");
   EXPECT_MG_ERROR(mg::grouped_matmul(x, w, mg::tensor({2.f, 2.f})), "1-D int64 tensor");
-  EXPECT_MG_ERROR(mg::grouped_matmul(x, w, sizes_of({2, 2}).reshape({1, 2})),
-                  "1-D int64 tensor");
+  EXPECT_MG_ERROR(mg::grouped_matmul(x, w, sizes_of({2, 2}).reshape({1, 2})), "1-D int64 tensor");
 }
 
 TEST(GroupedMatmulErrors, Dtypes) {
