@@ -24,6 +24,7 @@ class Kernel;
 template <class R, class... A>
 class Kernel<R(A...)> {
  public:
+  using Signature = R(A...);  // declares a backend's implementation: Signature name;
   using Fn = R (*)(A...);
   // Every tensor a kernel gets must be on the device it runs on, which the call checks (a
   // backend must never dereference another device's pointer, whatever an op forgot to check).
@@ -294,5 +295,25 @@ inline Kernel<void(const Tensor& out, const Tensor& in, const Tensor& weights)> 
     "bincount"};
 // Coordinates of the non-zero elements as an int64 [count, ndim] tensor.
 inline Kernel<Tensor(const Tensor& in)> nonzero{"nonzero"};
+
+// The function type a Kernel object dispatches to.
+template <class K>
+using Kernel_signature = typename K::Signature;
+
+// Every kernel above that each backend implements (conv2d_direct* are CPU-only: ops call them
+// on the CPU only). A backend declares and registers its set from this one list:
+//   MIXGRAD_FOR_EACH_BACKEND_KERNEL(MIXGRAD_DECLARE_KERNEL)   (in its namespace)
+//   MIXGRAD_FOR_EACH_BACKEND_KERNEL(MIXGRAD_REGISTER_KERNEL)  (with `t` its DeviceType)
+// clang-format off
+#define MIXGRAD_FOR_EACH_BACKEND_KERNEL(X)                                                        \
+  X(copy) X(fill) X(arange) X(unary) X(binary) X(where) X(reduce) X(cumsum) X(gemm)               \
+  X(grouped_gemm) X(im2col) X(col2im) X(gather) X(scatter) X(index_select) X(index_scatter)       \
+  X(sort) X(topk) X(softmax) X(softmax_backward) X(norm_moments) X(norm_affine)                   \
+  X(norm_backward_sums) X(pool2d) X(pool2d_backward) X(uniform) X(normal) X(randint) X(bincount)  \
+  X(nonzero)
+// clang-format on
+#define MIXGRAD_DECLARE_KERNEL(name) \
+  ::mixgrad::kernels::Kernel_signature<decltype(::mixgrad::kernels::name)> name;
+#define MIXGRAD_REGISTER_KERNEL(name) ::mixgrad::kernels::name.set(t, name);
 
 }  // namespace mixgrad::kernels
