@@ -13,6 +13,7 @@
 #include "backends/cpu/parallel.h"
 #include "backends/cuda_api.h"
 #include "core/allocator.h"
+#include "core/deterministic.h"
 #include "core/generator.h"
 #include "core/tensor.h"
 #include "data/data.h"
