@@ -277,8 +277,9 @@ inline Kernel<void(PoolMode, const Tensor& out, const Tensor& indices, const Ten
                    const Pool2dParams&)>
     pool2d{"pool2d"};
 // Gradient of pool2d: overwrites contiguous `grad_in` [planes, H, W] from contiguous `grad_out`.
-// Max scatters grad_out through `indices` (checked to lie in [-1, H * W); -1 passes nothing; the
-// params are unused); Avg spreads grad_out / divisor over each window.
+// Max scatters grad_out through `indices` (checked to lie in [-1, H * W); -1 passes nothing),
+// which pool2d wrote with the same params (a backend may gather through the windows instead);
+// Avg spreads grad_out / divisor over each window.
 inline Kernel<void(PoolMode, const Tensor& grad_in, const Tensor& grad_out, const Tensor& indices,
                    const Pool2dParams&)>
     pool2d_backward{"pool2d_backward"};

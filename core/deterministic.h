@@ -10,8 +10,8 @@
 // contributions sequentially in the CPU's order instead (float32/float64 results are then
 // bitwise equal to the CPU's), at the cost of a radix sort and of one thread per target: a
 // target hit by many writes is summed serially. Integer and bool results never depend on the
-// order, so they keep the fast kernels. Not covered yet: max_pool2d's backward, whose
-// overlapping windows still add through atomics.
+// order, so they keep the fast kernels. max_pool2d's backward gathers each input's gradient
+// over its covering windows in the CPU's order instead of adding through atomics.
 //
 // Off by default. The switch is read when a kernel is launched; flip it between ops, not while
 // other threads are launching work whose determinism matters.

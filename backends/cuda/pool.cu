@@ -12,6 +12,7 @@
 
 #include "backends/cuda/common.cuh"
 #include "backends/cuda/kernels.h"
+#include "core/deterministic.h"
 
 namespace mixgrad::cuda {
 
@@ -191,14 +192,64 @@ __global__ void max_pool_backward_kernel(T* grad_in, const T* __restrict__ grad_
   }
 }
 
+// Only reports indices outside [-1, in_plane) (the deterministic path's first pass).
+__global__ void max_pool_check_kernel(const int64_t* __restrict__ indices, int64_t in_plane,
+                                      int64_t total, IndexCheck::Slot check) {
+  MG_CUDA_KERNEL_LOOP(e, total) {
+    const int64_t at = indices[e];
+    if (at < -1 || at >= in_plane) check.report(at);
+  }
+}
+
+// Deterministic gradient of max pooling, gathered: each input element sums grad_out over the
+// windows covering it whose recorded maximum it is, in window order (oh, then ow), which is the
+// order the CPU's scatter adds them in. Valid because the indices come from the forward over the
+// same windows (pool2d_backward gets that forward's params).
 template <class T>
-void max_pool_backward(const Tensor& grad_in, const Tensor& grad_out, const Tensor& indices) {
+__global__ void max_pool_backward_gather_kernel(T* __restrict__ grad_in,
+                                                const T* __restrict__ grad_out,
+                                                const int64_t* __restrict__ indices, PoolShape s,
+                                                int64_t total) {
+  using A = acc_t<T>;
+  const int64_t out_plane = s.out_h * s.out_w, in_plane = s.in_h * s.in_w;
+  MG_CUDA_KERNEL_LOOP(e, total) {
+    const int64_t plane = e / in_plane, pos = e - plane * in_plane;
+    const int64_t h = pos / s.in_w, w = pos - h * s.in_w;
+    const T* g = grad_out + plane * out_plane;
+    const int64_t* idx = indices + plane * out_plane;
+    const OutRange rows = covering_windows(s.p.h, s.in_h, s.out_h, h);
+    const OutRange cols = covering_windows(s.p.w, s.in_w, s.out_w, w);
+    A sum = A(0);
+    for (int64_t oh = rows.first; oh < rows.last; ++oh)
+      for (int64_t ow = cols.first; ow < cols.last; ++ow)
+        if (idx[oh * s.out_w + ow] == pos) sum += convert<A>(g[oh * s.out_w + ow]);
+    grad_in[e] = convert<T>(sum);
+  }
+}
+
+template <class T>
+void max_pool_backward(const Tensor& grad_in, const Tensor& grad_out, const Tensor& indices,
+                       const Pool2dParams& params) {
   const cudaStream_t stream = stream_of(grad_in);
-  MG_CUDA_CHECK(cudaMemsetAsync(grad_in.data_ptr(), 0, grad_in.numel() * sizeof(T), stream));
   const int64_t total = grad_out.numel();
-  if (total == 0) return;
   const int64_t in_plane = grad_in.size(1) * grad_in.size(2);
   const IndexCheck check(grad_in);
+  if (deterministic_algorithms()) {
+    if (total > 0) {
+      max_pool_check_kernel<<<blocks_for(total), kThreads, 0, stream>>>(
+          data_of<const int64_t>(indices), in_plane, total, check.slot());
+      MG_CUDA_LAUNCH_CHECK();
+    }
+    max_pool_backward_gather_kernel<T><<<blocks_for(grad_in.numel()), kThreads, 0, stream>>>(
+        data_of<T>(grad_in), data_of<const T>(grad_out), data_of<const int64_t>(indices),
+        pool_shape(grad_in, grad_out, params), grad_in.numel());
+    MG_CUDA_LAUNCH_CHECK();
+    MG_CHECK(!check.reported(), "max_pool2d_backward", "an index lies outside the ",
+             grad_in.size(1), "x", grad_in.size(2), " input plane");
+    return;
+  }
+  MG_CUDA_CHECK(cudaMemsetAsync(grad_in.data_ptr(), 0, grad_in.numel() * sizeof(T), stream));
+  if (total == 0) return;
   max_pool_backward_kernel<T><<<blocks_for(total), kThreads, 0, stream>>>(
       data_of<T>(grad_in), data_of<const T>(grad_out), data_of<const int64_t>(indices), in_plane,
       grad_out.size(1) * grad_out.size(2), total, check.slot());
@@ -242,7 +293,7 @@ void pool2d_backward(PoolMode mode, const Tensor& grad_in, const Tensor& grad_ou
   if (total == 0) return;
   TensorDeviceGuard guard(grad_in);
   dispatch_cuda_floating(grad_in.dtype(), "pool2d_backward", [&]<class T>() {
-    if (mode == PoolMode::Max) return max_pool_backward<T>(grad_in, grad_out, indices);
+    if (mode == PoolMode::Max) return max_pool_backward<T>(grad_in, grad_out, indices, params);
     avg_pool_backward_kernel<T><<<blocks_for(total), kThreads, 0, stream_of(grad_in)>>>(
         data_of<T>(grad_in), data_of<const T>(grad_out), pool_shape(grad_in, grad_out, params),
         total);

@@ -108,6 +108,29 @@ TEST(CudaDeterministic, BincountMatchesCpu) {
                       kFloat32Tol);
 }
 
+// Overlapping windows (stride 1, and dilation 2) pass several gradients to one input; the
+// deterministic backward gathers them in the CPU's window order.
+TEST(CudaDeterministic, MaxPoolBackwardIsReproducible) {
+  MG_REQUIRE_CUDA();
+  const DeterministicGuard deterministic;
+  Generator gen(12);
+  // Few distinct values, so one input is the maximum of many windows.
+  const Tensor x = randint(0, 4, {4, 3, 33, 31}, kInt64, &gen).to(kFloat32);
+  const Tensor w = randn({4, 3, 31, 29}, kFloat32, &gen);
+  const Tensor wd = randn({4, 3, 29, 27}, kFloat32, &gen);
+  for (const bool dilated : {false, true}) {
+    SCOPED_TRACE(dilated ? "dilation 2" : "dilation 1");
+    expect_reproducible(
+        [&](Device d) {
+          const Tensor leaf = x.to(d).detach().requires_grad_();
+          const MaxPool2dOptions o{.stride = 1, .dilation = dilated ? 2 : 1};
+          (max_pool2d(leaf, 3, o) * (dilated ? wd : w).to(d)).sum().backward();
+          return leaf.grad();
+        },
+        kFloat32Tol);
+  }
+}
+
 // The deterministic path checks indices itself (the sort's record pass): same Error as the CPU.
 TEST(CudaDeterministic, BadIndicesThrowTheCpuError) {
   MG_REQUIRE_CUDA();
