@@ -141,6 +141,23 @@ std::vector<Case> cases() {
        true},
       {"direct padded rows", {2, 2, 6, 40, 8, 2, 5, 1, 1, 1, 0, 1, 0}, {.padding = {1, 0}}, false},
       {"direct cifar conv1", {3, 3, 32, 32, 6, 5, 5}, {}, true},
+      // At least 32 output channels per group and 128 columns per chunk: the weight gradient
+      // accumulates transposed (chunk-wide and per-sample GEMMs).
+      {"transposed weight gradient grouped",
+       {2, 4, 8, 10, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2},
+       {.padding = 1, .groups = 2},
+       true},
+      // One sample's columns fill the columns budget (chunks of one sample): the backward runs
+      // whole samples per thread when there are several threads (the ResNet block's shape).
+      {"one-sample chunks", {3, 64, 32, 32, 12, 3, 3, 1, 1, 1, 1, 1, 1}, {.padding = 1}, false},
+      {"one-sample chunks grouped strided",
+       {3, 64, 63, 64, 32, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 2},
+       {.stride = 2, .padding = 1, .groups = 2},
+       true},
+      {"transposed weight gradient per-sample",
+       {2, 3, 16, 16, 32, 3, 3, 1, 1, 1, 1, 1, 1},
+       {.padding = 1},
+       false},
   };
 }
 
@@ -214,6 +231,19 @@ TEST(Conv2d, MatchesNestedLoopsFloat64) {
 
 TEST(Conv2d, MatchesNestedLoopsFloat32) {
   for (const Case& c : cases()) check_case(c, mg::kFloat32, 2e-4);
+}
+
+// The one-sample-chunk backward splits the batch among threads: 1 thread (the serial path) and
+// more threads than some of them get samples for.
+TEST(Conv2d, OneSampleChunksAtSeveralThreadCounts) {
+  const int saved = mg::get_num_threads();
+  for (int threads : {1, 3, 5}) {
+    mg::set_num_threads(threads);
+    SCOPED_TRACE(threads);
+    for (const Case& c : cases())
+      if (std::string(c.name).starts_with("one-sample")) check_case(c, mg::kFloat64, 1e-10);
+  }
+  mg::set_num_threads(saved);
 }
 
 TEST(Conv2d, NonContiguousOperands) {
