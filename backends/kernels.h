@@ -7,6 +7,7 @@
 // DeviceType in its register function, so a new backend plugs in here without touching ops.
 #include <array>
 #include <cstdint>
+#include <utility>
 
 #include "core/device.h"
 #include "core/error.h"
@@ -28,9 +29,10 @@ class Kernel<R(A...)> {
   using Fn = R (*)(A...);
   // Every tensor a kernel gets must be on the device it runs on, which the call checks (a
   // backend must never dereference another device's pointer, whatever an op forgot to check).
-  // `mixed_devices` exempts the kernels whose contract says otherwise.
-  constexpr explicit Kernel(const char* name, bool mixed_devices = false)
-      : name_(name), mixed_devices_(mixed_devices) {}
+  // `mixed_devices` exempts copy, which moves data between devices; `host_arg` is the one
+  // argument (0-based, after the device) that the contract keeps in host memory.
+  constexpr explicit Kernel(const char* name, bool mixed_devices = false, int host_arg = -1)
+      : name_(name), mixed_devices_(mixed_devices), host_arg_(host_arg) {}
   void set(DeviceType t, Fn f) { impl_[static_cast<int>(t)] = f; }
   Fn get(Device d) const {
     ensure_backends_registered();
@@ -41,20 +43,25 @@ class Kernel<R(A...)> {
   }
   template <class... Args>
   R operator()(Device d, Args&&... args) const {
-    if (!mixed_devices_) (check_on(d, args), ...);
+    if (!mixed_devices_) check_all(d, std::index_sequence_for<Args...>{}, args...);
     return get(d)(std::forward<Args>(args)...);
   }
 
  private:
-  void check_on(Device d, const Tensor& t) const {
-    MG_CHECK(!t.defined() || t.device() == d, name_, "expected every tensor on ", describe(d),
-             ", got ", describe(t));
+  template <std::size_t... I, class... Args>
+  void check_all(Device d, std::index_sequence<I...>, const Args&... args) const {
+    (check_on(d, args, static_cast<int>(I) == host_arg_), ...);
+  }
+  void check_on(Device d, const Tensor& t, bool host_allowed) const {
+    MG_CHECK(!t.defined() || t.device() == d || (host_allowed && t.device().is_cpu()), name_,
+             "expected every tensor on ", describe(d), ", got ", describe(t));
   }
   template <class T>
-  void check_on(Device, const T&) const {}
+  void check_on(Device, const T&, bool) const {}
 
   const char* name_;
   bool mixed_devices_;
+  int host_arg_;
   std::array<Fn, kNumDeviceTypes> impl_{};
 };
 
@@ -174,7 +181,7 @@ enum class GroupedDim : uint8_t {
 // are ignored; with GroupedDim::K an empty group's out[g] is zero.
 inline Kernel<void(const Tensor& out, const Tensor& a, const Tensor& b, const Tensor& group_sizes,
                    GroupedDim grouped)>
-    grouped_gemm{"grouped_gemm", /*mixed_devices=*/true};
+    grouped_gemm{"grouped_gemm", /*mixed_devices=*/false, /*host_arg=*/3};
 // The sliding window of a 2-D convolution over [N, C, H, W] (a 1-D one has height 1).
 // pad_h / pad_w are the zero rows / columns before the input; the far side's padding is
 // implied by out_h / out_w (so asymmetric "same" padding needs nothing more).

@@ -465,8 +465,8 @@ Tensor conv_lifted(const char* op, const Tensor& input, const Tensor& weight, co
       out = empty(out_shape, options_of(x));
       kernels::conv2d_direct(x.device(), out, x, w, bias.defined() ? bias.contiguous() : bias, geo);
     } else {
-      // Small planes: keeping the columns for the weight gradient costs less memory than
-      // one chunk's buffer and spares the backward an im2col.
+      // Small planes (the whole batch is one chunk): the columns, kh * kw times the input, stay
+      // alive until the backward instead of x, which spares the weight gradient an im2col.
       out = conv_forward(s, x, w, bias, out_shape, need_w ? &columns : nullptr);
     }
   }

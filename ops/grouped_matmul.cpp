@@ -80,7 +80,8 @@ Tensor grouped_product(const Tensor& x, const Tensor& w, const Tensor& group_siz
   // in-place change of the caller's tensor cannot alter the backward.
   record(kOp, out, inputs,
          [sx = save(needs_w ? x : Tensor()), sw = save(needs_x ? w : Tensor()),
-          sizes = host_sizes.clone(), group_ids, x_shape = x.shape(), w_shape = w.shape(),
+          sizes = group_sizes.device().is_cpu() ? host_sizes.clone() : host_sizes, group_ids,
+          x_shape = x.shape(), w_shape = w.shape(),
           bias_shape = bias.defined() ? bias.shape() : Shape{}](const Tensor& g, InputGrads in) {
            if (in[0].needed()) {
              Tensor dx = empty_like_shape(x_shape, g);

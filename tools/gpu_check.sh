@@ -46,7 +46,7 @@ run() {
   ninja -C build/gpu mixgrad_cuda_tests mixgrad_cuda_selfcheck_tests >"$out/build.log" 2>&1
 
   local status=0
-  ctest --test-dir build/gpu -L cuda --output-on-failure -j 8 >"$out/ctest-cuda.log" 2>&1 ||
+  ctest --test-dir build/gpu -L '^cuda$' --output-on-failure -j 8 >"$out/ctest-cuda.log" 2>&1 ||
     status=1
   local tests=build/gpu/tests/mixgrad_cuda_tests
   # The 100-step training runs add only time under the sanitizer; every op case still runs.

@@ -233,8 +233,8 @@ TEST(Conv2d, MatchesNestedLoopsFloat32) {
   for (const Case& c : cases()) check_case(c, mg::kFloat32, 2e-4);
 }
 
-// The one-sample-chunk backward splits the batch among threads: 1 thread (the serial path) and
-// more threads than some of them get samples for.
+// The one-sample-chunk backward splits the batch among threads: 1 thread (the serial path), and
+// 3 and 5 threads, whose shares of the batch differ in size.
 TEST(Conv2d, OneSampleChunksAtSeveralThreadCounts) {
   const int saved = mg::get_num_threads();
   for (int threads : {1, 3, 5}) {
