@@ -21,13 +21,8 @@
 #include "ops/conv.h"
 
 #include <algorithm>
-#include <exception>
 #include <string>
 #include <vector>
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "autograd/function.h"
 #include "backends/cpu/parallel.h"
@@ -187,42 +182,16 @@ int64_t chunk_size(int64_t rows, int64_t plane, int64_t batch) {
                              std::max<int64_t>(batch, 1));
 }
 
-#ifdef _OPENMP
 // Threads that a CPU convolution with one sample per chunk splits its batch among, each thread
 // taking whole samples with its own columns buffer and running im2col, the GEMMs and col2im
 // single-threaded (OpenBLAS's OpenMP build stays on the calling thread inside a parallel region):
 // one fork / join per pass instead of one per GEMM and per im2col / col2im of every sample, each
 // of which needed both threads scheduled at once. 0 or 1: no split.
 int64_t sample_workers(const ConvShapes& s, const Device& device, int64_t chunk, int64_t batch) {
-  if (device.type != DeviceType::CPU || chunk != 1 || s.wide || s.direct || omp_in_parallel())
+  if (device.type != DeviceType::CPU || chunk != 1 || s.wide || s.direct || cpu::in_parallel())
     return 0;
   return std::min<int64_t>(get_num_threads(), batch);
 }
-
-// Calls body(w, begin, end) on `workers` threads, thread w taking samples [begin, end) of
-// `batch` (at least one each); returns how many threads OpenMP gave. Rethrows the first
-// exception a thread threw.
-template <class F>
-int64_t split_samples(int64_t workers, int64_t batch, F&& body) {
-  std::exception_ptr error;
-  const int requested = static_cast<int>(workers);
-  int64_t team = workers;
-#pragma omp parallel num_threads(requested)
-  {
-    try {
-      NoGradGuard no_grad;  // grad mode is per thread: the views taken must not be recorded
-      const int64_t w = omp_get_thread_num(), nt = omp_get_num_threads();
-      if (w == 0) team = nt;
-      body(w, batch * w / nt, batch * (w + 1) / nt);
-    } catch (...) {
-#pragma omp critical(mixgrad_conv_split_samples)
-      if (!error) error = std::current_exception();
-    }
-  }
-  if (error) std::rethrow_exception(error);
-  return team;
-}
-#endif
 
 // When `keep_columns` is given and the whole batch fits one chunk of the chunk-wide path, it
 // receives the columns matrix [rows, N * plane], which the weight gradient needs again.
@@ -239,115 +208,58 @@ Tensor conv_forward(const ConvShapes& s, const Tensor& x, const Tensor& weight_2
   const double beta = bias.defined() ? 1 : 0;
   const int64_t chunk = chunk_size(rows, plane, batch);
   const TensorOptions options = TensorOptions(x.dtype()).device(device);
-#ifdef _OPENMP
+  const Tensor scratch = s.wide ? empty({out_channels * chunk * plane}, options) : Tensor();
+  // Samples [begin, end) in chunks, through the columns buffer `buffer`.
+  const auto run = [&](int64_t begin, int64_t end, const Tensor& buffer) {
+    for (int64_t start = begin; start < end; start += chunk) {
+      const int64_t n = std::min(chunk, end - start);
+      const Tensor x_chunk = narrow(x, 0, start, n);
+      Tensor cols;  // [n, rows, plane]
+      if (s.direct) {
+        cols = view(x_chunk, {n, channels, plane});
+      } else {
+        const Tensor matrix = prefix_matrix(buffer, rows, n * plane);
+        kernels::im2col(device, matrix, x_chunk, geo);
+        cols = per_sample(matrix, n, plane);
+      }
+      const Tensor out_chunk = view(narrow(out, 0, start, n), {n, out_channels, plane});
+      if (s.wide) {
+        const Tensor product = prefix_matrix(scratch, out_channels, n * plane);
+        const Tensor matrix = prefix_matrix(buffer, rows, n * plane);
+        for (int64_t g = 0; g < groups; ++g)
+          kernels::gemm(device, unsqueeze(group_rows(product, groups, g), 0),
+                        batched_weight(weight_2d, groups, g, 1),
+                        unsqueeze(group_rows(matrix, groups, g), 0), 1, 0);
+        // One pass transposes the product back to [n, O, plane] and adds the bias.
+        if (bias.defined())
+          kernels::binary(device, kernels::BinaryOp::Add, kernels::OpParams{.a = 1}, out_chunk,
+                          per_sample(product, n, plane),
+                          expand(reshape(bias, {1, out_channels, 1}), out_chunk.shape()));
+        else
+          kernels::copy(device, out_chunk, per_sample(product, n, plane));
+        continue;
+      }
+      for (int64_t g = 0; g < groups; ++g)
+        kernels::gemm(device, group_rows(out_chunk, groups, g),
+                      batched_weight(weight_2d, groups, g, n), group_rows(cols, groups, g), 1,
+                      beta);
+    }
+  };
   if (const int64_t workers = sample_workers(s, device, chunk, batch); workers > 1) {
     std::vector<Tensor> buffers(workers);  // allocated outside the parallel region
     for (Tensor& b : buffers) b = empty({rows * plane}, options);
-    split_samples(workers, batch, [&](int64_t w, int64_t begin, int64_t end) {
-      const Tensor matrix = prefix_matrix(buffers[w], rows, plane);
-      const Tensor cols = per_sample(matrix, 1, plane);
-      for (int64_t n = begin; n < end; ++n) {
-        kernels::im2col(device, matrix, narrow(x, 0, n, 1), geo);
-        const Tensor out_n = view(narrow(out, 0, n, 1), {1, out_channels, plane});
-        for (int64_t g = 0; g < groups; ++g)
-          kernels::gemm(device, group_rows(out_n, groups, g),
-                        batched_weight(weight_2d, groups, g, 1), group_rows(cols, groups, g), 1,
-                        beta);
-      }
+    cpu::parallel_split(batch, workers, [&](int64_t w, int64_t begin, int64_t end) {
+      NoGradGuard no_grad;  // grad mode is per thread: the views taken must not be recorded
+      run(begin, end, buffers[w]);
     });
     return out;
   }
-#endif
   const Tensor buffer = s.direct ? Tensor() : empty({rows * chunk * plane}, options);
   if (keep_columns && s.wide && chunk >= batch)
     *keep_columns = prefix_matrix(buffer, rows, batch * plane);
-  const Tensor scratch = s.wide ? empty({out_channels * chunk * plane}, options) : Tensor();
-  for (int64_t start = 0; start < batch; start += chunk) {
-    const int64_t n = std::min(chunk, batch - start);
-    const Tensor x_chunk = narrow(x, 0, start, n);
-    Tensor cols;  // [n, rows, plane]
-    if (s.direct) {
-      cols = view(x_chunk, {n, channels, plane});
-    } else {
-      const Tensor matrix = prefix_matrix(buffer, rows, n * plane);
-      kernels::im2col(device, matrix, x_chunk, geo);
-      cols = per_sample(matrix, n, plane);
-    }
-    const Tensor out_chunk = view(narrow(out, 0, start, n), {n, out_channels, plane});
-    if (s.wide) {
-      const Tensor product = prefix_matrix(scratch, out_channels, n * plane);
-      const Tensor matrix = prefix_matrix(buffer, rows, n * plane);
-      for (int64_t g = 0; g < groups; ++g)
-        kernels::gemm(device, unsqueeze(group_rows(product, groups, g), 0),
-                      batched_weight(weight_2d, groups, g, 1),
-                      unsqueeze(group_rows(matrix, groups, g), 0), 1, 0);
-      // One pass transposes the product back to [n, O, plane] and adds the bias.
-      if (bias.defined())
-        kernels::binary(device, kernels::BinaryOp::Add, kernels::OpParams{.a = 1}, out_chunk,
-                        per_sample(product, n, plane),
-                        expand(reshape(bias, {1, out_channels, 1}), out_chunk.shape()));
-      else
-        kernels::copy(device, out_chunk, per_sample(product, n, plane));
-      continue;
-    }
-    for (int64_t g = 0; g < groups; ++g)
-      kernels::gemm(device, group_rows(out_chunk, groups, g),
-                    batched_weight(weight_2d, groups, g, n), group_rows(cols, groups, g), 1, beta);
-  }
+  run(0, batch, buffer);
   return out;
 }
-
-#ifdef _OPENMP
-// conv_backward with its batch split among `workers` threads (sample_workers); the weight
-// gradient's per-thread partial sums are added in thread order, so the same thread count gives
-// the same bits.
-void conv_backward_by_sample(const ConvShapes& s, const Tensor& grad_out, const Tensor& x,
-                             const Tensor& weight_2d, const Tensor& x_grad, const Tensor& w_grad,
-                             int64_t workers) {
-  const kernels::ConvGeometry& geo = s.plan.geometry;
-  const int64_t groups = s.plan.groups, batch = s.input_shape[0];
-  const int64_t out_channels = s.weight_shape[0], plane = geo.out_h * geo.out_w;
-  const int64_t rows = numel_of(s.weight_shape) / out_channels * groups;
-  const Device device = grad_out.device();
-  const TensorOptions options = TensorOptions(grad_out.dtype()).device(device);
-  // Allocated here, outside the parallel region.
-  std::vector<Tensor> buffers(workers), partials(workers);
-  for (int64_t w = 0; w < workers; ++w) {
-    buffers[w] = empty({rows * plane}, options);
-    if (w_grad.defined()) partials[w] = empty({rows / groups, out_channels}, options);
-  }
-  const int64_t team = split_samples(workers, batch, [&](int64_t w, int64_t begin, int64_t end) {
-    const Tensor matrix = prefix_matrix(buffers[w], rows, plane);
-    // dW^T, accumulated transposed as in conv_backward.
-    const Tensor w_part = w_grad.defined() ? t(partials[w]) : Tensor();
-    for (int64_t n = begin; n < end; ++n) {
-      const Tensor g = view(narrow(grad_out, 0, n, 1), {1, out_channels, plane});
-      if (w_grad.defined()) {
-        kernels::im2col(device, matrix, narrow(x, 0, n, 1), geo);
-        const Tensor g_t = view(g, {out_channels, plane});
-        for (int64_t k = 0; k < groups; ++k)
-          kernels::gemm(device, unsqueeze(group_rows(w_part, groups, k), 0),
-                        unsqueeze(group_rows(g_t, groups, k), 0),
-                        unsqueeze(t(group_rows(matrix, groups, k)), 0), 1, n == begin ? 0 : 1);
-      }
-      if (x_grad.defined()) {
-        const Tensor cols = per_sample(matrix, 1, plane);
-        for (int64_t k = 0; k < groups; ++k)
-          kernels::gemm(device, group_rows(cols, groups, k),
-                        transpose(batched_weight(weight_2d, groups, k, 1), 1, 2),
-                        group_rows(g, groups, k), 1, 0);
-        kernels::col2im(device, narrow(x_grad, 0, n, 1), matrix, geo);
-      }
-    }
-  });
-  if (!w_grad.defined()) return;
-  for (int64_t w = 1; w < team; ++w)
-    kernels::binary(device, kernels::BinaryOp::Add, kernels::OpParams{.a = 1}, partials[0],
-                    partials[0], partials[w]);
-  kernels::copy(device, view(w_grad, {out_channels, -1}), t(partials[0]));
-}
-
-#endif
 
 // Gradients of input (when `x_grad` is defined) and weight (when `w_grad` is) from contiguous
 // grad_out [N, O, out_h, out_w]; `x` is the input when w_grad is wanted, `weight_2d` the
@@ -364,21 +276,80 @@ void conv_backward(const ConvShapes& s, const Tensor& grad_out, const Tensor& x,
   const Device device = grad_out.device();
   const TensorOptions options = TensorOptions(grad_out.dtype()).device(device);
   const int64_t chunk = chunk_size(rows, plane, batch);
-#ifdef _OPENMP
-  if (const int64_t workers = sample_workers(s, device, chunk, batch);
-      workers > 1 && !columns.defined()) {
-    conv_backward_by_sample(s, grad_out, x, weight_2d, x_grad, w_grad, workers);
-    return;
-  }
-#endif
   const bool need_columns =
       (w_grad.defined() && !columns.defined()) || (x_grad.defined() && !s.direct);
+  const bool need_grad_t = w_grad.defined() || s.wide;
+  // Samples [begin, end) in chunks, through the columns buffer `buffer` and grad_out transposed in
+  // `grad_t_buffer` (unused for one-sample chunks); the weight gradient goes to `w_target`
+  // [O, rows / G], which the first chunk overwrites.
+  const auto run = [&](int64_t begin, int64_t end, const Tensor& buffer,
+                       const Tensor& grad_t_buffer, const Tensor& w_target) {
+    for (int64_t start = begin; start < end; start += chunk) {
+      const int64_t n = std::min(chunk, end - start);
+      const Tensor g_chunk = view(narrow(grad_out, 0, start, n), {n, out_channels, plane});
+      const Tensor matrix = need_columns ? prefix_matrix(buffer, rows, n * plane) : Tensor();
+      // One sample's grad_out already is its [O, plane] matrix: no copy (a pass over the whole
+      // gradient where a chunk holds a single sample, as in the ResNet block).
+      const Tensor g_t = !need_grad_t ? Tensor()
+                         : n == 1     ? view(g_chunk, {out_channels, plane})
+                                      : prefix_matrix(grad_t_buffer, out_channels, n * plane);
+      if (need_grad_t && n > 1) kernels::copy(device, per_sample(g_t, n, plane), g_chunk);
+      if (w_grad.defined()) {
+        const Tensor w_matrix = columns.defined() ? columns : matrix;
+        if (!columns.defined()) kernels::im2col(device, matrix, narrow(x, 0, start, n), geo);
+        const double beta = start == begin ? 0 : 1;
+        for (int64_t g = 0; g < groups; ++g)
+          kernels::gemm(device, unsqueeze(group_rows(w_target, groups, g), 0),
+                        unsqueeze(group_rows(g_t, groups, g), 0),
+                        unsqueeze(t(group_rows(w_matrix, groups, g)), 0), 1, beta);
+      }
+      if (x_grad.defined()) {
+        const Tensor x_grad_chunk = narrow(x_grad, 0, start, n);
+        if (s.wide) {
+          for (int64_t g = 0; g < groups; ++g)
+            kernels::gemm(device, unsqueeze(group_rows(matrix, groups, g), 0),
+                          transpose(batched_weight(weight_2d, groups, g, 1), 1, 2),
+                          unsqueeze(group_rows(g_t, groups, g), 0), 1, 0);
+          kernels::col2im(device, x_grad_chunk, matrix, geo);
+          continue;
+        }
+        const Tensor cols =
+            s.direct ? view(x_grad_chunk, {n, channels, plane}) : per_sample(matrix, n, plane);
+        for (int64_t g = 0; g < groups; ++g)
+          kernels::gemm(device, group_rows(cols, groups, g),
+                        transpose(batched_weight(weight_2d, groups, g, n), 1, 2),
+                        group_rows(g_chunk, groups, g), 1, 0);
+        if (!s.direct) kernels::col2im(device, x_grad_chunk, matrix, geo);
+      }
+    }
+  };
+  const Tensor w_grad_2d = w_grad.defined() ? view(w_grad, {out_channels, -1}) : Tensor();
+  if (const int64_t workers = sample_workers(s, device, chunk, batch);
+      workers > 1 && !columns.defined()) {
+    // Each worker accumulates its samples' dW^T (transposed, as below); the partial sums are
+    // added in worker order, so the same thread count gives the same bits. Allocated here,
+    // outside the parallel region.
+    std::vector<Tensor> buffers(workers), partials(workers);
+    for (int64_t w = 0; w < workers; ++w) {
+      buffers[w] = empty({rows * plane}, options);
+      if (w_grad.defined()) partials[w] = empty({rows / groups, out_channels}, options);
+    }
+    const int64_t team =
+        cpu::parallel_split(batch, workers, [&](int64_t w, int64_t begin, int64_t end) {
+          NoGradGuard no_grad;  // grad mode is per thread: the views taken must not be recorded
+          run(begin, end, buffers[w], Tensor(), w_grad.defined() ? t(partials[w]) : Tensor());
+        });
+    if (!w_grad.defined()) return;
+    for (int64_t w = 1; w < team; ++w)
+      kernels::binary(device, kernels::BinaryOp::Add, kernels::OpParams{.a = 1}, partials[0],
+                      partials[0], partials[w]);
+    kernels::copy(device, w_grad_2d, t(partials[0]));
+    return;
+  }
   const Tensor buffer = need_columns ? empty({rows * chunk * plane}, options) : Tensor();
   // grad_out of a chunk transposed to [O, n * plane], for the weight gradient's single GEMM.
-  const bool need_grad_t = w_grad.defined() || s.wide;
   const Tensor grad_t_buffer =
       need_grad_t && chunk > 1 ? empty({out_channels * chunk * plane}, options) : Tensor();
-  const Tensor w_grad_2d = w_grad.defined() ? view(w_grad, {out_channels, -1}) : Tensor();
   // The weight gradient accumulates transposed, in dW^T [rows / G, O], when the GEMMs are deep
   // enough: OpenBLAS then packs the columns matrix as its B operand, reading each row in order,
   // where for dW itself it packs the columns as a transposed A, 16 rows at a 4 KiB stride at a
@@ -392,44 +363,7 @@ void conv_backward(const ConvShapes& s, const Tensor& grad_out, const Tensor& x,
   const Tensor w_grad_t =
       transposed_w_grad ? empty({rows / groups, out_channels}, options) : Tensor();
   const Tensor w_grad_target = transposed_w_grad ? t(w_grad_t) : w_grad_2d;
-  for (int64_t start = 0; start < batch; start += chunk) {
-    const int64_t n = std::min(chunk, batch - start);
-    const Tensor g_chunk = view(narrow(grad_out, 0, start, n), {n, out_channels, plane});
-    const Tensor matrix = need_columns ? prefix_matrix(buffer, rows, n * plane) : Tensor();
-    // One sample's grad_out already is its [O, plane] matrix: no copy (a pass over the whole
-    // gradient where a chunk holds a single sample, as in the ResNet block).
-    const Tensor g_t = !need_grad_t ? Tensor()
-                       : n == 1     ? view(g_chunk, {out_channels, plane})
-                                    : prefix_matrix(grad_t_buffer, out_channels, n * plane);
-    if (need_grad_t && n > 1) kernels::copy(device, per_sample(g_t, n, plane), g_chunk);
-    if (w_grad.defined()) {
-      const Tensor w_matrix = columns.defined() ? columns : matrix;
-      if (!columns.defined()) kernels::im2col(device, matrix, narrow(x, 0, start, n), geo);
-      const double beta = start == 0 ? 0 : 1;
-      for (int64_t g = 0; g < groups; ++g)
-        kernels::gemm(device, unsqueeze(group_rows(w_grad_target, groups, g), 0),
-                      unsqueeze(group_rows(g_t, groups, g), 0),
-                      unsqueeze(t(group_rows(w_matrix, groups, g)), 0), 1, beta);
-    }
-    if (x_grad.defined()) {
-      const Tensor x_grad_chunk = narrow(x_grad, 0, start, n);
-      if (s.wide) {
-        for (int64_t g = 0; g < groups; ++g)
-          kernels::gemm(device, unsqueeze(group_rows(matrix, groups, g), 0),
-                        transpose(batched_weight(weight_2d, groups, g, 1), 1, 2),
-                        unsqueeze(group_rows(g_t, groups, g), 0), 1, 0);
-        kernels::col2im(device, x_grad_chunk, matrix, geo);
-        continue;
-      }
-      const Tensor cols =
-          s.direct ? view(x_grad_chunk, {n, channels, plane}) : per_sample(matrix, n, plane);
-      for (int64_t g = 0; g < groups; ++g)
-        kernels::gemm(device, group_rows(cols, groups, g),
-                      transpose(batched_weight(weight_2d, groups, g, n), 1, 2),
-                      group_rows(g_chunk, groups, g), 1, 0);
-      if (!s.direct) kernels::col2im(device, x_grad_chunk, matrix, geo);
-    }
-  }
+  run(0, batch, buffer, grad_t_buffer, w_grad_target);
   if (transposed_w_grad) kernels::copy(device, w_grad_2d, w_grad_target);
 }
 
