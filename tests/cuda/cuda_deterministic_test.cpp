@@ -136,7 +136,7 @@ TEST(CudaDeterministic, BadIndicesThrowTheCpuError) {
   MG_REQUIRE_CUDA();
   const DeterministicGuard deterministic;
   const Tensor x = arange(12, kFloat64).reshape({3, 4});
-  const std::vector<std::pair<const char*, std::function<Tensor(const Tensor&, Device)>>> ops = {
+  const std::vector<std::pair<const char*, IndexErrorCase>> ops = {
       {"scatter_add",
        [](const Tensor& t, Device d) {
          return scatter_add(t, 0,
@@ -150,13 +150,7 @@ TEST(CudaDeterministic, BadIndicesThrowTheCpuError) {
   };
   for (const auto& [name, op] : ops) {
     SCOPED_TRACE(name);
-    const std::string on_cpu = error_message([&] { op(x, Device::cpu()); });
-    const std::string on_gpu = error_message([&] {
-      op(x.to(gpu()), gpu());
-      cuda::synchronize();
-    });
-    EXPECT_FALSE(on_cpu.empty());
-    EXPECT_EQ(on_gpu, on_cpu);
+    expect_cpu_error_on_cuda(x, op);
   }
 }
 

@@ -153,7 +153,7 @@ TEST(CudaRuntime, BadIndicesThrowTheCpuError) {
   MG_REQUIRE_CUDA();
   const Tensor x = arange(12, kFloat32).reshape({3, 4});
   const auto bad = [](std::vector<int64_t> v, Shape s) { return tensor(v, s); };
-  const std::vector<std::pair<const char*, std::function<Tensor(const Tensor&, Device)>>> ops = {
+  const std::vector<std::pair<const char*, IndexErrorCase>> ops = {
       {"gather",
        [&](const Tensor& t, Device dv) {
          return gather(t, 1, bad({0, 1, 4, 2, 0, 0}, {3, 2}).to(dv));
@@ -197,13 +197,7 @@ TEST(CudaRuntime, BadIndicesThrowTheCpuError) {
   };
   for (const auto& [name, op] : ops) {
     SCOPED_TRACE(name);
-    const std::string on_cpu = error_message([&] { op(x, Device::cpu()); });
-    const std::string on_gpu = error_message([&] {
-      op(x.to(gpu()), gpu());
-      cuda::synchronize();
-    });
-    EXPECT_FALSE(on_cpu.empty());
-    EXPECT_EQ(on_gpu, on_cpu);
+    expect_cpu_error_on_cuda(x, op);
     // No sticky CUDA error: the next op works.
     expect_close(x.to(gpu()) * 2.0, x * 2.0, kExact, "after the error");
   }

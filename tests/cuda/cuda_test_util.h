@@ -212,6 +212,20 @@ inline std::string error_message(const std::function<void()>& fn) {
   return "";
 }
 
+// An op on x's values that takes bad indices made on `device`.
+using IndexErrorCase = std::function<Tensor(const Tensor& x, Device device)>;
+
+// `op` throws on CUDA, after the queued work finished, the very Error it throws on the CPU.
+inline void expect_cpu_error_on_cuda(const Tensor& x, const IndexErrorCase& op) {
+  const std::string on_cpu = error_message([&] { op(x, Device::cpu()); });
+  const std::string on_gpu = error_message([&] {
+    op(x.to(gpu()), gpu());
+    cuda::synchronize();
+  });
+  EXPECT_FALSE(on_cpu.empty());
+  EXPECT_EQ(on_gpu, on_cpu);
+}
+
 namespace detail {
 
 inline Tensor make_dense(const Arg& a, Generator& gen) {
