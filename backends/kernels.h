@@ -214,6 +214,27 @@ inline Kernel<void(const Tensor& out, const Tensor& input, const Tensor& weight,
 inline Kernel<void(const Tensor& grad_weight, const Tensor& grad_out, const Tensor& input,
                    const ConvGeometry& geometry)>
     conv2d_direct_weight_grad{"conv2d_direct_weight_grad"};
+// Winograd F(2x2, 3x3) transforms (Lavin & Gray 2016) of a 3x3 convolution with stride 1 and
+// dilation 1, read from `geometry`'s pad_h, pad_w, out_h and out_w. Tile t = (n * rows + ty) *
+// cols + tx (rows = ceil(out_h / 2), cols = ceil(out_w / 2)) covers the outputs [2ty, 2ty + 2) x
+// [2tx, 2tx + 2) and the input window [2ty - pad_h, +4) x [2tx - pad_w, +4), zero outside the
+// image. Tiles tensors are [16, channels, T = N * rows * cols], the first dim the 4 x 4 tile
+// element, each [channels, T] matrix contiguous (the first dim's stride may be larger, which keeps
+// the 16 rows a plane writes from sharing cache sets). With B, G, A the paper's matrices:
+enum class WinogradTransform {
+  Input,          // out tiles [16, C, T] = B^T d B of each window d of in [N, C, H, W]
+  InputAdjoint,   // out [N, C, H, W] = the sum of B v B^T over the windows covering each
+                  // position, v from in tiles [16, C, T] (overwrites)
+  Output,         // out [N, O, out_h, out_w] = A^T m A of in tiles [16, O, T], cropped
+  OutputAdjoint,  // out tiles [16, O, T] = A y A^T, y the 2 x 2 block of in [N, O, out_h, out_w]
+                  // (zero past its edge)
+  Weight,         // out [16, O, C] = G w G^T of in [O, C, 3, 3]
+  WeightAdjoint,  // out [O, C, 3, 3] = G^T u G of in [16, O, C]
+};
+// Other operands contiguous; float32 / float64. CPU-only.
+inline Kernel<void(const Tensor& out, const Tensor& in, WinogradTransform transform,
+                   const ConvGeometry& geometry)>
+    winograd{"winograd"};
 // Index kernels check every index against the indexed dim and throw Error naming `op`.
 inline Kernel<void(const Tensor& out, const Tensor& in, int64_t dim, const Tensor& index)> gather{
     "gather"};
@@ -308,8 +329,8 @@ inline Kernel<Tensor(const Tensor& in)> nonzero{"nonzero"};
 template <class K>
 using Kernel_signature = typename K::Signature;
 
-// Every kernel above that each backend implements (conv2d_direct* are CPU-only: ops call them
-// on the CPU only). A backend declares and registers its set from this one list:
+// Every kernel above that each backend implements (conv2d_direct* and winograd are CPU-only: ops
+// call them on the CPU only). A backend declares and registers its set from this one list:
 //   MIXGRAD_FOR_EACH_BACKEND_KERNEL(MIXGRAD_DECLARE_KERNEL)   (in its namespace)
 //   MIXGRAD_FOR_EACH_BACKEND_KERNEL(MIXGRAD_REGISTER_KERNEL)  (with `t` its DeviceType)
 // clang-format off

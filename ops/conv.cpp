@@ -18,6 +18,8 @@
 // one group) skip the columns altogether: kernels::conv2d_direct and its weight gradient, with
 // the input gradient still through GEMM + col2im. On the CPU with several threads, a batch whose
 // chunks hold one sample each is split among the threads by whole samples (sample_workers).
+// 3x3 kernels of stride 1 with enough channels run through Winograd F(2x2, 3x3) on the CPU
+// instead (ops/conv_winograd.h).
 #include "ops/conv.h"
 
 #include <algorithm>
@@ -27,6 +29,7 @@
 #include "autograd/function.h"
 #include "backends/cpu/parallel.h"
 #include "backends/kernels.h"
+#include "ops/conv_winograd.h"
 #include "ops/creation.h"
 #include "ops/reduce.h"
 #include "ops/view.h"
@@ -175,6 +178,7 @@ struct ConvShapes {
   bool wide = false;     // chunk-wide GEMMs for forward and input gradient
   bool direct = false;   // per-sample, 1x1 kernel, stride 1, no padding: the input is its columns
   bool sliding = false;  // kernels::conv2d_direct and its backward: no columns at all
+  bool winograd = false;  // conv_detail::winograd_conv2d and its backward
 };
 
 int64_t chunk_size(int64_t rows, int64_t plane, int64_t batch) {
@@ -388,7 +392,8 @@ Tensor conv_lifted(const char* op, const Tensor& input, const Tensor& weight, co
   s.direct = !s.wide && geo.kernel_h == 1 && geo.kernel_w == 1 && geo.stride_h == 1 &&
              geo.stride_w == 1 && geo.pad_h == 0 && geo.pad_w == 0;
   const Shape out_shape{input.size(0), weight.size(0), geo.out_h, geo.out_w};
-  s.sliding = use_sliding(input, weight, plan);
+  s.winograd = conv_detail::use_winograd(input, weight, geo, plan.groups);
+  s.sliding = !s.winograd && use_sliding(input, weight, plan);
   const bool need_x = should_record({input}), need_w = should_record({weight});
   Tensor x, w, out, columns;
   {
@@ -398,6 +403,8 @@ Tensor conv_lifted(const char* op, const Tensor& input, const Tensor& weight, co
     if (s.sliding) {
       out = empty(out_shape, options_of(x));
       kernels::conv2d_direct(x.device(), out, x, w, bias.defined() ? bias.contiguous() : bias, geo);
+    } else if (s.winograd) {
+      out = conv_detail::winograd_conv2d(x, view(w, weight.shape()), bias, geo);
     } else {
       // Small planes (the whole batch is one chunk): the columns, kh * kw times the input, stay
       // alive until the backward instead of x, which spares the weight gradient an im2col.
@@ -418,7 +425,11 @@ Tensor conv_lifted(const char* op, const Tensor& input, const Tensor& weight, co
                                                          : empty(s.weight_shape, options);
            const Tensor x_saved = in[1].needed() && !columns.defined() ? sx.get() : Tensor();
            const Tensor w_saved = in[0].needed() ? sw.get() : Tensor();
-           if (s.sliding) {
+           if (s.winograd) {
+             conv_detail::winograd_conv2d_backward(
+                 g, x_saved, w_saved.defined() ? view(w_saved, s.weight_shape) : Tensor(), x_grad,
+                 w_grad, s.plan.geometry);
+           } else if (s.sliding) {
              // The input gradient stays on the GEMM path: a scattered sliding-window
              // accumulation measured twice as slow as GEMM + col2im there.
              if (w_grad.defined() && s.input_shape[0] > 0)

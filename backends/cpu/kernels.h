@@ -13,5 +13,7 @@ void conv2d_direct(const Tensor& out, const Tensor& input, const Tensor& weight,
                    const kernels::ConvGeometry& geometry);
 void conv2d_direct_weight_grad(const Tensor& grad_weight, const Tensor& grad_out,
                                const Tensor& input, const kernels::ConvGeometry& geometry);
+void winograd(const Tensor& out, const Tensor& in, kernels::WinogradTransform transform,
+              const kernels::ConvGeometry& geometry);
 
 }  // namespace mixgrad::cpu

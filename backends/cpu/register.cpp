@@ -7,6 +7,7 @@ void register_kernels() {
   MIXGRAD_FOR_EACH_BACKEND_KERNEL(MIXGRAD_REGISTER_KERNEL)
   kernels::conv2d_direct.set(t, conv2d_direct);
   kernels::conv2d_direct_weight_grad.set(t, conv2d_direct_weight_grad);
+  kernels::winograd.set(t, winograd);
 }
 
 }  // namespace mixgrad::cpu

@@ -158,6 +158,18 @@ std::vector<Case> cases() {
        {2, 3, 16, 16, 32, 3, 3, 1, 1, 1, 1, 1, 1},
        {.padding = 1},
        false},
+      // 3x3, stride 1, one group, >= 16 channels on both sides: Winograd F(2x2, 3x3), with odd
+      // output sizes (cropped tiles), no padding, padding 2, and a batch of several chunks.
+      {"winograd odd planes", {2, 16, 7, 9, 16, 3, 3, 1, 1, 1, 1, 1, 1}, {.padding = 1}, true},
+      {"winograd valid", {2, 17, 6, 5, 18, 3, 3}, {.padding = Padding::Valid}, false},
+      {"winograd per-dim padding",
+       {1, 16, 5, 6, 20, 3, 3, 1, 1, 2, 0, 2, 0},
+       {.padding = {2, 0}},
+       true},
+      {"winograd several chunks",
+       {5, 64, 32, 32, 64, 3, 3, 1, 1, 1, 1, 1, 1},
+       {.padding = Padding::Same},
+       false},
   };
 }
 
@@ -319,6 +331,8 @@ TEST(Conv2d, Gradcheck) {
       {{2, 2, 16, 16}, {4, 1, 1, 1}, {.groups = 2}},
       // The direct kernels (few output channels, rows of >= 16 outputs), rows ending mid-vector.
       {{2, 2, 4, 19}, {3, 2, 2, 3}, {.padding = {0, 1}, .dilation = {1, 2}}},
+      // Winograd (3x3, stride 1, 16 channels each side), a cropped last tile.
+      {{1, 16, 5, 4}, {16, 16, 3, 3}, {.padding = 1}},
   };
   uint64_t seed = 20;
   for (const GradCase& c : grad_cases) {

@@ -1,0 +1,134 @@
+// Winograd F(2x2, 3x3) convolution as tile transforms around one batched GEMM over the 16 tile
+// elements (see ops/conv_winograd.h). With V the input tiles [16, C, T], U = G w G^T [16, O, C]
+// and M the output tiles [16, O, T]:
+//   forward      M = U @ V,                  out = A^T M A
+//   backward     dM = A dY A^T,  dU += dM @ V^T (then dW = G^T dU G),  dV = U^T @ dM (then dX
+//                is the sum of B dV B^T over the windows)
+// The batch runs in chunks of samples whose tiles fit two reused buffers.
+#include "ops/conv_winograd.h"
+
+#include <algorithm>
+
+#include "ops/creation.h"
+#include "ops/view.h"
+
+namespace mixgrad::conv_detail {
+
+namespace {
+
+using kernels::WinogradTransform;
+
+constexpr int64_t kTileElements = 16;
+// Elements of each tile buffer per chunk (4 MiB of float32).
+constexpr int64_t kTilesBudget = int64_t{1} << 20;
+// Fewer channels than this on either side leave the tile GEMMs too shallow to pay for the
+// transforms.
+constexpr int64_t kMinChannels = 16;
+
+int64_t tiles_per_sample(const kernels::ConvGeometry& g) {
+  return ((g.out_h + 1) / 2) * ((g.out_w + 1) / 2);
+}
+
+// Elements between a tiles tensor's [C, T] matrices: without it the 16 tile elements of a plane
+// are often a multiple of 4 KiB apart (C * T = 64 * 1024 in the ResNet block) and the rows the
+// transforms write at once evict each other from the same cache sets.
+constexpr int64_t kTileGap = 32;
+
+// The prefix of `buffer` as tiles [16, channels, count].
+Tensor tiles_view(const Tensor& buffer, int64_t channels, int64_t count) {
+  return as_strided(buffer, {kTileElements, channels, count},
+                    {channels * count + kTileGap, count, 1});
+}
+
+// Samples per chunk, and the two tile buffers sized for it.
+struct Chunks {
+  int64_t samples;
+  Tensor a, b;
+};
+
+Chunks chunks_for(int64_t batch, int64_t channels, int64_t out_channels, int64_t per_sample,
+                  const TensorOptions& options) {
+  const int64_t widest = std::max(channels, out_channels);
+  const int64_t samples = std::clamp<int64_t>(
+      kTilesBudget / std::max<int64_t>(kTileElements * widest * per_sample, 1), 1,
+      std::max<int64_t>(batch, 1));
+  const int64_t count = samples * per_sample;
+  return {samples, empty({kTileElements * (channels * count + kTileGap)}, options),
+          empty({kTileElements * (out_channels * count + kTileGap)}, options)};
+}
+
+}  // namespace
+
+bool use_winograd(const Tensor& input, const Tensor& weight, const kernels::ConvGeometry& g,
+                  int64_t groups) {
+  return input.device().type == DeviceType::CPU &&
+         (input.dtype() == kFloat32 || input.dtype() == kFloat64) && groups == 1 &&
+         g.kernel_h == 3 && g.kernel_w == 3 && g.stride_h == 1 && g.stride_w == 1 &&
+         g.dilation_h == 1 && g.dilation_w == 1 && input.size(1) >= kMinChannels &&
+         weight.size(0) >= kMinChannels;
+}
+
+Tensor winograd_conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
+                       const kernels::ConvGeometry& geometry) {
+  const Device device = input.device();
+  const TensorOptions options = options_of(input);
+  const int64_t batch = input.size(0), channels = input.size(1), out_channels = weight.size(0);
+  const int64_t per_sample = tiles_per_sample(geometry);
+  Tensor out = empty({batch, out_channels, geometry.out_h, geometry.out_w}, options);
+  const Tensor u = empty({kTileElements, out_channels, channels}, options);
+  kernels::winograd(device, u, weight, WinogradTransform::Weight, geometry);
+  const Chunks chunks = chunks_for(batch, channels, out_channels, per_sample, options);
+  for (int64_t start = 0; start < batch; start += chunks.samples) {
+    const int64_t n = std::min(chunks.samples, batch - start), count = n * per_sample;
+    const Tensor v = tiles_view(chunks.a, channels, count);
+    const Tensor m = tiles_view(chunks.b, out_channels, count);
+    kernels::winograd(device, v, narrow(input, 0, start, n), WinogradTransform::Input, geometry);
+    kernels::gemm(device, m, u, v, 1, 0);
+    kernels::winograd(device, narrow(out, 0, start, n), m, WinogradTransform::Output, geometry);
+  }
+  if (bias.defined())
+    kernels::binary(device, kernels::BinaryOp::Add, kernels::OpParams{.a = 1}, out, out,
+                    expand(reshape(bias, {1, out_channels, 1, 1}), out.shape()));
+  return out;
+}
+
+void winograd_conv2d_backward(const Tensor& grad_out, const Tensor& input, const Tensor& weight,
+                              const Tensor& grad_input, const Tensor& grad_weight,
+                              const kernels::ConvGeometry& geometry) {
+  const Device device = grad_out.device();
+  const TensorOptions options = options_of(grad_out);
+  const int64_t batch = grad_out.size(0), out_channels = grad_out.size(1);
+  const int64_t channels = grad_input.defined() ? grad_input.size(1) : input.size(1);
+  if (batch == 0) return;  // the caller's grad_weight is zeros already
+  const int64_t per_sample = tiles_per_sample(geometry);
+  Tensor u_t;  // U^T [16, C, O]
+  if (grad_input.defined()) {
+    const Tensor u = empty({kTileElements, out_channels, channels}, options);
+    kernels::winograd(device, u, weight, WinogradTransform::Weight, geometry);
+    u_t = transpose(u, 1, 2);
+  }
+  const Tensor du =
+      grad_weight.defined() ? empty({kTileElements, out_channels, channels}, options) : Tensor();
+  const Chunks chunks = chunks_for(batch, channels, out_channels, per_sample, options);
+  for (int64_t start = 0; start < batch; start += chunks.samples) {
+    const int64_t n = std::min(chunks.samples, batch - start), count = n * per_sample;
+    const Tensor dm = tiles_view(chunks.b, out_channels, count);
+    kernels::winograd(device, dm, narrow(grad_out, 0, start, n), WinogradTransform::OutputAdjoint,
+                      geometry);
+    if (grad_weight.defined()) {
+      const Tensor v = tiles_view(chunks.a, channels, count);
+      kernels::winograd(device, v, narrow(input, 0, start, n), WinogradTransform::Input, geometry);
+      kernels::gemm(device, du, dm, transpose(v, 1, 2), 1, start == 0 ? 0 : 1);
+    }
+    if (grad_input.defined()) {
+      const Tensor dv = tiles_view(chunks.a, channels, count);
+      kernels::gemm(device, dv, u_t, dm, 1, 0);
+      kernels::winograd(device, narrow(grad_input, 0, start, n), dv,
+                        WinogradTransform::InputAdjoint, geometry);
+    }
+  }
+  if (grad_weight.defined())
+    kernels::winograd(device, grad_weight, du, WinogradTransform::WeightAdjoint, geometry);
+}
+
+}  // namespace mixgrad::conv_detail
