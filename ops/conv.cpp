@@ -175,9 +175,9 @@ struct ConvShapes {
   ConvPlan plan;
   Shape input_shape;
   Shape weight_shape;
-  bool wide = false;     // chunk-wide GEMMs for forward and input gradient
-  bool direct = false;   // per-sample, 1x1 kernel, stride 1, no padding: the input is its columns
-  bool sliding = false;  // kernels::conv2d_direct and its backward: no columns at all
+  bool wide = false;      // chunk-wide GEMMs for forward and input gradient
+  bool direct = false;    // per-sample, 1x1 kernel, stride 1, no padding: the input is its columns
+  bool sliding = false;   // kernels::conv2d_direct and its backward: no columns at all
   bool winograd = false;  // conv_detail::winograd_conv2d and its backward
 };
 

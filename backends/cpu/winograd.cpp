@@ -51,38 +51,76 @@ Grid grid_of(const Tensor& image, const kernels::ConvGeometry& g, bool input_sid
 // more runtime overlap checks than it is willing to emit before vectorising them.
 #define MG_VECTOR_LOOP _Pragma("GCC ivdep")
 
-// Splits padded row q of the plane `image` (zero outside the image) into its even and odd
-// columns, through `row_scratch` (2 * half elements).
+// Entries i of a row split into even / odd padded columns whose both columns 2i and 2i + 1 lie
+// in the image's [pad, pad + width): [begin, end) of [0, half). The loops below run the rest with
+// bounds checks, this range without.
+struct Interior {
+  int64_t begin, end;
+};
+
+MG_WINOGRAD_INLINE Interior interior(int64_t half, int64_t pad, int64_t width) {
+  const int64_t begin = std::min(half, (pad + 1) / 2);
+  return {begin, std::clamp((width + pad) / 2, begin, half)};
+}
+
+// Splits the padded columns [0, 2 * half) of an image row (`row`, width entries from padded column
+// `pad` on; null for a padding row) into its even and odd columns.
 template <class T>
-MG_WINOGRAD_INLINE void split_row(T* even, T* odd, const T* image, int64_t q, const Grid& g,
-                                  T* row_scratch) {
-  const int64_t y = q - g.pad_h, half = g.half();
-  std::fill(row_scratch, row_scratch + 2 * half, T(0));
-  if (y >= 0 && y < g.height)
-    std::copy(image + y * g.width, image + (y + 1) * g.width, row_scratch + g.pad_w);
+MG_WINOGRAD_INLINE void split_row(T* even, T* odd, const T* row, int64_t half, int64_t pad,
+                                  int64_t width) {
+  const Interior in = row ? interior(half, pad, width) : Interior{half, half};
+  const auto at = [&](int64_t p) {
+    return row && p >= pad && p < pad + width ? row[p - pad] : T(0);
+  };
+  for (int64_t i = 0; i < in.begin; ++i) {
+    even[i] = at(2 * i);
+    odd[i] = at(2 * i + 1);
+  }
   MG_VECTOR_LOOP
-  for (int64_t i = 0; i < half; ++i) {
-    even[i] = row_scratch[2 * i];
-    odd[i] = row_scratch[2 * i + 1];
+  for (int64_t i = in.begin; i < in.end; ++i) {
+    even[i] = row[2 * i - pad];
+    odd[i] = row[2 * i + 1 - pad];
+  }
+  for (int64_t i = in.end; i < half; ++i) {
+    even[i] = at(2 * i);
+    odd[i] = at(2 * i + 1);
   }
 }
 
-// Writes padded columns [pad, pad + width) of a row split into even / odd columns to `row`,
-// through `row_scratch` (2 * half elements).
+// Writes the padded columns [pad, pad + width) of a row split into even / odd columns (half
+// entries each) to `row`.
 template <class T>
 MG_WINOGRAD_INLINE void join_row(T* row, const T* even, const T* odd, int64_t half, int64_t pad,
-                                 int64_t width, T* row_scratch) {
-  MG_VECTOR_LOOP
-  for (int64_t i = 0; i < half; ++i) {
-    row_scratch[2 * i] = even[i];
-    row_scratch[2 * i + 1] = odd[i];
+                                 int64_t width) {
+  const Interior in = interior(half, pad, width);
+  const auto put = [&](int64_t p, T v) {
+    if (p >= pad && p < pad + width) row[p - pad] = v;
+  };
+  for (int64_t i = 0; i < in.begin; ++i) {
+    put(2 * i, even[i]);
+    put(2 * i + 1, odd[i]);
   }
-  std::copy(row_scratch + pad, row_scratch + pad + width, row);
+  MG_VECTOR_LOOP
+  for (int64_t i = in.begin; i < in.end; ++i) {
+    row[2 * i - pad] = even[i];
+    row[2 * i + 1 - pad] = odd[i];
+  }
+  for (int64_t i = in.end; i < half; ++i) {
+    put(2 * i, even[i]);
+    put(2 * i + 1, odd[i]);
+  }
+}
+
+// Row q of a plane padded by g.pad_h rows on top, or null for a padding row.
+template <class T>
+MG_WINOGRAD_INLINE const T* padded_row(const T* image, int64_t q, const Grid& g) {
+  const int64_t y = q - g.pad_h;
+  return y >= 0 && y < g.height ? image + y * g.width : nullptr;
 }
 
 // Scratch elements each plane function needs.
 int64_t scratch_size(const Grid& g) {
-  return 2 * g.padded_rows() * g.half() + kTileElements * g.cols + 2 * g.half();
+  return 2 * g.padded_rows() * g.half() + kTileElements * g.cols;
 }
 
 // V = B^T d B of every window d of one plane.
@@ -93,9 +131,8 @@ MG_WINOGRAD_INLINE void input_plane(T* tiles, int64_t stride, const T* image, co
   T* even = scratch;
   T* odd = even + g.padded_rows() * h;
   T* t = odd + g.padded_rows() * h;
-  T* row_scratch = t + kTileElements * n;
   for (int64_t q = 0; q < g.padded_rows(); ++q)
-    split_row(even + q * h, odd + q * h, image, q, g, row_scratch);
+    split_row(even + q * h, odd + q * h, padded_row(image, q, g), h, g.pad_w, g.width);
   for (int64_t ty = 0; ty < g.rows; ++ty) {
     // Along each window row r: t[4r + j] = (d B)[r][j].
     for (int64_t r = 0; r < 4; ++r) {
@@ -137,13 +174,12 @@ MG_WINOGRAD_INLINE void input_plane(T* tiles, int64_t stride, const T* image, co
 
 // The plane's gradient: each window adds B v B^T at its place.
 template <class T>
-MG_WINOGRAD_INLINE void input_adjoint_plane(T* image, const T* tiles, int64_t stride,
-                                            const Grid& g, T* scratch) {
+MG_WINOGRAD_INLINE void input_adjoint_plane(T* image, const T* tiles, int64_t stride, const Grid& g,
+                                            T* scratch) {
   const int64_t h = g.half(), n = g.cols;
   T* even = scratch;
   T* odd = even + g.padded_rows() * h;
   T* s = odd + g.padded_rows() * h;
-  T* row_scratch = s + kTileElements * n;
   std::fill(even, s, T(0));
   for (int64_t ty = 0; ty < g.rows; ++ty) {
     // Down each column j: s[4r + j] = (B v)[r][j].
@@ -188,7 +224,7 @@ MG_WINOGRAD_INLINE void input_adjoint_plane(T* image, const T* tiles, int64_t st
   }
   for (int64_t y = 0; y < g.height; ++y) {
     const int64_t q = y + g.pad_h;
-    join_row(image + y * g.width, even + q * h, odd + q * h, h, g.pad_w, g.width, row_scratch);
+    join_row(image + y * g.width, even + q * h, odd + q * h, h, g.pad_w, g.width);
   }
 }
 
@@ -199,8 +235,7 @@ MG_WINOGRAD_INLINE void output_plane(T* image, const T* tiles, int64_t stride, c
   const int64_t n = g.cols;
   T* t = scratch;  // 8 rows: (A^T m)[a][j] at 4a + j
   T* ye = t + 8 * n;
-  T* yo = ye + g.half();  // one past the tiles: join_row reads half entries
-  T* row_scratch = yo + g.half();
+  T* yo = ye + n;
   for (int64_t ty = 0; ty < g.rows; ++ty) {
     const T* m = tiles + ty * n;
     for (int64_t j = 0; j < 4; ++j) {
@@ -226,7 +261,7 @@ MG_WINOGRAD_INLINE void output_plane(T* image, const T* tiles, int64_t stride, c
         ye[x] = r0[x] + r1[x] + r2[x];
         yo[x] = r1[x] - r2[x] - r3[x];
       }
-      join_row(image + (2 * ty + a) * g.width, ye, yo, n, 0, g.width, row_scratch);
+      join_row(image + (2 * ty + a) * g.width, ye, yo, n, 0, g.width);
     }
   }
 }
@@ -259,10 +294,9 @@ MG_WINOGRAD_INLINE void output_adjoint_plane(T* tiles, int64_t stride, const T* 
   T* o0 = e0 + h;
   T* e1 = o0 + h;
   T* o1 = e1 + h;
-  T* row_scratch = o1 + h;
   for (int64_t ty = 0; ty < g.rows; ++ty) {
-    split_row(e0, o0, image, 2 * ty, g, row_scratch);
-    split_row(e1, o1, image, 2 * ty + 1, g, row_scratch);
+    split_row(e0, o0, padded_row(image, 2 * ty, g), h, 0, g.width);
+    split_row(e1, o1, padded_row(image, 2 * ty + 1, g), h, 0, g.width);
     T* out = tiles + ty * n;
     output_adjoint_row<0>(out, stride, e0, o0, e1, o1, n);
     output_adjoint_row<1>(out, stride, e0, o0, e1, o1, n);
@@ -279,22 +313,22 @@ MG_WINOGRAD_INLINE void output_adjoint_plane(T* tiles, int64_t stride, const T* 
 #define MG_WINOGRAD_CLONES
 #endif
 
-#define MG_WINOGRAD_ENTRY_POINTS(T)                                                                \
-  MG_WINOGRAD_CLONES void input(T* tiles, int64_t stride, const T* image, const Grid& g,           \
-                                T* scratch) {                                                      \
-    input_plane(tiles, stride, image, g, scratch);                                                 \
-  }                                                                                                \
-  MG_WINOGRAD_CLONES void input_adjoint(T* image, const T* tiles, int64_t stride, const Grid& g,   \
-                                        T* scratch) {                                              \
-    input_adjoint_plane(image, tiles, stride, g, scratch);                                         \
-  }                                                                                                \
-  MG_WINOGRAD_CLONES void output(T* image, const T* tiles, int64_t stride, const Grid& g,          \
-                                 T* scratch) {                                                     \
-    output_plane(image, tiles, stride, g, scratch);                                                \
-  }                                                                                                \
+#define MG_WINOGRAD_ENTRY_POINTS(T)                                                               \
+  MG_WINOGRAD_CLONES void input(T* tiles, int64_t stride, const T* image, const Grid& g,          \
+                                T* scratch) {                                                     \
+    input_plane(tiles, stride, image, g, scratch);                                                \
+  }                                                                                               \
+  MG_WINOGRAD_CLONES void input_adjoint(T* image, const T* tiles, int64_t stride, const Grid& g,  \
+                                        T* scratch) {                                             \
+    input_adjoint_plane(image, tiles, stride, g, scratch);                                        \
+  }                                                                                               \
+  MG_WINOGRAD_CLONES void output(T* image, const T* tiles, int64_t stride, const Grid& g,         \
+                                 T* scratch) {                                                    \
+    output_plane(image, tiles, stride, g, scratch);                                               \
+  }                                                                                               \
   MG_WINOGRAD_CLONES void output_adjoint(T* tiles, int64_t stride, const T* image, const Grid& g, \
-                                         T* scratch) {                                             \
-    output_adjoint_plane(tiles, stride, image, g, scratch);                                        \
+                                         T* scratch) {                                            \
+    output_adjoint_plane(tiles, stride, image, g, scratch);                                       \
   }
 MG_WINOGRAD_ENTRY_POINTS(float)
 MG_WINOGRAD_ENTRY_POINTS(double)
@@ -312,8 +346,8 @@ void tile_transform(const Tensor& image, const Tensor& tiles, WinogradTransform 
       transform == WinogradTransform::Input || transform == WinogradTransform::InputAdjoint;
   const Grid g = grid_of(image, geometry, input_side);
   MG_CHECK(tiles.dim() == 3 && tiles.size(0) == kTileElements && tiles.size(1) == g.channels &&
-               tiles.size(2) == g.count() && tiles.stride(2) == 1 &&
-               tiles.stride(1) == g.count() && tiles.stride(0) >= g.channels * g.count(),
+               tiles.size(2) == g.count() && tiles.stride(2) == 1 && tiles.stride(1) == g.count() &&
+               tiles.stride(0) >= g.channels * g.count(),
            "winograd", "tiles of shape ", tiles.shape(), " do not match the image of shape ",
            image.shape(), " (expected [16, ", g.channels, ", ", g.count(), "])");
   T* image_data = image.data_ptr<T>();

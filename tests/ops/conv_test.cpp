@@ -4,11 +4,13 @@
 #include <functional>
 #include <vector>
 
+#include "common/kernel_counter.h"
 #include "common/test_util.h"
 
 namespace mg = mixgrad;
 using mg::Tensor;
 using Inputs = std::vector<Tensor>;
+using mg::testing::CallCounter;
 using mg::testing::expect_close;
 using mg::testing::expect_values;
 using mg::testing::grad_input;
@@ -245,15 +247,54 @@ TEST(Conv2d, MatchesNestedLoopsFloat32) {
   for (const Case& c : cases()) check_case(c, mg::kFloat32, 2e-4);
 }
 
-// The one-sample-chunk backward splits the batch among threads: 1 thread (the serial path), and
-// 3 and 5 threads, whose shares of the batch differ in size.
-TEST(Conv2d, OneSampleChunksAtSeveralThreadCounts) {
+// The one-sample-chunk and Winograd passes split the batch among threads: 1 thread (the serial
+// path), and 3 and 5 threads, whose shares of the batch differ in size.
+TEST(Conv2d, BatchSplitAtSeveralThreadCounts) {
   const int saved = mg::get_num_threads();
   for (int threads : {1, 3, 5}) {
     mg::set_num_threads(threads);
     SCOPED_TRACE(threads);
     for (const Case& c : cases())
-      if (std::string(c.name).starts_with("one-sample")) check_case(c, mg::kFloat64, 1e-10);
+      if (std::string(c.name).starts_with("one-sample") ||
+          std::string(c.name).starts_with("winograd"))
+        check_case(c, mg::kFloat64, 1e-10);
+  }
+  mg::set_num_threads(saved);
+}
+
+// Which convolutions take the Winograd path: the transforms' calls for a forward and backward
+// (at 1 thread the batch is one chunk: forward = weight + input + output transform, backward =
+// weight + output adjoint + input + input adjoint + weight adjoint), and no im2col there.
+TEST(Conv2d, WinogradRunsForThreeByThreeStrideOneWithEnoughChannels) {
+  struct PathCase {
+    const char* name;
+    mg::Shape x, w;
+    mg::Conv2dOptions options;
+    mg::DType dtype;
+    int transforms;
+  };
+  const std::vector<PathCase> path_cases = {
+      {"16 -> 16 float32", {2, 16, 8, 8}, {16, 16, 3, 3}, {.padding = 1}, mg::kFloat32, 8},
+      {"8 -> 16 float64 unpadded", {2, 8, 8, 8}, {16, 8, 3, 3}, {}, mg::kFloat64, 8},
+      {"7 input channels", {2, 7, 8, 8}, {16, 7, 3, 3}, {.padding = 1}, mg::kFloat32, 0},
+      {"8 output channels", {2, 16, 8, 8}, {8, 16, 3, 3}, {.padding = 1}, mg::kFloat32, 0},
+      {"stride 2", {2, 16, 8, 8}, {16, 16, 3, 3}, {.stride = 2, .padding = 1}, mg::kFloat32, 0},
+      {"dilation 2", {2, 16, 8, 8}, {16, 16, 3, 3}, {.padding = 2, .dilation = 2}, mg::kFloat32, 0},
+      {"groups 2", {2, 16, 8, 8}, {16, 8, 3, 3}, {.padding = 1, .groups = 2}, mg::kFloat32, 0},
+      {"5x5", {2, 16, 8, 8}, {16, 16, 5, 5}, {.padding = 2}, mg::kFloat32, 0},
+  };
+  const int saved = mg::get_num_threads();
+  mg::set_num_threads(1);
+  for (const PathCase& c : path_cases) {
+    SCOPED_TRACE(c.name);
+    mg::Generator gen(3);
+    auto x = mg::randn(c.x, c.dtype, &gen).requires_grad_();
+    auto w = mg::randn(c.w, c.dtype, &gen).requires_grad_();
+    CallCounter<mg::kernels::winograd> winograd;
+    CallCounter<mg::kernels::im2col> im2col;
+    mg::conv2d(x, w, {}, c.options).sum().backward();
+    EXPECT_EQ(winograd.calls(), c.transforms);
+    EXPECT_EQ(im2col.calls() == 0, c.transforms > 0);
   }
   mg::set_num_threads(saved);
 }
@@ -277,6 +318,14 @@ TEST(Conv2d, EmptyBatch) {
   y.sum().backward();
   expect_values(w.grad().sum(), {}, {0});
   EXPECT_EQ(x.grad().shape(), x.shape());
+  // The same through Winograd (3x3, 16 channels each side).
+  auto x16 = mg::zeros({0, 16, 5, 5}, mg::kFloat64).requires_grad_();
+  auto w16 = mg::ones({16, 16, 3, 3}, mg::kFloat64).requires_grad_();
+  auto y16 = mg::conv2d(x16, w16, {}, {.padding = 1});
+  EXPECT_EQ(y16.shape(), (mg::Shape{0, 16, 5, 5}));
+  y16.sum().backward();
+  expect_values(w16.grad().abs().sum(), {}, {0});
+  EXPECT_EQ(x16.grad().shape(), x16.shape());
 }
 
 TEST(Conv1d, MatchesNestedLoops) {
