@@ -1,7 +1,10 @@
 #include "ops/conv.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdlib>
 #include <functional>
+#include <limits>
 #include <vector>
 
 #include "common/kernel_counter.h"
@@ -297,6 +300,26 @@ TEST(Conv2d, WinogradRunsForThreeByThreeStrideOneWithEnoughChannels) {
     EXPECT_EQ(im2col.calls() == 0, c.transforms > 0);
   }
   mg::set_num_threads(saved);
+}
+
+// The Winograd transforms skip their zero coefficients, so a NaN reaches the outputs whose
+// windows hold it and no others (tiles are 2 x 2: the NaN's window straddles four of them).
+TEST(Conv2d, WinogradNanReachesOnlyItsWindow) {
+  std::vector<double> xv(16 * 6 * 7, 0.0);
+  xv[(3 * 6 + 2) * 7 + 3] = std::numeric_limits<double>::quiet_NaN();  // channel 3, (2, 3)
+  const Tensor x = mg::tensor(xv, mg::Shape{1, 16, 6, 7}, mg::kFloat32);
+  const Tensor y = mg::conv2d(x, mg::ones({16, 16, 3, 3}), {}, {.padding = 1});
+  const std::vector<float> out = y.to_vector<float>();
+  for (int64_t o = 0; o < 16; ++o)
+    for (int64_t r = 0; r < 6; ++r)
+      for (int64_t c = 0; c < 7; ++c) {
+        const bool in_window = std::abs(r - 2) <= 1 && std::abs(c - 3) <= 1;
+        const float v = out[(o * 6 + r) * 7 + c];
+        EXPECT_EQ(std::isnan(v), in_window) << o << " " << r << " " << c;
+        if (!in_window) {
+          EXPECT_EQ(v, 0.0f);
+        }
+      }
 }
 
 TEST(Conv2d, NonContiguousOperands) {
