@@ -147,7 +147,9 @@ void norm_moments(const Tensor& mean, const Tensor& var, const Tensor& x) {
     for (int64_t c = 0; c < d.C; ++c) {
       const double offset = su[c] / count;
       m[c] = shift[c] + offset;
-      v[c] = std::max(0.0, sv[c] / count - offset * offset);
+      // Rounding may leave the variance slightly negative; an empty channel's NaN stays.
+      const double variance = sv[c] / count - offset * offset;
+      v[c] = variance < 0.0 ? 0.0 : variance;
     }
     store<T>(mean, m);
     store<T>(var, v);

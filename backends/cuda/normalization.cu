@@ -127,8 +127,8 @@ struct FinishMoments {
     const double offset = sums.u / n;  // NaN for an empty channel, as on the CPU
     const double v = sums.v / n - offset * offset;
     mean[c] = convert<T>(k + offset);
-    // std::max(0.0, v) as on the CPU: rounding may make v slightly negative, and NaN gives 0.
-    var[c] = convert<T>(0.0 < v ? v : 0.0);
+    // As on the CPU: rounding may make v slightly negative; an empty channel's NaN stays.
+    var[c] = convert<T>(v < 0.0 ? 0.0 : v);
   }
 };
 

@@ -4,6 +4,7 @@
 #include <functional>
 #include <vector>
 
+#include "backends/kernels.h"
 #include "common/test_util.h"
 
 namespace mg = mixgrad;
@@ -229,6 +230,16 @@ TEST(BatchNorm, Errors) {
   Tensor running_mean = mg::ones({3});
   EXPECT_MG_ERROR(mg::batch_norm(x, running_mean, c3, c4, {}, true), "weight of shape [4]");
   mg::testing::expect_values(running_mean, {3}, {1, 1, 1});
+}
+
+// The moments kernel's contract for a channel of no elements: NaN mean and variance (not a
+// variance of 0, which would look like a real statistic).
+TEST(NormMoments, EmptyChannelGivesNan) {
+  const Tensor x = mg::zeros({2, 3, 0});
+  Tensor mean = mg::empty({3}), var = mg::empty({3});
+  mg::kernels::norm_moments(x.device(), mean, var, x);
+  for (float v : mean.to_vector<float>()) EXPECT_TRUE(std::isnan(v));
+  for (float v : var.to_vector<float>()) EXPECT_TRUE(std::isnan(v));
 }
 
 TEST(GroupNorm, MatchesReferenceForEachRankAndGrouping) {
