@@ -163,16 +163,18 @@ std::vector<Case> cases() {
        {2, 3, 16, 16, 32, 3, 3, 1, 1, 1, 1, 1, 1},
        {.padding = 1},
        false},
-      // 3x3, stride 1, one group, >= 16 channels on both sides: Winograd F(2x2, 3x3), with odd
-      // output sizes (cropped tiles), no padding, padding 2, and a batch of several chunks.
+      // 3x3, stride 1, one group, >= 8 input and >= 16 output channels: Winograd F(2x2, 3x3),
+      // with odd output sizes (cropped tiles), no padding, paddings 2 and 3, a 1 x 2 output, and
+      // a batch of several chunks (4 samples each: at 2 threads a worker takes two of them).
       {"winograd odd planes", {2, 16, 7, 9, 16, 3, 3, 1, 1, 1, 1, 1, 1}, {.padding = 1}, true},
       {"winograd valid", {2, 17, 6, 5, 18, 3, 3}, {.padding = Padding::Valid}, false},
       {"winograd per-dim padding",
-       {1, 16, 5, 6, 20, 3, 3, 1, 1, 2, 0, 2, 0},
-       {.padding = {2, 0}},
+       {1, 16, 5, 6, 20, 3, 3, 1, 1, 2, 3, 2, 3},
+       {.padding = {2, 3}},
        true},
+      {"winograd tiny output", {2, 8, 3, 4, 16, 3, 3}, {.padding = Padding::Valid}, true},
       {"winograd several chunks",
-       {5, 64, 32, 32, 64, 3, 3, 1, 1, 1, 1, 1, 1},
+       {9, 8, 16, 16, 256, 3, 3, 1, 1, 1, 1, 1, 1},
        {.padding = Padding::Same},
        false},
   };
@@ -251,10 +253,10 @@ TEST(Conv2d, MatchesNestedLoopsFloat32) {
 }
 
 // The one-sample-chunk and Winograd passes split the batch among threads: 1 thread (the serial
-// path), and 3 and 5 threads, whose shares of the batch differ in size.
+// path), and 2, 3 and 5 threads, whose shares of the batch differ in size.
 TEST(Conv2d, BatchSplitAtSeveralThreadCounts) {
   const int saved = mg::get_num_threads();
-  for (int threads : {1, 3, 5}) {
+  for (int threads : {1, 2, 3, 5}) {
     mg::set_num_threads(threads);
     SCOPED_TRACE(threads);
     for (const Case& c : cases())
@@ -308,7 +310,9 @@ TEST(Conv2d, WinogradNanReachesOnlyItsWindow) {
   std::vector<double> xv(16 * 6 * 7, 0.0);
   xv[(3 * 6 + 2) * 7 + 3] = std::numeric_limits<double>::quiet_NaN();  // channel 3, (2, 3)
   const Tensor x = mg::tensor(xv, mg::Shape{1, 16, 6, 7}, mg::kFloat32);
+  CallCounter<mg::kernels::winograd> winograd;  // a batch of 1 runs on the calling thread
   const Tensor y = mg::conv2d(x, mg::ones({16, 16, 3, 3}), {}, {.padding = 1});
+  EXPECT_EQ(winograd.calls(), 3);
   const std::vector<float> out = y.to_vector<float>();
   for (int64_t o = 0; o < 16; ++o)
     for (int64_t r = 0; r < 6; ++r)
