@@ -18,8 +18,8 @@
 // one group) skip the columns altogether: kernels::conv2d_direct and its weight gradient, with
 // the input gradient still through GEMM + col2im. On the CPU with several threads, a batch whose
 // chunks hold one sample each is split among the threads by whole samples (sample_workers).
-// 3x3 kernels of stride 1 with enough channels run through Winograd F(2x2, 3x3) on the CPU
-// instead (ops/conv_winograd.h).
+// 3x3 kernels of stride 1 with enough channels per group run through Winograd F(2x2, 3x3) on the
+// CPU instead (ops/conv_winograd.h).
 #include "ops/conv.h"
 
 #include <algorithm>
@@ -404,7 +404,7 @@ Tensor conv_lifted(const char* op, const Tensor& input, const Tensor& weight, co
       out = empty(out_shape, options_of(x));
       kernels::conv2d_direct(x.device(), out, x, w, bias.defined() ? bias.contiguous() : bias, geo);
     } else if (s.winograd) {
-      out = conv_detail::winograd_conv2d(x, view(w, weight.shape()), bias, geo);
+      out = conv_detail::winograd_conv2d(x, view(w, weight.shape()), bias, geo, plan.groups);
     } else {
       // Small planes (the whole batch is one chunk): the columns, kh * kw times the input, stay
       // alive until the backward instead of x, which spares the weight gradient an im2col.
@@ -428,7 +428,7 @@ Tensor conv_lifted(const char* op, const Tensor& input, const Tensor& weight, co
            if (s.winograd) {
              conv_detail::winograd_conv2d_backward(
                  g, x_saved, w_saved.defined() ? view(w_saved, s.weight_shape) : Tensor(), x_grad,
-                 w_grad, s.plan.geometry);
+                 w_grad, s.plan.geometry, s.plan.groups);
            } else if (s.sliding) {
              // The input gradient stays on the GEMM path: a scattered sliding-window
              // accumulation measured twice as slow as GEMM + col2im there.

@@ -71,8 +71,8 @@ using Conv2dOptions = ConvOptions<2>;
 // negative padding, a (dilated) kernel larger than the padded input, Same with a stride other
 // than 1, dtypes or devices that differ between input, weight and bias, a non-floating dtype,
 // or a bias that is not [O].
-// On the CPU, 3x3 kernels of stride 1 and dilation 1 with one group, >= 8 input and >= 16
-// output channels run through Winograd F(2x2, 3x3) (as cuDNN and NNPACK do): results differ
+// On the CPU, 3x3 kernels of stride 1 and dilation 1 with >= 8 input and >= 16 output channels
+// per group run through Winograd F(2x2, 3x3) (as cuDNN and NNPACK do): results differ
 // from im2col + GEMM by rounding, a NaN reaches exactly the outputs whose windows hold it, but an
 // Inf may give NaN instead of +-Inf there (the transforms add and subtract it).
 Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias = Tensor(),

@@ -4,7 +4,9 @@
 //   forward      M = U @ V,                  out = A^T M A
 //   backward     dM = A dY A^T,  dU += dM @ V^T (then dW = G^T dU G),  dV = U^T @ dM (then dX
 //                is the sum of B dV B^T over the windows)
-// The batch runs in chunks of samples whose tiles fit two reused buffers.
+// With groups, each group's rows of U, V and M form its own product (the transforms are per
+// channel and do not care). The batch runs in chunks of samples whose tiles fit two reused
+// buffers.
 #include "ops/conv_winograd.h"
 
 #include <algorithm>
@@ -24,9 +26,9 @@ using kernels::WinogradTransform;
 constexpr int64_t kTileElements = 16;
 // Elements of each tile buffer per chunk (4 MiB of float32).
 constexpr int64_t kTilesBudget = int64_t{1} << 20;
-// Fewer channels than these leave the tile GEMMs too shallow to pay for the transforms (measured
-// at 1 thread, batch 32 on 32 x 32: 8 -> 16 channels forward + backward 1.5x faster than
-// im2col + GEMM). Up to 8 output channels the direct kernels (kernels::conv2d_direct) win.
+// Fewer channels per group than these leave the tile GEMMs too shallow to pay for the transforms
+// (measured at 1 thread, batch 32 on 32 x 32: 8 -> 16 channels forward + backward 1.5x faster
+// than im2col + GEMM). Up to 8 output channels the direct kernels (kernels::conv2d_direct) win.
 constexpr int64_t kMinChannels = 8;
 constexpr int64_t kMinOutChannels = 16;
 
@@ -38,6 +40,12 @@ int64_t tiles_per_sample(const kernels::ConvGeometry& g) {
 // are often a multiple of 4 KiB apart (C * T = 64 * 1024 in the ResNet block) and the rows the
 // transforms write at once evict each other from the same cache sets.
 constexpr int64_t kTileGap = 32;
+
+// Rows [g * rows / groups, +rows / groups) of [16, rows, cols].
+Tensor group_rows(const Tensor& t, int64_t groups, int64_t g) {
+  const int64_t rows = t.size(1) / groups;
+  return narrow(t, 1, g * rows, rows);
+}
 
 // The prefix of `buffer` as tiles [16, channels, count].
 Tensor tiles_view(const Tensor& buffer, int64_t channels, int64_t count) {
@@ -99,20 +107,20 @@ int64_t for_each_chunk(const ChunkPlan& plan, int64_t batch, int64_t channels, i
 bool use_winograd(const Tensor& input, const Tensor& weight, const kernels::ConvGeometry& g,
                   int64_t groups) {
   return input.device().type == DeviceType::CPU &&
-         (input.dtype() == kFloat32 || input.dtype() == kFloat64) && groups == 1 &&
-         g.kernel_h == 3 && g.kernel_w == 3 && g.stride_h == 1 && g.stride_w == 1 &&
-         g.dilation_h == 1 && g.dilation_w == 1 && input.size(1) >= kMinChannels &&
-         weight.size(0) >= kMinOutChannels;
+         (input.dtype() == kFloat32 || input.dtype() == kFloat64) && g.kernel_h == 3 &&
+         g.kernel_w == 3 && g.stride_h == 1 && g.stride_w == 1 && g.dilation_h == 1 &&
+         g.dilation_w == 1 && input.size(1) / groups >= kMinChannels &&
+         weight.size(0) / groups >= kMinOutChannels;
 }
 
 Tensor winograd_conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
-                       const kernels::ConvGeometry& geometry) {
+                       const kernels::ConvGeometry& geometry, int64_t groups) {
   const Device device = input.device();
   const TensorOptions options = options_of(input);
   const int64_t batch = input.size(0), channels = input.size(1), out_channels = weight.size(0);
   const int64_t per_sample = tiles_per_sample(geometry);
   Tensor out = empty({batch, out_channels, geometry.out_h, geometry.out_w}, options);
-  const Tensor u = empty({kTileElements, out_channels, channels}, options);
+  const Tensor u = empty({kTileElements, out_channels, weight.size(1)}, options);
   kernels::winograd(device, u, weight, WinogradTransform::Weight, geometry);
   const ChunkPlan plan = plan_chunks(device, batch, std::max(channels, out_channels), per_sample);
   for_each_chunk(plan, batch, channels, out_channels, per_sample, options,
@@ -122,7 +130,9 @@ Tensor winograd_conv2d(const Tensor& input, const Tensor& weight, const Tensor& 
                    const Tensor m = tiles_view(buffers.output_side, out_channels, count);
                    kernels::winograd(device, v, narrow(input, 0, start, n),
                                      WinogradTransform::Input, geometry);
-                   kernels::gemm(device, m, u, v, 1, 0);
+                   for (int64_t g = 0; g < groups; ++g)
+                     kernels::gemm(device, group_rows(m, groups, g), group_rows(u, groups, g),
+                                   group_rows(v, groups, g), 1, 0);
                    kernels::winograd(device, narrow(out, 0, start, n), m, WinogradTransform::Output,
                                      geometry);
                  });
@@ -134,16 +144,17 @@ Tensor winograd_conv2d(const Tensor& input, const Tensor& weight, const Tensor& 
 
 void winograd_conv2d_backward(const Tensor& grad_out, const Tensor& input, const Tensor& weight,
                               const Tensor& grad_input, const Tensor& grad_weight,
-                              const kernels::ConvGeometry& geometry) {
+                              const kernels::ConvGeometry& geometry, int64_t groups) {
   const Device device = grad_out.device();
   const TensorOptions options = options_of(grad_out);
   const int64_t batch = grad_out.size(0), out_channels = grad_out.size(1);
   const int64_t channels = grad_input.defined() ? grad_input.size(1) : input.size(1);
+  const int64_t group_channels = channels / groups;
   if (batch == 0) return;  // the caller's grad_weight is zeros already
   const int64_t per_sample = tiles_per_sample(geometry);
-  Tensor u_t;  // U^T [16, C, O]
+  Tensor u_t;  // U^T [16, C / G, O]
   if (grad_input.defined()) {
-    const Tensor u = empty({kTileElements, out_channels, channels}, options);
+    const Tensor u = empty({kTileElements, out_channels, group_channels}, options);
     kernels::winograd(device, u, weight, WinogradTransform::Weight, geometry);
     u_t = transpose(u, 1, 2);
   }
@@ -151,7 +162,7 @@ void winograd_conv2d_backward(const Tensor& grad_out, const Tensor& input, const
   // Each worker sums its chunks' dU; the partial sums are added in worker order, so the same
   // thread count gives the same bits.
   std::vector<Tensor> du(grad_weight.defined() ? plan.workers : 0);
-  for (Tensor& d : du) d = empty({kTileElements, out_channels, channels}, options);
+  for (Tensor& d : du) d = empty({kTileElements, out_channels, group_channels}, options);
   const int64_t team = for_each_chunk(
       plan, batch, channels, out_channels, per_sample, options,
       [&](int64_t w, int64_t start, int64_t n, const TileBuffers& buffers, bool first) {
@@ -163,11 +174,18 @@ void winograd_conv2d_backward(const Tensor& grad_out, const Tensor& input, const
           const Tensor v = tiles_view(buffers.input_side, channels, count);
           kernels::winograd(device, v, narrow(input, 0, start, n), WinogradTransform::Input,
                             geometry);
-          kernels::gemm(device, du[w], dm, transpose(v, 1, 2), 1, first ? 0 : 1);
+          // dU [16, O, C / G]: group g's output rows from its rows of dM and of V.
+          for (int64_t g = 0; g < groups; ++g)
+            kernels::gemm(device, group_rows(du[w], groups, g), group_rows(dm, groups, g),
+                          transpose(group_rows(v, groups, g), 1, 2), 1, first ? 0 : 1);
         }
         if (grad_input.defined()) {
           const Tensor dv = tiles_view(buffers.input_side, channels, count);
-          kernels::gemm(device, dv, u_t, dm, 1, 0);
+          // U^T [16, C / G, O]: group g's columns (its output channels) are a slice of dim 2.
+          for (int64_t g = 0; g < groups; ++g)
+            kernels::gemm(device, group_rows(dv, groups, g),
+                          narrow(u_t, 2, g * (out_channels / groups), out_channels / groups),
+                          group_rows(dm, groups, g), 1, 0);
           kernels::winograd(device, narrow(grad_input, 0, start, n), dv,
                             WinogradTransform::InputAdjoint, geometry);
         }

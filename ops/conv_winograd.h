@@ -9,20 +9,21 @@
 namespace mixgrad::conv_detail {
 
 // Whether conv2d of `input` by `weight` (already checked) runs through Winograd: on the CPU,
-// float32 / float64, 3x3 kernels of stride 1 and dilation 1, one group, and enough channels on
+// float32 / float64, 3x3 kernels of stride 1 and dilation 1, and enough channels per group on
 // both sides that the tile GEMMs are worth their transforms.
 bool use_winograd(const Tensor& input, const Tensor& weight, const kernels::ConvGeometry& geometry,
                   int64_t groups);
 
-// out [N, O, out_h, out_w] of contiguous input [N, C, H, W] and weight [O, C, 3, 3], plus bias
-// [O] when it is defined.
+// out [N, O, out_h, out_w] of contiguous input [N, C, H, W] and weight [O, C / groups, 3, 3],
+// plus bias [O] when it is defined.
 Tensor winograd_conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
-                       const kernels::ConvGeometry& geometry);
+                       const kernels::ConvGeometry& geometry, int64_t groups);
 
-// Overwrites grad_input [N, C, H, W] (when defined; needs `weight`) and grad_weight [O, C, 3, 3]
-// (when defined; needs `input`) from contiguous grad_out [N, O, out_h, out_w].
+// Overwrites grad_input [N, C, H, W] (when defined; needs `weight`) and grad_weight
+// [O, C / groups, 3, 3] (when defined; needs `input`) from contiguous grad_out
+// [N, O, out_h, out_w].
 void winograd_conv2d_backward(const Tensor& grad_out, const Tensor& input, const Tensor& weight,
                               const Tensor& grad_input, const Tensor& grad_weight,
-                              const kernels::ConvGeometry& geometry);
+                              const kernels::ConvGeometry& geometry, int64_t groups);
 
 }  // namespace mixgrad::conv_detail

@@ -173,6 +173,10 @@ std::vector<Case> cases() {
        {.padding = {2, 3}},
        true},
       {"winograd tiny output", {2, 8, 3, 4, 16, 3, 3}, {.padding = Padding::Valid}, true},
+      {"winograd groups 2",
+       {2, 16, 7, 6, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2},
+       {.padding = 1, .groups = 2},
+       true},
       {"winograd several chunks",
        {9, 8, 16, 16, 256, 3, 3, 1, 1, 1, 1, 1, 1},
        {.padding = Padding::Same},
@@ -285,7 +289,18 @@ TEST(Conv2d, WinogradRunsForThreeByThreeStrideOneWithEnoughChannels) {
       {"8 output channels", {2, 16, 8, 8}, {8, 16, 3, 3}, {.padding = 1}, mg::kFloat32, 0},
       {"stride 2", {2, 16, 8, 8}, {16, 16, 3, 3}, {.stride = 2, .padding = 1}, mg::kFloat32, 0},
       {"dilation 2", {2, 16, 8, 8}, {16, 16, 3, 3}, {.padding = 2, .dilation = 2}, mg::kFloat32, 0},
-      {"groups 2", {2, 16, 8, 8}, {16, 8, 3, 3}, {.padding = 1, .groups = 2}, mg::kFloat32, 0},
+      {"groups 2 of 8 -> 16",
+       {2, 16, 8, 8},
+       {32, 8, 3, 3},
+       {.padding = 1, .groups = 2},
+       mg::kFloat32,
+       8},
+      {"groups 2 of 8 -> 8",
+       {2, 16, 8, 8},
+       {16, 8, 3, 3},
+       {.padding = 1, .groups = 2},
+       mg::kFloat32,
+       0},
       {"5x5", {2, 16, 8, 8}, {16, 16, 5, 5}, {.padding = 2}, mg::kFloat32, 0},
   };
   const int saved = mg::get_num_threads();
@@ -407,8 +422,9 @@ TEST(Conv2d, Gradcheck) {
       {{2, 2, 16, 16}, {4, 1, 1, 1}, {.groups = 2}},
       // The direct kernels (few output channels, rows of >= 16 outputs), rows ending mid-vector.
       {{2, 2, 4, 19}, {3, 2, 2, 3}, {.padding = {0, 1}, .dilation = {1, 2}}},
-      // Winograd (3x3, stride 1, 16 channels each side), a cropped last tile.
+      // Winograd (3x3, stride 1, 16 channels each side), a cropped last tile; and with groups.
       {{1, 16, 5, 4}, {16, 16, 3, 3}, {.padding = 1}},
+      {{1, 16, 4, 5}, {32, 8, 3, 3}, {.padding = 1, .groups = 2}},
   };
   uint64_t seed = 20;
   for (const GradCase& c : grad_cases) {
