@@ -74,6 +74,11 @@ void gather_row(T* dst, const T* src, ValidRange xs, int64_t width, int64_t stri
   if (stride == 1) {
     // A plain loop: rows are often short, where a memmove call costs more than the copy.
     for (int64_t x = xs.begin; x < xs.end; ++x) dst[x] = src[x];
+  } else if (stride == 2) {
+    // The downsampling convs' stride, as a constant, is vectorised (even-element shuffles)
+    // where the general strided loop stays scalar (measured on a 3x3 stride-2 conv 64 -> 128
+    // channels on 32 x 32: im2col 27% -> 19% of the forward, which ran ~10% faster).
+    for (int64_t x = xs.begin; x < xs.end; ++x) dst[x] = src[2 * x];
   } else {
     for (int64_t x = xs.begin; x < xs.end; ++x) dst[x] = src[x * stride];
   }
