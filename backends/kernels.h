@@ -228,8 +228,8 @@ enum class WinogradTransform {
   Output,         // out [N, O, out_h, out_w] = A^T m A of in tiles [16, O, T], cropped
   OutputAdjoint,  // out tiles [16, O, T] = A y A^T, y the 2 x 2 block of in [N, O, out_h, out_w]
                   // (zero past its edge)
-  Weight,         // out [16, O, C] = G w G^T of in [O, C, 3, 3]
-  WeightAdjoint,  // out [O, C, 3, 3] = G^T u G of in [16, O, C]
+  Weight,         // out [16, O, K] = G w G^T of in [O, K, 3, 3] (K = C / groups)
+  WeightAdjoint,  // out [O, K, 3, 3] = G^T u G of in [16, O, K]
 };
 // Other operands contiguous; float32 / float64. CPU-only.
 inline Kernel<void(const Tensor& out, const Tensor& in, WinogradTransform transform,
