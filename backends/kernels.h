@@ -214,8 +214,8 @@ inline Kernel<void(const Tensor& out, const Tensor& input, const Tensor& weight,
 inline Kernel<void(const Tensor& grad_weight, const Tensor& grad_out, const Tensor& input,
                    const ConvGeometry& geometry)>
     conv2d_direct_weight_grad{"conv2d_direct_weight_grad"};
-// Winograd F(2x2, 3x3) transforms (Lavin & Gray 2016) of a 3x3 convolution with stride 1 and
-// dilation 1, read from `geometry`'s pad_h, pad_w, out_h and out_w. Tile t = (n * rows + ty) *
+// Winograd F(2x2, 3x3) tile transforms (Lavin & Gray 2016) of a 3x3 convolution with stride 1
+// and dilation 1, read from `geometry`'s pad_h, pad_w, out_h and out_w. Tile t = (n * rows + ty) *
 // cols + tx (rows = ceil(out_h / 2), cols = ceil(out_w / 2)) covers the outputs [2ty, 2ty + 2) x
 // [2tx, 2tx + 2) and the input window [2ty - pad_h, +4) x [2tx - pad_w, +4), zero outside the
 // image. Tiles tensors are [16, channels, T = N * rows * cols], the first dim the 4 x 4 tile
@@ -228,8 +228,6 @@ enum class WinogradTransform {
   Output,         // out [N, O, out_h, out_w] = A^T m A of in tiles [16, O, T], cropped
   OutputAdjoint,  // out tiles [16, O, T] = A y A^T, y the 2 x 2 block of in [N, O, out_h, out_w]
                   // (zero past its edge)
-  Weight,         // out [16, O, K] = G w G^T of in [O, K, 3, 3] (K = C / groups)
-  WeightAdjoint,  // out [O, K, 3, 3] = G^T u G of in [16, O, K]
 };
 // Other operands contiguous; float32 / float64. CPU-only.
 inline Kernel<void(const Tensor& out, const Tensor& in, WinogradTransform transform,

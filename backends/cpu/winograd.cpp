@@ -1,4 +1,4 @@
-// CPU Winograd F(2x2, 3x3) transforms (see kernels::winograd for the contract).
+// CPU Winograd F(2x2, 3x3) tile transforms (see kernels::winograd for the contract).
 //
 // Planes (one channel of one sample) run in parallel, each walked one row of tiles at a time.
 // Neighbouring tiles' 4-wide windows overlap by two columns, so a padded row is first split into
@@ -372,7 +372,7 @@ void tile_transform(const Tensor& image, const Tensor& tiles, WinogradTransform 
                      case WinogradTransform::Output:
                        output(im, ti, stride, g, scratch.data());
                        break;
-                     default:
+                     case WinogradTransform::OutputAdjoint:
                        output_adjoint(ti, stride, im, g, scratch.data());
                        break;
                    }
@@ -380,76 +380,17 @@ void tile_transform(const Tensor& image, const Tensor& tiles, WinogradTransform 
                });
 }
 
-// U = G w G^T of each 3 x 3 kernel w of weight [O, C, 3, 3], into [16, O, C].
-template <class T>
-void weight_transform(const Tensor& out, const Tensor& weight) {
-  const T* w = weight.data_ptr<T>();
-  T* u = out.data_ptr<T>();
-  const int64_t kernels = weight.size(0) * weight.size(1);
-  const T half = T(0.5);
-  for (int64_t p = 0; p < kernels; ++p) {
-    const T* k = w + p * 9;
-    T r[4][3];  // G w
-    for (int l = 0; l < 3; ++l) {
-      r[0][l] = k[l];
-      r[1][l] = half * (k[l] + k[3 + l] + k[6 + l]);
-      r[2][l] = half * (k[l] - k[3 + l] + k[6 + l]);
-      r[3][l] = k[6 + l];
-    }
-    for (int i = 0; i < 4; ++i) {
-      u[(4 * i) * kernels + p] = r[i][0];
-      u[(4 * i + 1) * kernels + p] = half * (r[i][0] + r[i][1] + r[i][2]);
-      u[(4 * i + 2) * kernels + p] = half * (r[i][0] - r[i][1] + r[i][2]);
-      u[(4 * i + 3) * kernels + p] = r[i][2];
-    }
-  }
-}
-
-// The weight gradient G^T s G of each [16] column s of [16, O, C], into [O, C, 3, 3].
-template <class T>
-void weight_adjoint_transform(const Tensor& out, const Tensor& tiles) {
-  const T* s = tiles.data_ptr<T>();
-  T* w = out.data_ptr<T>();
-  const int64_t kernels = out.size(0) * out.size(1);
-  const T half = T(0.5);
-  for (int64_t p = 0; p < kernels; ++p) {
-    T r[3][4];  // G^T s
-    for (int j = 0; j < 4; ++j) {
-      const T s0 = s[j * kernels + p], s1 = s[(4 + j) * kernels + p];
-      const T s2 = s[(8 + j) * kernels + p], s3 = s[(12 + j) * kernels + p];
-      r[0][j] = s0 + half * (s1 + s2);
-      r[1][j] = half * (s1 - s2);
-      r[2][j] = half * (s1 + s2) + s3;
-    }
-    for (int i = 0; i < 3; ++i) {
-      w[p * 9 + 3 * i] = r[i][0] + half * (r[i][1] + r[i][2]);
-      w[p * 9 + 3 * i + 1] = half * (r[i][1] - r[i][2]);
-      w[p * 9 + 3 * i + 2] = half * (r[i][1] + r[i][2]) + r[i][3];
-    }
-  }
-}
-
 }  // namespace
 
 void winograd(const Tensor& out, const Tensor& in, WinogradTransform transform,
               const kernels::ConvGeometry& geometry) {
+  const bool from_image =
+      transform == WinogradTransform::Input || transform == WinogradTransform::OutputAdjoint;
   dispatch_floating(in.dtype(), "winograd", [&]<class T>() {
-    switch (transform) {
-      case WinogradTransform::Input:
-      case WinogradTransform::OutputAdjoint:
-        tile_transform<T>(in, out, transform, geometry);
-        break;
-      case WinogradTransform::InputAdjoint:
-      case WinogradTransform::Output:
-        tile_transform<T>(out, in, transform, geometry);
-        break;
-      case WinogradTransform::Weight:
-        weight_transform<T>(out, in);
-        break;
-      case WinogradTransform::WeightAdjoint:
-        weight_adjoint_transform<T>(out, in);
-        break;
-    }
+    if (from_image)
+      tile_transform<T>(in, out, transform, geometry);
+    else
+      tile_transform<T>(out, in, transform, geometry);
   });
 }
 
