@@ -22,11 +22,12 @@ struct VertexInfo {
 
 using Graph = boost::adjacency_list<boost::vecS, boost::vecS, boost::directedS, VertexInfo>;
 
-std::string label_of(const Node& node) {
+std::string label_of(const Node& node,
+                     const std::unordered_map<const Node*, std::string>& leaf_names) {
   std::string label = node.name();
-  if (const auto* acc = dynamic_cast<const AccumulateGrad*>(&node)) {
-    (void)acc;
-    label = "leaf";
+  if (dynamic_cast<const AccumulateGrad*>(&node) != nullptr) {
+    const auto named = leaf_names.find(&node);
+    label = named != leaf_names.end() ? named->second : "leaf";
   }
   for (const TensorMeta& m : node.output_meta())
     label += "\\n" + std::string(dtype_name(m.dtype)) + detail::to_str(m.shape);
@@ -35,7 +36,18 @@ std::string label_of(const Node& node) {
 
 }  // namespace
 
-void write_dot(std::ostream& os, const std::vector<Tensor>& roots) {
+void write_dot(std::ostream& os, const std::vector<Tensor>& roots, const NamedTensors& leaf_names) {
+  // A leaf's gradient node is what the graph reaches; map those nodes to the names. The edges
+  // are kept so that the nodes stay alive (and unique) while the graph is walked.
+  std::vector<Edge> keep_alive;
+  std::unordered_map<const Node*, std::string> names;
+  for (const auto& [name, t] : leaf_names) {
+    if (!t.defined() || !t.requires_grad()) continue;
+    Edge e = gradient_edge(t);
+    if (!e.valid()) continue;
+    names.emplace(e.node.get(), name);
+    keep_alive.push_back(std::move(e));
+  }
   Graph g;
   std::unordered_map<const Node*, Graph::vertex_descriptor> vertex;
   std::vector<const Node*> stack;
@@ -43,12 +55,11 @@ void write_dot(std::ostream& os, const std::vector<Tensor>& roots) {
     auto it = vertex.find(n);
     if (it != vertex.end()) return it->second;
     const bool leaf = dynamic_cast<const AccumulateGrad*>(n) != nullptr;
-    auto v = boost::add_vertex(VertexInfo{label_of(*n), leaf ? "ellipse" : "box"}, g);
+    auto v = boost::add_vertex(VertexInfo{label_of(*n, names), leaf ? "ellipse" : "box"}, g);
     vertex.emplace(n, v);
     stack.push_back(n);
     return v;
   };
-  std::vector<Edge> keep_alive;
   for (const Tensor& r : roots) {
     Edge e = gradient_edge(r);
     if (e.valid()) {
@@ -71,9 +82,9 @@ void write_dot(std::ostream& os, const std::vector<Tensor>& roots) {
   });
 }
 
-std::string to_dot(const std::vector<Tensor>& roots) {
+std::string to_dot(const std::vector<Tensor>& roots, const NamedTensors& leaf_names) {
   std::ostringstream os;
-  write_dot(os, roots);
+  write_dot(os, roots, leaf_names);
   return os.str();
 }
 

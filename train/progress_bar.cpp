@@ -100,6 +100,7 @@ void ProgressBar::start_epoch(int64_t epoch, int64_t epochs, int64_t batches) {
   done_ = items_ = percent_lines_ = 0;
   drawn_width_ = 0;
   loss_.reset();
+  metric_.reset();
   start_time_ = last_output_time_ = options_.clock();
   running_ = true;
   if (interactive_) draw(status_line(start_time_, false), start_time_);
@@ -117,6 +118,15 @@ void ProgressBar::step(double loss, int64_t items) {
   } else if (plain_line_due(now)) {
     draw(status_line(now, false), now);
   }
+}
+
+void ProgressBar::step(double loss, int64_t items, double metric) {
+  MG_CHECK(!options_.metric.empty(), "ProgressBar::step",
+           "a metric value was given but ProgressOptions::metric names none");
+  MG_CHECK(running_, "ProgressBar::step", "no epoch started (call start_epoch first)");
+  MG_CHECK(items >= 0, "ProgressBar::step", "items must be >= 0, got ", items);
+  metric_.add(metric, static_cast<double>(items));
+  step(loss, items);
 }
 
 void ProgressBar::finish_epoch(const std::vector<std::pair<std::string, double>>& metrics) {
@@ -160,6 +170,10 @@ std::string ProgressBar::status_line(double now, bool final) const {
   line += "batch " + std::to_string(done_);
   if (batches_ > 0) line += "/" + std::to_string(batches_);
   line += "  loss " + (loss_.empty() ? std::string("-") : format_metric(loss_.mean()));
+  if (!options_.metric.empty()) {
+    line += "  " + options_.metric + " " +
+            (metric_.empty() ? std::string("-") : format_metric(metric_.mean()));
+  }
   line += "  " + (elapsed > 0 ? format_si(static_cast<double>(items_) / elapsed) : "-") + " " +
           options_.unit + "/s";
   line += "  elapsed " + format_duration(elapsed);

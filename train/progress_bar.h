@@ -47,6 +47,9 @@ struct ProgressOptions {
   double line_every_percent = 0.0;
   // What the throughput counts: "1.23k it/s".
   std::string unit = "it";
+  // Name of a per-item metric shown after the loss ("acc 0.912") when step() is given one; its
+  // item-weighted running mean over the epoch is shown, like the loss.
+  std::string metric = "";
   // Time source; empty means steady_seconds.
   Clock clock = {};
 };
@@ -70,6 +73,8 @@ class ProgressBar {
   // Records one finished batch of `items` items with mean loss `loss`; the displayed loss is the
   // item-weighted mean over the epoch so far. Throws Error if no epoch was started or items < 0.
   void step(double loss, int64_t items = 1);
+  // The same, with the batch's mean of options().metric. Throws Error if no metric is named.
+  void step(double loss, int64_t items, double metric);
   // Prints the epoch's summary line, followed by `metrics` ("val_acc 0.9132"). Throws Error if
   // no epoch was started.
   void finish_epoch(const std::vector<std::pair<std::string, double>>& metrics = {});
@@ -89,6 +94,7 @@ class ProgressBar {
   int64_t done_ = 0, items_ = 0;
   int64_t percent_lines_ = 0;  // percent marks passed so far this epoch
   RunningMean loss_;
+  RunningMean metric_;
   double start_time_ = 0.0, last_output_time_ = 0.0;
 };
 

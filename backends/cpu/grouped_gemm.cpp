@@ -22,7 +22,7 @@ using kernels::GroupedDim;
 // Multiply-adds per thread below which the groups are not split further.
 constexpr int64_t kGroupGrain = 1 << 14;
 // Average products smaller than 64^3 multiply-adds gain little from OpenBLAS's own threading.
-constexpr int64_t kSmallGroupGemm = int64_t{64} * 64 * 64;
+constexpr int64_t kSmallGroupGemm = int64_t{256} * 256 * 256;
 
 // How the matrices of a 2-D operand (or each matrix of a 3-D one) are laid out. A block of
 // consecutive rows or columns has the same layout, only a shifted start.

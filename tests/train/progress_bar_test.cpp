@@ -163,3 +163,23 @@ TEST(ProgressBar, Errors) {
                   "option line_every_percent must be in [0, 100], got 150");
   EXPECT_EQ(out.str(), "");
 }
+
+TEST(ProgressBar, ShowsTheItemWeightedMeanOfANamedMetric) {
+  FakeClock clock;
+  std::ostringstream out;
+  ProgressOptions options = plain_options(clock, 0.0, 0.0);
+  options.metric = "acc";
+  ProgressBar bar(out, options);
+  bar.start_epoch(1, 1, 2);
+  clock.now = 1;
+  bar.step(1.0, 10, 0.5);
+  clock.now = 2;
+  bar.step(0.5, 30, 0.9);  // acc (5 + 27) / 40
+  bar.finish_epoch();
+  EXPECT_EQ(out.str(), "epoch 1/1  batch 2/2  loss 0.625  acc 0.8  20 it/s  elapsed 00:00:02\n");
+  EXPECT_THROW(bar.step(1.0, 1, 0.5), Error);  // no epoch started
+
+  ProgressBar unnamed(out, plain_options(clock, 0.0, 0.0));
+  unnamed.start_epoch(1, 1, 1);
+  EXPECT_THROW(unnamed.step(1.0, 1, 0.5), Error);
+}

@@ -1,0 +1,53 @@
+#pragma once
+// The `mixgrad` command's subcommands, each a function of parsed options (cli/main.cpp parses
+// the command line with CLI11). Every user mistake throws mixgrad::Error with one clear message;
+// main() prints it and exits with status 1.
+#include <cstdint>
+#include <iosfwd>
+#include <string>
+
+#include "zoo/task.h"
+
+namespace mixgrad::cli {
+
+// How a run talks: the human display, one JSON object per epoch, or nothing but errors.
+struct Output {
+  bool quiet = false;  // no progress, no summary
+  bool json = false;   // one JSON object per epoch (and one summary object) on stdout
+};
+
+struct TrainOptions {
+  std::string model;
+  zoo::Settings settings;  // as given; the model's defaults fill the rest
+  int threads = 0;         // 0: the library's default
+  std::string out_dir;     // empty: runs/<model>-<timestamp>
+  std::string resume;      // a checkpoint to continue from
+  Output output;
+};
+
+struct EvalOptions {
+  std::string model;
+  std::string checkpoint;
+  std::string data_dir;
+  int threads = 0;
+  std::string device = "cpu";
+  Output output;
+};
+
+struct GraphOptions {
+  std::string model;
+  std::string out;  // FILE.dot
+  bool svg = false;
+  std::string data_dir;
+};
+
+// Each returns the process exit status.
+int run_zoo(std::ostream& out);
+int run_train(const TrainOptions& options);
+int run_eval(const EvalOptions& options);
+int run_graph(const GraphOptions& options);
+
+// --device as a Device; throws Error for an unknown name or cuda without a usable GPU.
+Device parse_device(const std::string& name);
+
+}  // namespace mixgrad::cli

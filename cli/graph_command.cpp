@@ -1,0 +1,71 @@
+// `mixgrad graph`: the computation graph of one training step of a zoo model, as Graphviz DOT
+// (and SVG through `dot` when asked and installed).
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+
+#include "autograd/graph_export.h"
+#include "cli/commands.h"
+#include "core/error.h"
+#include "core/generator.h"
+#include "data/dataloader.h"
+#include "zoo/zoo.h"
+
+extern char** environ;
+
+namespace mixgrad::cli {
+
+namespace {
+
+// Runs `dot -Tsvg dot_file -o svg_file`; throws Error when it cannot start or fails.
+void render_svg(const std::string& dot_file, const std::string& svg_file) {
+  std::vector<std::string> args{"dot", "-Tsvg", dot_file, "-o", svg_file};
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  const int spawned = posix_spawnp(&pid, "dot", nullptr, nullptr, argv.data(), environ);
+  MG_CHECK(spawned == 0, "graph",
+           "--svg needs Graphviz's `dot` (apt-get install graphviz): ", std::strerror(spawned));
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  MG_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "graph", "dot failed on ", dot_file);
+}
+
+}  // namespace
+
+int run_graph(const GraphOptions& options) {
+  const zoo::ModelEntry& entry = zoo::find_model(options.model);
+  MG_CHECK(!options.out.empty(), "graph", "--out FILE.dot is required");
+  zoo::Settings settings = zoo::resolve(entry, {.data_dir = options.data_dir});
+  manual_seed(settings.seed);
+  std::unique_ptr<zoo::Task> task = entry.make(settings);
+  task->load_data(settings.data_dir);
+  // One small training batch is enough to record every op of a step.
+  data::DataLoader loader(task->train_data(), {.batch_size = std::min<int64_t>(settings.batch, 8)});
+  task->module().train();
+  const zoo::StepOutput step = task->forward(*loader.begin());
+  {
+    std::ofstream out(options.out);
+    write_dot(out, {step.loss}, task->module().named_parameters());
+    out.flush();
+    MG_CHECK(out.good(), "graph", "cannot write ", options.out);
+  }
+  std::cout << "wrote " << options.out;
+  if (options.svg) {
+    std::string svg = options.out;
+    if (svg.ends_with(".dot")) svg.resize(svg.size() - 4);
+    svg += ".svg";
+    render_svg(options.out, svg);
+    std::cout << " and " << svg;
+  }
+  std::cout << "\n";
+  return 0;
+}
+
+}  // namespace mixgrad::cli

@@ -1,0 +1,89 @@
+// The `mixgrad` command: the model zoo from the shell.
+//   mixgrad zoo
+//   mixgrad train fashion-moe --epochs 12 --out runs/fm
+//   mixgrad eval fashion-moe --checkpoint runs/fm/checkpoint.safetensors
+//   mixgrad graph fashion-moe --out step.dot --svg
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+
+#include "cli/commands.h"
+#include "core/error.h"
+
+namespace mixgrad::cli {
+
+namespace {
+
+void add_output_flags(CLI::App& app, Output& output) {
+  app.add_flag("--quiet,-q", output.quiet, "print nothing but errors");
+  app.add_flag("--json", output.json, "one JSON object per epoch (per result) on stdout");
+}
+
+int main_impl(int argc, char** argv) {
+  CLI::App app{"mixgrad: Mixture-of-Experts models in C++ (train, evaluate, inspect the zoo)",
+               "mixgrad"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "mixgrad 0.1.0");
+
+  app.add_subcommand("zoo", "list every model with its sizes and data");
+
+  TrainOptions train;
+  std::string train_device = "cpu";
+  auto* train_cmd = app.add_subcommand("train", "train a zoo model, evaluating every epoch");
+  train_cmd->add_option("model", train.model, "model name (see `mixgrad zoo`)")->required();
+  train_cmd->add_option("--epochs", train.settings.epochs, "epochs to train");
+  train_cmd->add_option("--batch", train.settings.batch, "examples per batch");
+  train_cmd->add_option("--lr", train.settings.lr, "peak learning rate (Adam, cosine decay)");
+  train_cmd->add_option("--experts", train.settings.experts, "experts per MoE layer");
+  train_cmd->add_option("--top-k", train.settings.top_k, "experts per token");
+  train_cmd->add_option("--threads", train.threads, "CPU threads (default: all cores)");
+  train_cmd->add_option("--device", train_device, "cpu or cuda")->capture_default_str();
+  train_cmd->add_option("--seed", train.settings.seed, "random seed")->capture_default_str();
+  train_cmd->add_option("--data", train.settings.data_dir, "data directory (default: the model's)");
+  train_cmd->add_option("--out", train.out_dir, "output directory (default: runs/MODEL-TIME)");
+  train_cmd->add_option("--resume", train.resume, "checkpoint to continue from");
+  add_output_flags(*train_cmd, train.output);
+
+  EvalOptions eval;
+  auto* eval_cmd = app.add_subcommand("eval", "the test metric of a saved model");
+  eval_cmd->add_option("model", eval.model, "model name")->required();
+  eval_cmd->add_option("--checkpoint", eval.checkpoint, "checkpoint written by train")->required();
+  eval_cmd->add_option("--data", eval.data_dir, "data directory (default: the model's)");
+  eval_cmd->add_option("--threads", eval.threads, "CPU threads (default: all cores)");
+  eval_cmd->add_option("--device", eval.device, "cpu or cuda")->capture_default_str();
+  add_output_flags(*eval_cmd, eval.output);
+
+  GraphOptions graph;
+  auto* graph_cmd = app.add_subcommand("graph", "the computation graph of one training step");
+  graph_cmd->add_option("model", graph.model, "model name")->required();
+  graph_cmd->add_option("--out", graph.out, "DOT file to write")->required();
+  graph_cmd->add_flag("--svg", graph.svg, "also render FILE.svg with Graphviz dot");
+  graph_cmd->add_option("--data", graph.data_dir, "data directory (default: the model's)");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (app.got_subcommand("zoo")) return run_zoo(std::cout);
+  if (app.got_subcommand(train_cmd)) {
+    train.settings.device = parse_device(train_device);
+    return run_train(train);
+  }
+  if (app.got_subcommand(eval_cmd)) return run_eval(eval);
+  return run_graph(graph);
+}
+
+}  // namespace
+}  // namespace mixgrad::cli
+
+int main(int argc, char** argv) {
+  try {
+    return mixgrad::cli::main_impl(argc, argv);
+  } catch (const mixgrad::Error& e) {
+    std::fprintf(stderr, "mixgrad: error: %s\n", e.what());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "mixgrad: error: %s\n", e.what());
+  }
+  return 1;
+}

@@ -1,0 +1,194 @@
+// `mixgrad train`: builds a zoo model, trains it with Adam and a cosine schedule, evaluates
+// every epoch, and writes the checkpoint, metrics.csv, expert_load.csv and the plots.
+#include <unistd.h>
+
+#include <chrono>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <sstream>
+
+#include "backends/cpu/parallel.h"
+#include "cli/commands.h"
+#include "cli/report.h"
+#include "cli/run_record.h"
+#include "cli/runner.h"
+#include "core/error.h"
+#include "core/generator.h"
+#include "io/checkpoint.h"
+#include "optim/adam.h"
+#include "optim/lr_scheduler.h"
+#include "train/csv_logger.h"
+#include "train/progress_bar.h"
+#include "zoo/zoo.h"
+
+namespace fs = std::filesystem;
+
+namespace mixgrad::cli {
+
+namespace {
+
+std::string timestamp() {
+  const std::time_t now = std::time(nullptr);
+  std::tm local{};
+  localtime_r(&now, &local);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", &local);
+  return buf;
+}
+
+// Creates `dir` and checks that a file can be written in it, before any training.
+void prepare_out_dir(const fs::path& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  MG_CHECK(!ec, "train", "cannot create --out ", dir.string(), ": ", ec.message());
+  MG_CHECK(fs::is_directory(dir), "train", "--out ", dir.string(), " is not a directory");
+  const fs::path probe = dir / ".mixgrad-write-test";
+  {
+    std::ofstream out(probe);
+    out << "x";
+    MG_CHECK(out.good(), "train", "cannot write into --out ", dir.string());
+  }
+  fs::remove(probe, ec);
+}
+
+std::vector<std::string> metric_columns(const std::string& metric) {
+  return {"epoch",         "train_loss",   "train_" + metric,  "test_loss",     "test_" + metric,
+          "train_seconds", "eval_seconds", "items_per_second", "dropped_train", "dropped_test"};
+}
+
+}  // namespace
+
+int run_train(const TrainOptions& options) {
+  const zoo::ModelEntry& entry = zoo::find_model(options.model);
+  zoo::Settings settings = zoo::resolve(entry, options.settings);
+  settings.device = options.settings.device;
+  if (options.threads < 0) throw Error("train", "--threads must be >= 1");
+  if (options.threads > 0) set_num_threads(options.threads);
+
+  std::optional<RunRecord> resumed;
+  if (!options.resume.empty()) {
+    resumed = read_run_record(options.resume, entry.name);
+    // The model's shape comes from the checkpoint; what the user set for this run wins.
+    const zoo::Settings& saved = resumed->settings;
+    MG_CHECK((options.settings.experts == 0 || options.settings.experts == saved.experts) &&
+                 (options.settings.top_k == 0 || options.settings.top_k == saved.top_k),
+             "train", options.resume, " holds a model with --experts ", saved.experts, " --top-k ",
+             saved.top_k, "; it cannot resume with other values");
+    settings.experts = saved.experts;
+    settings.top_k = saved.top_k;
+    if (options.settings.epochs == 0) settings.epochs = saved.epochs;
+    if (options.settings.seed == 0) settings.seed = saved.seed;
+    MG_CHECK(resumed->epochs_done < settings.epochs, "train", options.resume, " already has ",
+             resumed->epochs_done, " of ", settings.epochs,
+             " epochs; give a larger --epochs to train on");
+  }
+
+  const fs::path out_dir = options.out_dir.empty()
+                               ? fs::path("runs") / (entry.name + "-" + timestamp())
+                               : fs::path(options.out_dir);
+  prepare_out_dir(out_dir);
+
+  manual_seed(settings.seed);
+  std::unique_ptr<zoo::Task> task = entry.make(settings);
+  task->load_data(settings.data_dir);
+
+  // Human output goes to stdout, or to stderr when stdout carries the JSON lines.
+  const bool human = !options.output.quiet;
+  std::ostream& log = options.output.json ? std::cerr : std::cout;
+  if (human) print_header(log, entry, settings, *task, out_dir.string());
+
+  data::DataLoader loader(
+      task->train_data(),
+      {.batch_size = settings.batch, .shuffle = true, .seed = settings.seed, .prefetch = true});
+  optim::Adam optimizer(task->module().parameters(), {.lr = settings.lr});
+  optim::CosineAnnealingLR schedule(optimizer, settings.epochs * loader.size());
+  int64_t first_epoch = 1, steps = 0;
+  if (resumed) {
+    io::load_checkpoint(options.resume, task->module(), &optimizer);
+    first_epoch = resumed->epochs_done + 1;
+    steps = resumed->steps_done;
+    schedule.step(static_cast<double>(steps));
+    loader.set_epoch(resumed->epochs_done);
+  }
+
+  const std::string metric = entry.metric.name;
+  train::CsvLogger metrics_csv((out_dir / "metrics.csv").string(), metric_columns(metric),
+                               resumed ? train::CsvMode::kAppend : train::CsvMode::kTruncate);
+  std::optional<train::CsvLogger> load_csv;
+  if (entry.sparse) {
+    load_csv.emplace((out_dir / "expert_load.csv").string(),
+                     std::vector<std::string>{"epoch", "expert", "fraction"},
+                     resumed ? train::CsvMode::kAppend : train::CsvMode::kTruncate);
+  }
+  std::optional<train::ProgressBar> bar;
+  if (human) {
+    bar.emplace(std::cerr, train::ProgressOptions{
+                               .line_interval_s = 15.0, .unit = entry.items, .metric = metric});
+  }
+
+  const std::string checkpoint = (out_dir / "checkpoint.safetensors").string();
+  RunSummary summary;
+  summary.entry = &entry;
+  for (int64_t epoch = first_epoch; epoch <= settings.epochs; ++epoch) {
+    if (bar) bar->start_epoch(epoch, settings.epochs, loader.size());
+    const PassStats train_pass = train_epoch(*task, loader, optimizer, schedule,
+                                             bar ? &*bar : nullptr, settings.device, epoch);
+    steps += train_pass.batches;
+    const PassStats test_pass =
+        evaluate(*task, std::max<int64_t>(settings.batch, 1000), settings.device);
+    const double items_per_second =
+        static_cast<double>(train_pass.items) / std::max(train_pass.seconds, 1e-9);
+    if (bar) {
+      bar->finish_epoch({{"test_loss", test_pass.loss}, {"test_" + metric, test_pass.metric}});
+    }
+    metrics_csv.log({{"epoch", epoch},
+                     {"train_loss", train_pass.loss},
+                     {"train_" + metric, train_pass.metric},
+                     {"test_loss", test_pass.loss},
+                     {"test_" + metric, test_pass.metric},
+                     {"train_seconds", train_pass.seconds},
+                     {"eval_seconds", test_pass.seconds},
+                     {"items_per_second", items_per_second},
+                     {"dropped_train", train_pass.dropped},
+                     {"dropped_test", test_pass.dropped}});
+    const std::vector<double> load = expert_fractions(train_pass);
+    for (size_t e = 0; e < load.size(); ++e) {
+      load_csv->log({{"epoch", epoch}, {"expert", static_cast<int64_t>(e)}, {"fraction", load[e]}});
+    }
+    io::save_checkpoint(checkpoint, task->module(), &optimizer,
+                        to_metadata({.model = entry.name,
+                                     .settings = settings,
+                                     .epochs_done = epoch,
+                                     .steps_done = steps}));
+    if (options.output.json) {
+      nlohmann::json j = {{"epoch", epoch},
+                          {"train_loss", train_pass.loss},
+                          {"train_" + metric, train_pass.metric},
+                          {"test_loss", test_pass.loss},
+                          {"test_" + metric, test_pass.metric},
+                          {"train_seconds", train_pass.seconds},
+                          {"eval_seconds", test_pass.seconds},
+                          {entry.items + "_per_second", items_per_second},
+                          {"dropped_train", train_pass.dropped},
+                          {"dropped_test", test_pass.dropped}};
+      if (!load.empty()) j["expert_load"] = load;
+      std::cout << j.dump() << std::endl;
+    }
+    summary.add_epoch(train_pass, test_pass);
+  }
+
+  summary.checkpoint = checkpoint;
+  summary.plots = render_plots(out_dir.string(), entry);
+  std::ostringstream discard;
+  std::ostream& report_out = human ? log : discard;
+  if (human) print_summary(log, summary);
+  task->report(report_out, out_dir.string());
+  return 0;
+}
+
+}  // namespace mixgrad::cli

@@ -1,0 +1,44 @@
+#pragma once
+// The model zoo: every model the `mixgrad` command can train, by name.
+//
+//   const zoo::ModelEntry& entry = zoo::find_model("fashion-moe");
+//   zoo::Settings settings = zoo::resolve(entry, {.epochs = 3});
+//   std::unique_ptr<zoo::Task> task = entry.make(settings);
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "zoo/task.h"
+
+namespace mixgrad::zoo {
+
+struct ModelEntry {
+  std::string name;         // "fashion-moe"
+  std::string description;  // one line
+  std::string data;         // what it trains on, e.g. "Fashion-MNIST"
+  // Where the default data is read from ("/usr/share/datasets/fashion-mnist"), or empty when
+  // the model generates its own data.
+  std::string default_data_dir;
+  MetricInfo metric;
+  std::string items = "examples";  // what StepOutput::items counts: "examples" or "tokens"
+  Settings defaults;               // every field set (experts/top_k 0 for dense models)
+  bool sparse = false;             // an MoE model: --experts and --top-k apply
+  // Builds the model (no data read yet) from fully resolved settings. Throws Error for
+  // settings the model cannot take.
+  std::function<std::unique_ptr<Task>(const Settings&)> make;
+};
+
+// All models, in the order `mixgrad zoo` lists them.
+const std::vector<ModelEntry>& models();
+// The entry named `name`; throws Error listing the known names otherwise.
+const ModelEntry& find_model(const std::string& name);
+// `user` with every unset field (0 or empty) taken from the entry's defaults. Throws Error for
+// impossible values: epochs, batch or lr not positive, --experts/--top-k on a dense model,
+// top_k outside [1, experts].
+Settings resolve(const ModelEntry& entry, Settings user);
+
+// The entries each model family adds to the zoo (one function per source file).
+std::vector<ModelEntry> fashion_models();
+
+}  // namespace mixgrad::zoo
