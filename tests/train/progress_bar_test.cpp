@@ -177,9 +177,9 @@ TEST(ProgressBar, ShowsTheItemWeightedMeanOfANamedMetric) {
   bar.step(0.5, 30, 0.9);  // acc (5 + 27) / 40
   bar.finish_epoch();
   EXPECT_EQ(out.str(), "epoch 1/1  batch 2/2  loss 0.625  acc 0.8  20 it/s  elapsed 00:00:02\n");
-  EXPECT_THROW(bar.step(1.0, 1, 0.5), Error);  // no epoch started
+  EXPECT_THROW(bar.step(1.0, 1, 0.5), mixgrad::Error);  // no epoch started
 
   ProgressBar unnamed(out, plain_options(clock, 0.0, 0.0));
   unnamed.start_epoch(1, 1, 1);
-  EXPECT_THROW(unnamed.step(1.0, 1, 0.5), Error);
+  EXPECT_THROW(unnamed.step(1.0, 1, 0.5), mixgrad::Error);
 }
