@@ -41,14 +41,15 @@ void print_header(std::ostream& out, const zoo::ModelEntry& entry, const zoo::Se
   const int64_t total = task.module().num_parameters();
   out << entry.name << ": " << entry.description << "\n"
       << "  parameters " << total;
-  if (entry.sparse) out << " total, " << task.active_parameters() << " active per token";
+  if (entry.routed) out << " total, " << task.active_parameters() << " active per token";
   out << "\n  data " << entry.data << " from "
       << (s.data_dir.empty() ? (entry.default_data_dir.empty() ? std::string("(generated)")
                                                                : entry.default_data_dir)
                              : s.data_dir)
       << ": " << task.train_data()->size() << " train, " << task.test_data()->size() << " test\n"
       << "  epochs " << s.epochs << ", batch " << s.batch << ", lr " << s.lr;
-  if (entry.sparse) out << ", experts " << s.experts << ", top-k " << s.top_k;
+  if (s.experts > 0) out << ", experts " << s.experts;
+  if (entry.routed) out << ", top-k " << s.top_k;
   out << ", seed " << s.seed << ", threads " << get_num_threads() << ", device "
       << describe(s.device) << "\n  writing to " << out_dir << "\n";
 }
@@ -99,7 +100,7 @@ void print_summary(std::ostream& out, const RunSummary& summary) {
   out << "  checkpoint " << summary.checkpoint << "\n";
   const fs::path dir = fs::path(summary.checkpoint).parent_path();
   out << "  metrics " << (dir / "metrics.csv").string()
-      << (entry.sparse ? ", " + (dir / "expert_load.csv").string() : std::string()) << "\n";
+      << (entry.routed ? ", " + (dir / "expert_load.csv").string() : std::string()) << "\n";
   if (summary.plots.drawn) {
     out << "  plots";
     for (const std::string& png : summary.plots.pngs) out << " " << png;
@@ -130,7 +131,7 @@ PlotFiles render_plots(const std::string& out_dir, const zoo::ModelEntry& entry)
                      .png = files.pngs[1],
                      .title = entry.name + ": " + m,
                      .y_label = m});
-  if (entry.sparse) {
+  if (entry.routed) {
     files.pngs.push_back((dir / "expert_load.png").string());
     train::plot_heatmap({.csv = (dir / "expert_load.csv").string(),
                          .x = "epoch",

@@ -120,7 +120,7 @@ int run_train(const TrainOptions& options) {
   train::CsvLogger metrics_csv((out_dir / "metrics.csv").string(), metric_columns(metric),
                                resumed ? train::CsvMode::kAppend : train::CsvMode::kTruncate);
   std::optional<train::CsvLogger> load_csv;
-  if (entry.sparse) {
+  if (entry.routed) {
     load_csv.emplace((out_dir / "expert_load.csv").string(),
                      std::vector<std::string>{"epoch", "expert", "fraction"},
                      resumed ? train::CsvMode::kAppend : train::CsvMode::kTruncate);

@@ -12,7 +12,7 @@ int run_zoo(std::ostream& out) {
     const std::unique_ptr<zoo::Task> task = entry.make(settings);
     out << entry.name << "\n  " << entry.description << "\n  parameters "
         << task->module().num_parameters();
-    if (entry.sparse) {
+    if (entry.routed) {
       out << " total, " << task->active_parameters() << " active per token (" << settings.top_k
           << " of " << settings.experts << " experts)";
     }

@@ -18,8 +18,9 @@ namespace {
 
 constexpr int64_t kPixels = 28 * 28;
 constexpr int64_t kClasses = 10;
-constexpr int64_t kWidth = 256;         // d_model of the block
-constexpr int64_t kExpertHidden = 256;  // one expert's hidden width
+constexpr int64_t kWidth = 256;                      // d_model of the block
+constexpr int64_t kExpertHidden = 256;               // one expert's hidden width
+constexpr int64_t kDenseHidden = 2 * kExpertHidden;  // fashion-mlp: the active width of top-2
 // Fashion-MNIST's training-set pixel mean and standard deviation (of values in [0, 1]).
 constexpr double kPixelMean = 0.2860, kPixelStd = 0.3530;
 // The hierarchical model's experts come in this many groups; top_k of them are chosen per
@@ -38,11 +39,10 @@ class FashionClassifier : public nn::Module {
     register_module("norm", norm);
     switch (block) {
       case Block::kDense:
-        // The same multiply-adds per example as top_k experts of width kExpertHidden.
-        mlp = std::make_shared<nn::Sequential>(
-            std::make_shared<nn::Linear>(kWidth, top_k * kExpertHidden),
-            std::make_shared<nn::GELU>(),
-            std::make_shared<nn::Linear>(top_k * kExpertHidden, kWidth));
+        // The same multiply-adds per example as fashion-moe's default top-2 experts.
+        mlp = std::make_shared<nn::Sequential>(std::make_shared<nn::Linear>(kWidth, kDenseHidden),
+                                               std::make_shared<nn::GELU>(),
+                                               std::make_shared<nn::Linear>(kDenseHidden, kWidth));
         register_module("mlp", mlp);
         break;
       case Block::kSparse:
@@ -185,7 +185,7 @@ ModelEntry fashion_entry(std::string name, std::string description, Block block)
                        .top_k = 2,
                        .seed = 0,
                        .data_dir = {}},
-          .sparse = sparse,
+          .routed = sparse,
           .make = [block](const Settings& s) -> std::unique_ptr<Task> {
             if (block == Block::kHierarchical) {
               MG_CHECK(s.experts % kHierarchicalGroups == 0 && s.top_k <= kHierarchicalGroups,
@@ -207,8 +207,8 @@ std::vector<ModelEntry> fashion_models() {
                         "256, Switch loss), linear head",
                         Block::kSparse),
           fashion_entry("fashion-mlp",
-                        "the dense twin of fashion-moe: one MLP of width k x 256 (the same "
-                        "multiply-adds per image)",
+                        "the dense twin of fashion-moe: one MLP of width 512 (the multiply-adds of "
+                        "top-2 experts of width 256)",
                         Block::kDense),
           fashion_entry("fashion-hmoe",
                         "fashion-moe with a two-level HierarchicalMoE block (4 groups, top-k "

@@ -31,8 +31,11 @@ const ModelEntry& find_model(const std::string& name) {
 Settings resolve(const ModelEntry& entry, Settings user) {
   const Settings& d = entry.defaults;
   const auto fail = [&](const std::string& what) { throw Error(entry.name, what); };
-  if (!entry.sparse && (user.experts != 0 || user.top_k != 0)) {
-    fail("--experts and --top-k apply to MoE models only; " + entry.name + " is dense");
+  if (d.experts == 0 && user.experts != 0) {
+    fail("--experts applies to models with experts only; " + entry.name + " has none");
+  }
+  if (!entry.routed && user.top_k != 0) {
+    fail("--top-k applies to routed (top-k) MoE models only, not to " + entry.name);
   }
   if (user.epochs < 0) fail("--epochs must be >= 1, got " + std::to_string(user.epochs));
   if (user.batch < 0) fail("--batch must be >= 1, got " + std::to_string(user.batch));
@@ -45,7 +48,7 @@ Settings resolve(const ModelEntry& entry, Settings user) {
   if (s.lr == 0.0) s.lr = d.lr;
   if (s.experts == 0) s.experts = d.experts;
   if (s.top_k == 0) s.top_k = d.top_k;
-  if (entry.sparse && s.top_k > s.experts) {
+  if (entry.routed && s.top_k > s.experts) {
     fail("--top-k " + std::to_string(s.top_k) + " is larger than the number of experts (" +
          std::to_string(s.experts) + ")");
   }

@@ -22,8 +22,12 @@ struct ModelEntry {
   std::string default_data_dir;
   MetricInfo metric;
   std::string items = "examples";  // what StepOutput::items counts: "examples" or "tokens"
-  Settings defaults;               // every field set (experts/top_k 0 for dense models)
-  bool sparse = false;             // an MoE model: --experts and --top-k apply
+  // Every field set. experts > 0 for models with experts (--experts applies), else 0; top_k
+  // only for routed models.
+  Settings defaults;
+  // A routed (top-k) MoE model: --top-k applies, forward() reports the expert load. Models that
+  // blend all experts (MANN) have experts but are not routed.
+  bool routed = false;
   // Builds the model (no data read yet) from fully resolved settings. Throws Error for
   // settings the model cannot take.
   std::function<std::unique_ptr<Task>(const Settings&)> make;
@@ -34,8 +38,8 @@ const std::vector<ModelEntry>& models();
 // The entry named `name`; throws Error listing the known names otherwise.
 const ModelEntry& find_model(const std::string& name);
 // `user` with every unset field (0 or empty) taken from the entry's defaults. Throws Error for
-// impossible values: epochs, batch or lr not positive, --experts/--top-k on a dense model,
-// top_k outside [1, experts].
+// impossible values: epochs, batch or lr not positive, --experts on a model without experts,
+// --top-k on a model that is not routed, top_k outside [1, experts].
 Settings resolve(const ModelEntry& entry, Settings user);
 
 // The entries each model family adds to the zoo (one function per source file).

@@ -19,7 +19,10 @@ TEST(ZooRegistry, NamesAreUniqueAndEveryEntryIsComplete) {
     EXPECT_GT(e.defaults.epochs, 0) << e.name;
     EXPECT_GT(e.defaults.batch, 0) << e.name;
     EXPECT_GT(e.defaults.lr, 0) << e.name;
-    EXPECT_EQ(e.sparse, e.defaults.experts > 0) << e.name;
+    if (e.routed) {
+      EXPECT_GT(e.defaults.experts, 0) << e.name;
+      EXPECT_GE(e.defaults.top_k, 1) << e.name;
+    }
     EXPECT_TRUE(e.make) << e.name;
   }
   EXPECT_TRUE(names.count("fashion-moe"));
@@ -61,7 +64,7 @@ TEST(ZooRegistry, MoEModelsCountFewerActiveThanTotalParameters) {
     auto task = e.make(resolve(e, {}));
     const int64_t total = task->module().num_parameters();
     EXPECT_GT(total, 0) << e.name;
-    if (e.sparse) {
+    if (e.routed) {
       EXPECT_LT(task->active_parameters(), total) << e.name;
     } else {
       EXPECT_EQ(task->active_parameters(), total) << e.name;
