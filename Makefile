@@ -1,5 +1,6 @@
 # Front door only: the build itself is CMake (see CMakePresets.json).
-#   make run   - install missing dependencies, build, run the examples
+#   make run   - install missing dependencies, build the library and the `mixgrad` command only,
+#                train fashion-moe on Fashion-MNIST (RUN_ARGS: other arguments for `mixgrad train`)
 #   make test  - install missing dependencies, build, run the whole test suite
 #   make bench - build, run mixgrad-bench and its libtorch peer, print the ratio table
 #                (make bench-threads: at 1 and at all threads; make bench-foundation: the
@@ -8,11 +9,20 @@ PRESET ?= release
 BUILD_DIR := build/$(PRESET)
 JOBS ?= $(shell nproc)
 
-# Debian packages the build needs (libopenblas-openmp-dev: OpenBLAS built for OpenMP callers).
+# Debian packages the build needs (libopenblas-openmp-dev: OpenBLAS built for OpenMP callers),
+# and what the model zoo reads and draws with: Fashion-MNIST, the English word list, gnuplot
+# for the plots, Graphviz for `mixgrad graph --svg`.
 DEB_PACKAGES := build-essential cmake ninja-build ccache libopenblas-openmp-dev \
-	libboost-graph-dev libgtest-dev libbenchmark-dev nlohmann-json3-dev zlib1g-dev
+	libboost-graph-dev libgtest-dev libbenchmark-dev nlohmann-json3-dev zlib1g-dev libcli11-dev \
+	dataset-fashion-mnist wamerican gnuplot-nox graphviz
 
-.PHONY: deps configure build test run bench bench-threads bench-foundation clean
+# `make run` builds the CUDA backend only where there is a GPU to run it on (nvcc alone is not
+# reason enough to spend minutes compiling kernels that cannot run).
+RUN_CUDA := $(shell nvidia-smi -L >/dev/null 2>&1 && echo AUTO || echo OFF)
+RUN_DIR := build/run
+RUN_ARGS ?=
+
+.PHONY: deps configure build test run run-build bench bench-threads bench-foundation clean
 
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \
@@ -33,8 +43,14 @@ build: configure
 test: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
 
-run: build
-	@for e in $(BUILD_DIR)/examples/example_*; do echo "== $$e"; $$e || exit 1; done
+# The main job: the library and the command only (no tests, examples or benchmarks), then
+# fashion-moe's default training run; its output directory is printed at the end.
+run-build: deps
+	cmake --preset run -DMIXGRAD_CUDA=$(RUN_CUDA)
+	cmake --build $(RUN_DIR) -j $(JOBS) --target mixgrad_command
+
+run: run-build
+	$(RUN_DIR)/bin/mixgrad train fashion-moe --out runs/fashion-moe $(RUN_ARGS)
 
 # The MoE issue's cases, one "<case> <median ms> ms" line each (BENCH_ARGS: --threads N,
 # --filter REGEX, --min-time S, --list); where libtorch is installed, also its peer

@@ -19,6 +19,7 @@
 #include "data/data.h"
 #include "io/checkpoint.h"
 #include "io/safetensors.h"
+#include "models/models.h"
 #include "nn/nn.h"
 #include "ops/ops.h"
 #include "optim/optim.h"

@@ -34,6 +34,11 @@ class Kernel<R(A...)> {
   constexpr explicit Kernel(const char* name, bool mixed_devices = false, int host_arg = -1)
       : name_(name), mixed_devices_(mixed_devices), host_arg_(host_arg) {}
   void set(DeviceType t, Fn f) { impl_[static_cast<int>(t)] = f; }
+  // Whether the backend of `d` implements this kernel (false for a CPU-only kernel on CUDA).
+  bool has(Device d) const {
+    ensure_backends_registered();
+    return impl_[static_cast<int>(d.type)] != nullptr;
+  }
   Fn get(Device d) const {
     ensure_backends_registered();
     Fn f = impl_[static_cast<int>(d.type)];
@@ -233,6 +238,25 @@ enum class WinogradTransform {
 inline Kernel<void(const Tensor& out, const Tensor& in, WinogradTransform transform,
                    const ConvGeometry& geometry)>
     winograd{"winograd"};
+// One Adam / AdamW step (Kingma & Ba; Loshchilov & Hutter), fused: a single pass over each
+// element instead of the ten tensor ops of the composite form (ops/optimizer_steps.h). With
+// g = grad + l2 * param:
+//   param *= 1 - decay;  m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g^2;
+//   v_max = max(v_max, v) (amsgrad: then used for v);
+//   param -= step_size * m / (sqrt(v) / bias_correction2_sqrt + eps)
+struct AdamStep {
+  double step_size = 0.0;  // lr / bias_correction1
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+  double l2 = 0.0;     // Adam's weight decay, added to the gradient
+  double decay = 0.0;  // AdamW's decoupled decay, lr * weight_decay
+  double bias_correction2_sqrt = 1.0;
+  bool amsgrad = false;
+};
+// All tensors contiguous, of one shape and one dtype (float32 / float64); max_exp_avg_sq is read
+// and written only with amsgrad. CPU-only: ops call it where has() says so.
+inline Kernel<void(const Tensor& param, const Tensor& grad, const Tensor& exp_avg,
+                   const Tensor& exp_avg_sq, const Tensor& max_exp_avg_sq, const AdamStep& step)>
+    adam_step{"adam_step"};
 // Index kernels check every index against the indexed dim and throw Error naming `op`.
 inline Kernel<void(const Tensor& out, const Tensor& in, int64_t dim, const Tensor& index)> gather{
     "gather"};

@@ -12,6 +12,7 @@
 #include "ops/linalg.h"
 #include "ops/moe_routing.h"
 #include "ops/normalization.h"
+#include "ops/optimizer_steps.h"
 #include "ops/pool.h"
 #include "ops/reduce.h"
 #include "ops/softmax.h"

@@ -3,7 +3,7 @@
 #include <cmath>
 
 #include "ops/creation.h"
-#include "ops/elementwise.h"
+#include "ops/optimizer_steps.h"
 
 namespace mixgrad::optim {
 
@@ -52,31 +52,21 @@ std::map<std::string, std::string> Adam::config() const {
 }
 
 void Adam::update(const ParamGroup& group, Tensor& param, const Tensor& grad, ParamState& state) {
-  const double beta1 = *group.beta1, beta2 = *group.beta2, weight_decay = *group.weight_decay;
   const StepScales scales = step_scales(group);
-  const Tensor g =
-      mode_ == WeightDecay::L2 && weight_decay != 0 ? add(grad, param, weight_decay) : grad;
-  if (scales.decay != 0) param.mul_(1 - scales.decay);
-
   for (Tensor& b : state.buffers)
     if (!b.defined()) b = zeros_like(param);
-  Tensor& m = state.buffers[kExpAvg];
-  Tensor& v = state.buffers[kExpAvgSq];
-  m.mul_(beta1).add_(g, 1 - beta1);
-  v.mul_(beta2).add_(square(g), 1 - beta2);
-  Tensor second_moment = v;
-  if (amsgrad_) {
-    Tensor& v_max = state.buffers[kMaxExpAvgSq];
-    v_max = maximum(v_max, v);
-    second_moment = v_max;
-  }
-
   const double t = static_cast<double>(state.step);
-  const double bias_correction1 = 1 - std::pow(beta1, t);
-  const double bias_correction2_sqrt = std::sqrt(1 - std::pow(beta2, t));
-  Tensor denom = sqrt(second_moment);
-  denom.div_(bias_correction2_sqrt).add_(*group.eps);
-  param.sub_(m / denom, scales.lr / bias_correction1);
+  const double beta1 = *group.beta1, beta2 = *group.beta2;
+  adam_step_(param, grad, state.buffers[kExpAvg], state.buffers[kExpAvgSq],
+             amsgrad_ ? state.buffers[kMaxExpAvgSq] : Tensor(),
+             {.step_size = scales.lr / (1 - std::pow(beta1, t)),
+              .beta1 = beta1,
+              .beta2 = beta2,
+              .eps = *group.eps,
+              .l2 = mode_ == WeightDecay::L2 ? *group.weight_decay : 0.0,
+              .decay = scales.decay,
+              .bias_correction2_sqrt = std::sqrt(1 - std::pow(beta2, t)),
+              .amsgrad = amsgrad_});
 }
 
 AdamW::AdamW(std::vector<Tensor> params, AdamOptions options)

@@ -8,6 +8,7 @@ void register_kernels() {
   kernels::conv2d_direct.set(t, conv2d_direct);
   kernels::conv2d_direct_weight_grad.set(t, conv2d_direct_weight_grad);
   kernels::winograd.set(t, winograd);
+  kernels::adam_step.set(t, adam_step);
 }
 
 }  // namespace mixgrad::cpu
