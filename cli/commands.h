@@ -41,11 +41,19 @@ struct GraphOptions {
   std::string data_dir;
 };
 
+// `mixgrad export mann`: a checkpoint's weights in another runtime's file layout.
+struct ExportOptions {
+  std::string kind;  // "mann": the original MANN binary files (zoo/mann_export.h)
+  std::string checkpoint;
+  std::string out_dir;
+};
+
 // Each returns the process exit status.
 int run_zoo(std::ostream& out);
 int run_train(const TrainOptions& options);
 int run_eval(const EvalOptions& options);
 int run_graph(const GraphOptions& options);
+int run_export(const ExportOptions& options);
 
 // --device as a Device; throws Error for an unknown name or cuda without a usable GPU.
 Device parse_device(const std::string& name);

@@ -3,6 +3,7 @@
 //   mixgrad train fashion-moe --epochs 12 --out runs/fm
 //   mixgrad eval fashion-moe --checkpoint runs/fm/checkpoint.safetensors
 //   mixgrad graph fashion-moe --out step.dot --svg
+//   mixgrad export mann --checkpoint runs/mq/checkpoint.safetensors --out mann-weights
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
@@ -17,6 +18,25 @@ namespace {
 void add_output_flags(CLI::App& app, Output& output) {
   app.add_flag("--quiet,-q", output.quiet, "print nothing but errors");
   app.add_flag("--json", output.json, "one JSON object per epoch (per result) on stdout");
+}
+
+// zoo::Settings reads 0 as "the model's default", so an explicit `--epochs 0` would silently
+// train for the default number of epochs; a 0 the user typed is a mistake to report.
+void reject_explicit_zeros(const CLI::App& cmd, const zoo::Settings& s) {
+  const struct {
+    const char* name;
+    bool zero;
+    const char* rule;
+  } options[] = {{"--epochs", s.epochs == 0, ">= 1"},
+                 {"--batch", s.batch == 0, ">= 1"},
+                 {"--lr", s.lr == 0.0, "> 0"},
+                 {"--experts", s.experts == 0, ">= 1"},
+                 {"--top-k", s.top_k == 0, ">= 1"}};
+  for (const auto& o : options) {
+    if (o.zero && cmd.count(o.name) > 0) {
+      throw Error("train", std::string(o.name) + " must be " + o.rule + ", got 0");
+    }
+  }
 }
 
 int main_impl(int argc, char** argv) {
@@ -60,6 +80,16 @@ int main_impl(int argc, char** argv) {
   graph_cmd->add_flag("--svg", graph.svg, "also render FILE.svg with Graphviz dot");
   graph_cmd->add_option("--data", graph.data_dir, "data directory (default: the model's)");
 
+  ExportOptions export_options;
+  auto* export_cmd = app.add_subcommand("export", "write a checkpoint in another runtime's layout");
+  export_cmd->add_option("kind", export_options.kind, "mann: the original MANN binary files")
+      ->required()
+      ->check(CLI::IsMember({"mann"}));
+  export_cmd->add_option("--checkpoint", export_options.checkpoint, "mann-quadruped checkpoint")
+      ->required();
+  export_cmd->add_option("--out", export_options.out_dir, "directory for the .bin files")
+      ->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -67,10 +97,12 @@ int main_impl(int argc, char** argv) {
   }
   if (app.got_subcommand("zoo")) return run_zoo(std::cout);
   if (app.got_subcommand(train_cmd)) {
+    reject_explicit_zeros(*train_cmd, train.settings);
     train.settings.device = parse_device(train_device);
     return run_train(train);
   }
   if (app.got_subcommand(eval_cmd)) return run_eval(eval);
+  if (app.got_subcommand(export_cmd)) return run_export(export_options);
   return run_graph(graph);
 }
 

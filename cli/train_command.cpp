@@ -88,14 +88,14 @@ int run_train(const TrainOptions& options) {
              " epochs; give a larger --epochs to train on");
   }
 
+  manual_seed(settings.seed);
+  std::unique_ptr<zoo::Task> task = entry.make(settings);
+  task->load_data(settings.data_dir);
+  // After the data: a run that cannot start leaves no empty output directory behind.
   const fs::path out_dir = options.out_dir.empty()
                                ? fs::path("runs") / (entry.name + "-" + timestamp())
                                : fs::path(options.out_dir);
   prepare_out_dir(out_dir);
-
-  manual_seed(settings.seed);
-  std::unique_ptr<zoo::Task> task = entry.make(settings);
-  task->load_data(settings.data_dir);
 
   // Human output goes to stdout, or to stderr when stdout carries the JSON lines.
   const bool human = !options.output.quiet;

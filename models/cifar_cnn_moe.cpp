@@ -10,14 +10,15 @@ namespace {
 
 constexpr int64_t kWidth = 84;
 
-std::shared_ptr<MoE> linear_expert_moe(const TensorOptions& options) {
+std::shared_ptr<MoE> linear_expert_moe(int64_t num_experts, int64_t k,
+                                       const TensorOptions& options) {
   std::vector<std::shared_ptr<nn::Module>> experts;
-  for (int64_t e = 0; e < CifarCnnMoE::kNumExperts; ++e) {
+  for (int64_t e = 0; e < num_experts; ++e) {
     experts.push_back(std::make_shared<nn::Linear>(kWidth, kWidth, true, options));
   }
   return std::make_shared<MoE>(MoEOptions{.d_model = kWidth,
-                                          .num_experts = CifarCnnMoE::kNumExperts,
-                                          .k = 1,
+                                          .num_experts = num_experts,
+                                          .k = k,
                                           .gate_mode = TopKMode::SoftmaxThenTopK,
                                           .switch_loss_coef = 0.01,
                                           .dropless = true,
@@ -27,14 +28,16 @@ std::shared_ptr<MoE> linear_expert_moe(const TensorOptions& options) {
 
 }  // namespace
 
-CifarCnnMoE::CifarCnnMoE(TensorOptions options) {
+CifarCnnMoE::CifarCnnMoE(TensorOptions options) : CifarCnnMoE(kNumExperts, 1, options) {}
+
+CifarCnnMoE::CifarCnnMoE(int64_t num_experts, int64_t k, TensorOptions options) {
   conv1 = register_module(
       "conv1", std::make_shared<nn::Conv2d>(3, 6, 5, nn::ConvLayerOptions<2>{}, options));
   conv2 = register_module(
       "conv2", std::make_shared<nn::Conv2d>(6, 16, 5, nn::ConvLayerOptions<2>{}, options));
   fc1 = register_module("fc1", std::make_shared<nn::Linear>(16 * 5 * 5, 120, true, options));
   fc2 = register_module("fc2", std::make_shared<nn::Linear>(120, kWidth, true, options));
-  moe = register_module("moe", linear_expert_moe(options));
+  moe = register_module("moe", linear_expert_moe(num_experts, k, options));
   fc3 = register_module("fc3", std::make_shared<nn::Linear>(kWidth, kClasses, true, options));
 }
 

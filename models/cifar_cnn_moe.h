@@ -7,6 +7,9 @@
 //   dropless), Linear 84->10.
 // With k = 1 the renormalised gate value is exactly 1, so the router learns through the Switch
 // loss only. This is the model of the cifar_cnn_moe benchmark cases and examples/cifar_cnn_moe.
+// The second constructor builds the same network with another expert count or k (the zoo's
+// --experts / --top-k); with k > 1 the gate values weight the experts and the router also learns
+// through the task loss.
 #include <memory>
 
 #include "models/moe.h"
@@ -21,6 +24,9 @@ class CifarCnnMoE : public nn::Module {
   static constexpr int64_t kClasses = 10;
 
   explicit CifarCnnMoE(TensorOptions options = {});
+  // num_experts Linear(84, 84) experts, top-k. Throws Error (from the gate) unless
+  // 1 <= k <= num_experts.
+  CifarCnnMoE(int64_t num_experts, int64_t k, TensorOptions options = {});
   // images [N, 3, 32, 32] -> MoEOutput whose `output` is the logits [N, 10] and whose aux_loss
   // is the MoE layer's weighted Switch loss (add it to the task loss); the routing statistics
   // are the MoE layer's. Throws Error (from the layers) for an input of another shape.

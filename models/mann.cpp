@@ -16,7 +16,10 @@ MANN::MANN(MANNOptions options) : options_(std::move(options)), dropout_(options
     MG_CHECK(i >= 0 && i < o.input_dim, "MANN", "gating index ", i, " is outside the input [0, ",
              o.input_dim, ")");
   }
-  gating_index_ = tensor(o.gating_indices, std::nullopt, kInt64);
+  // A buffer, so that to(device) moves it with the input; not persistent, so checkpoints keep
+  // their keys (the indices come from the options).
+  gating_index_ =
+      register_buffer("gating_index", tensor(o.gating_indices, std::nullopt, kInt64), false);
   const auto gating_in = static_cast<int64_t>(o.gating_indices.size());
   const TensorOptions& t = o.tensor_options;
   gating_ = register_module(

@@ -9,6 +9,9 @@ const std::vector<ModelEntry>& models() {
     using Family = std::vector<ModelEntry> (*)();
     const Family families[] = {
         fashion_models,
+        mann_models,
+        cifar_models,
+        words_models,
     };
     std::vector<ModelEntry> list;
     for (Family family : families) {

@@ -44,5 +44,8 @@ Settings resolve(const ModelEntry& entry, Settings user);
 
 // The entries each model family adds to the zoo (one function per source file).
 std::vector<ModelEntry> fashion_models();
+std::vector<ModelEntry> mann_models();
+std::vector<ModelEntry> cifar_models();
+std::vector<ModelEntry> words_models();
 
 }  // namespace mixgrad::zoo
