@@ -178,11 +178,13 @@ ModelEntry fashion_entry(std::string name, std::string description, Block block)
           .data = "Fashion-MNIST (60k train / 10k test images)",
           .default_data_dir = FashionTask::kDefaultDir,
           .metric = {"accuracy", true},
+          // Batch 256: half the steps of 128 (each step's routing and optimizer pass cost the
+          // MoE more than the MLP) at the same accuracy with twice the learning rate.
           .defaults = {.epochs = 12,
-                       .batch = 128,
-                       .lr = 1e-3,
+                       .batch = 256,
+                       .lr = 2e-3,
                        .experts = sparse ? 8 : 0,
-                       .top_k = 2,
+                       .top_k = sparse ? 2 : 0,
                        .seed = 0,
                        .data_dir = {}},
           .routed = sparse,
