@@ -23,9 +23,11 @@ int run_eval(const EvalOptions& options) {
   settings.data_dir = options.data_dir;
   settings.device = parse_device(options.device);
   std::unique_ptr<zoo::Task> task = entry.make(settings);
+  // Data first: a task may derive state from it (MANN's normalisation) that the checkpoint's
+  // saved values must then override.
+  task->load_data(settings.data_dir);
   // Without the optimizer; every tensor of the model must be there and fit.
   io::load_checkpoint(options.checkpoint, task->module());
-  task->load_data(settings.data_dir);
   const PassStats test = evaluate(*task, std::max<int64_t>(settings.batch, 1000), settings.device);
   if (options.output.json) {
     nlohmann::json j = {{"model", entry.name},

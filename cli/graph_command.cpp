@@ -32,8 +32,10 @@ void render_svg(const std::string& dot_file, const std::string& svg_file) {
   MG_CHECK(spawned == 0, "graph",
            "--svg needs Graphviz's `dot` (apt-get install graphviz): ", std::strerror(spawned));
   int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  pid_t waited = 0;
+  while ((waited = waitpid(pid, &status, 0)) < 0 && errno == EINTR) {
   }
+  MG_CHECK(waited == pid, "wait", "lost track of the child process: ", std::strerror(errno));
   MG_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "graph", "dot failed on ", dot_file);
 }
 

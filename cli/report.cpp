@@ -7,6 +7,7 @@
 #include <ostream>
 
 #include "backends/cpu/parallel.h"
+#include "core/error.h"
 #include "train/plot.h"
 #include "train/progress_bar.h"
 
@@ -105,6 +106,8 @@ void print_summary(std::ostream& out, const RunSummary& summary) {
     out << "  plots";
     for (const std::string& png : summary.plots.pngs) out << " " << png;
     out << "\n";
+  } else if (!summary.plots.error.empty()) {
+    out << "  plots not drawn: " << summary.plots.error << "\n";
   } else {
     out << "  plots not drawn: gnuplot is not installed (apt-get install gnuplot-nox); then run";
     for (const std::string& png : summary.plots.pngs)
@@ -113,7 +116,8 @@ void print_summary(std::ostream& out, const RunSummary& summary) {
   }
 }
 
-PlotFiles render_plots(const std::string& out_dir, const zoo::ModelEntry& entry) {
+// render_plots without the error handling.
+static PlotFiles draw_plots(const std::string& out_dir, const zoo::ModelEntry& entry) {
   const fs::path dir(out_dir);
   const std::string metrics = (dir / "metrics.csv").string();
   const std::string& m = entry.metric.name;
@@ -141,6 +145,16 @@ PlotFiles render_plots(const std::string& out_dir, const zoo::ModelEntry& entry)
                          .title = entry.name + ": share of token-slots per expert"});
   }
   return files;
+}
+
+PlotFiles render_plots(const std::string& out_dir, const zoo::ModelEntry& entry) {
+  try {
+    return draw_plots(out_dir, entry);
+  } catch (const Error& e) {  // the CSV files hold everything; a plot is not worth failing a run
+    PlotFiles files;
+    files.error = e.what();
+    return files;
+  }
 }
 
 }  // namespace mixgrad::cli

@@ -20,6 +20,7 @@ std::vector<double> expert_fractions(const PassStats& pass);
 struct PlotFiles {
   std::vector<std::string> pngs;
   bool drawn = false;
+  std::string error;  // why gnuplot failed, when it did (the run itself still succeeded)
 };
 
 struct RunSummary {

@@ -73,7 +73,8 @@ int run_train(const TrainOptions& options) {
   std::optional<RunRecord> resumed;
   if (!options.resume.empty()) {
     resumed = read_run_record(options.resume, entry.name);
-    // The model's shape comes from the checkpoint; what the user set for this run wins.
+    // The model's shape comes from the checkpoint; so do the other settings the user does not
+    // set again (batch and lr fix the learning-rate schedule the saved step count is a point of).
     const zoo::Settings& saved = resumed->settings;
     MG_CHECK((options.settings.experts == 0 || options.settings.experts == saved.experts) &&
                  (options.settings.top_k == 0 || options.settings.top_k == saved.top_k),
@@ -82,6 +83,8 @@ int run_train(const TrainOptions& options) {
     settings.experts = saved.experts;
     settings.top_k = saved.top_k;
     if (options.settings.epochs == 0) settings.epochs = saved.epochs;
+    if (options.settings.batch == 0) settings.batch = saved.batch;
+    if (options.settings.lr == 0) settings.lr = saved.lr;
     if (options.settings.seed == 0) settings.seed = saved.seed;
     MG_CHECK(resumed->epochs_done < settings.epochs, "train", options.resume, " already has ",
              resumed->epochs_done, " of ", settings.epochs,
@@ -92,9 +95,10 @@ int run_train(const TrainOptions& options) {
   std::unique_ptr<zoo::Task> task = entry.make(settings);
   task->load_data(settings.data_dir);
   // After the data: a run that cannot start leaves no empty output directory behind.
-  const fs::path out_dir = options.out_dir.empty()
-                               ? fs::path("runs") / (entry.name + "-" + timestamp())
-                               : fs::path(options.out_dir);
+  // A resumed run goes on in its checkpoint's directory unless told otherwise.
+  const fs::path out_dir = !options.out_dir.empty() ? fs::path(options.out_dir)
+                           : resumed                ? fs::absolute(options.resume).parent_path()
+                                     : fs::path("runs") / (entry.name + "-" + timestamp());
   prepare_out_dir(out_dir);
 
   // Human output goes to stdout, or to stderr when stdout carries the JSON lines.
@@ -146,6 +150,13 @@ int run_train(const TrainOptions& options) {
     if (bar) {
       bar->finish_epoch({{"test_loss", test_pass.loss}, {"test_" + metric, test_pass.metric}});
     }
+    // The checkpoint first: a run killed in between resumes after this epoch, so its CSV rows
+    // are never written twice.
+    io::save_checkpoint(checkpoint, task->module(), &optimizer,
+                        to_metadata({.model = entry.name,
+                                     .settings = settings,
+                                     .epochs_done = epoch,
+                                     .steps_done = steps}));
     metrics_csv.log({{"epoch", epoch},
                      {"train_loss", train_pass.loss},
                      {"train_" + metric, train_pass.metric},
@@ -157,14 +168,9 @@ int run_train(const TrainOptions& options) {
                      {"dropped_train", train_pass.dropped},
                      {"dropped_test", test_pass.dropped}});
     const std::vector<double> load = expert_fractions(train_pass);
-    for (size_t e = 0; e < load.size(); ++e) {
+    for (size_t e = 0; load_csv && e < load.size(); ++e) {
       load_csv->log({{"epoch", epoch}, {"expert", static_cast<int64_t>(e)}, {"fraction", load[e]}});
     }
-    io::save_checkpoint(checkpoint, task->module(), &optimizer,
-                        to_metadata({.model = entry.name,
-                                     .settings = settings,
-                                     .epochs_done = epoch,
-                                     .steps_done = steps}));
     if (options.output.json) {
       nlohmann::json j = {{"epoch", epoch},
                           {"train_loss", train_pass.loss},

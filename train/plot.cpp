@@ -54,8 +54,10 @@ void run_gnuplot(const std::string& script) {
   posix_spawn_file_actions_destroy(&actions);
   MG_CHECK(spawned == 0, "plot", "cannot start gnuplot: ", std::strerror(spawned));
   int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  pid_t waited = 0;
+  while ((waited = waitpid(pid, &status, 0)) < 0 && errno == EINTR) {
   }
+  MG_CHECK(waited == pid, "wait", "lost track of the child process: ", std::strerror(errno));
   std::ifstream in(log);
   const std::string errors((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   MG_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "plot", "gnuplot failed on ", script,

@@ -129,8 +129,8 @@ std::shared_ptr<data::TensorDataset> read_split(const std::filesystem::path& dir
            prefix, " images must be [N, 28, 28], got ", describe(images));
   MG_CHECK(labels.size(0) == images.size(0), "fashion-mnist", prefix, " has ", images.size(0),
            " images but ", labels.size(0), " labels");
-  MG_CHECK(labels.numel() == 0 ||
-               (labels.min().item<int64_t>() >= 0 && labels.max().item<int64_t>() < kClasses),
+  MG_CHECK(labels.numel() > 0, "fashion-mnist", prefix, " holds no images");
+  MG_CHECK(labels.min().item<int64_t>() >= 0 && labels.max().item<int64_t>() < kClasses,
            "fashion-mnist", prefix, " labels must lie in [0, 9]");
   images = ((images.reshape({-1, kPixels}) - kPixelMean) / kPixelStd).contiguous();
   return std::make_shared<data::TensorDataset>(images, labels);

@@ -32,8 +32,8 @@ constexpr int64_t kEmbed = 16;   // per character
 constexpr int64_t kWidth = 128;  // d_model of the block
 constexpr int64_t kExpertHidden = 128;
 constexpr int64_t kDenseHidden = 2 * kExpertHidden;  // words-mlp: the active width of top-2
-// Every word whose hash falls in one of these 10 buckets is held out, independent of --seed and
-// of the rest of the list.
+// A word whose hash falls in bucket 0 of these 10 is held out (a tenth of the list), independent
+// of --seed and of the rest of the list.
 constexpr uint64_t kTestBuckets = 10;
 // Sampling stops here if no end symbol came; longer than any word of the Debian list (22).
 constexpr int64_t kMaxSampleLength = 30;
@@ -301,7 +301,7 @@ ModelEntry words_entry(std::string name, std::string description, bool sparse) {
                        .batch = 256,
                        .lr = 2e-3,
                        .experts = sparse ? 8 : 0,
-                       .top_k = 2,
+                       .top_k = sparse ? 2 : 0,
                        .seed = 0,
                        .data_dir = {}},
           .routed = sparse,

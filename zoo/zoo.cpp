@@ -1,5 +1,7 @@
 #include "zoo/zoo.h"
 
+#include <cmath>
+
 #include "core/error.h"
 
 namespace mixgrad::zoo {
@@ -42,7 +44,8 @@ Settings resolve(const ModelEntry& entry, Settings user) {
   }
   if (user.epochs < 0) fail("--epochs must be >= 1, got " + std::to_string(user.epochs));
   if (user.batch < 0) fail("--batch must be >= 1, got " + std::to_string(user.batch));
-  if (user.lr < 0.0 || user.lr != user.lr) fail("--lr must be > 0, got " + std::to_string(user.lr));
+  if (user.lr < 0.0 || !std::isfinite(user.lr))
+    fail("--lr must be > 0, got " + std::to_string(user.lr));
   if (user.experts < 0) fail("--experts must be >= 1, got " + std::to_string(user.experts));
   if (user.top_k < 0) fail("--top-k must be >= 1, got " + std::to_string(user.top_k));
   Settings s = user;

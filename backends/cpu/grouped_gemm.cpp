@@ -21,7 +21,9 @@ using kernels::GroupedDim;
 
 // Multiply-adds per thread below which the groups are not split further.
 constexpr int64_t kGroupGrain = 1 << 14;
-// Average products smaller than 64^3 multiply-adds gain little from OpenBLAS's own threading.
+// Average products smaller than 256^3 multiply-adds run faster as one single-threaded BLAS call
+// per group, the groups split among threads, than as OpenBLAS-threaded calls one after another
+// (an MoE layer of 8 experts with [32, 256] x [256, 256] products: 1.7x faster at 2 threads).
 constexpr int64_t kSmallGroupGemm = int64_t{256} * 256 * 256;
 
 // How the matrices of a 2-D operand (or each matrix of a 3-D one) are laid out. A block of

@@ -27,7 +27,8 @@ void adam_range(T* param, const T* grad, T* m, T* v, T* v_max, const kernels::Ad
     T vi = beta2 * v[i] + one_minus_beta2 * g * g;
     m[i] = mi;
     v[i] = vi;
-    if (s.amsgrad) vi = v_max[i] = std::max(v_max[i], vi);
+    // NaN wins, as in the composite form's maximum().
+    if (s.amsgrad) vi = v_max[i] = vi != vi || vi > v_max[i] ? vi : v_max[i];
     param[i] = param[i] * keep - step_size * (mi / (std::sqrt(vi) / correction2 + eps));
   }
 }

@@ -467,6 +467,9 @@ TEST(CliTrain, ResumeContinuesWhereTheCheckpointEnded) {
   const json j = json::parse(lines[0], nullptr, false);
   ASSERT_TRUE(j.is_object()) << lines[0];
   EXPECT_EQ(j.at("epoch").get<int64_t>(), 3);
+  // The settings not given again come from the checkpoint (batch 32, not the default 256), so
+  // the learning-rate schedule goes on where it stopped; the header on stderr shows them.
+  EXPECT_NE(r.err.find("epochs 3, batch 32, lr 0.002"), std::string::npos) << r;
 
   const auto metrics = read_csv(out / "metrics.csv");
   ASSERT_EQ(metrics.size(), 4u);
