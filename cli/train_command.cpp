@@ -20,6 +20,7 @@
 #include "core/error.h"
 #include "core/generator.h"
 #include "io/checkpoint.h"
+#include "io/file_io.h"
 #include "optim/adam.h"
 #include "optim/lr_scheduler.h"
 #include "train/csv_logger.h"
@@ -39,21 +40,6 @@ std::string timestamp() {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", &local);
   return buf;
-}
-
-// Creates `dir` and checks that a file can be written in it, before any training.
-void prepare_out_dir(const fs::path& dir) {
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  MG_CHECK(!ec, "train", "cannot create --out ", dir.string(), ": ", ec.message());
-  MG_CHECK(fs::is_directory(dir), "train", "--out ", dir.string(), " is not a directory");
-  const fs::path probe = dir / ".mixgrad-write-test";
-  {
-    std::ofstream out(probe);
-    out << "x";
-    MG_CHECK(out.good(), "train", "cannot write into --out ", dir.string());
-  }
-  fs::remove(probe, ec);
 }
 
 std::vector<std::string> metric_columns(const std::string& metric) {
@@ -99,7 +85,7 @@ int run_train(const TrainOptions& options) {
   const fs::path out_dir = !options.out_dir.empty() ? fs::path(options.out_dir)
                            : resumed                ? fs::absolute(options.resume).parent_path()
                                      : fs::path("runs") / (entry.name + "-" + timestamp());
-  prepare_out_dir(out_dir);
+  io::ensure_writable_directory(out_dir.string(), "train --out");
 
   // Human output goes to stdout, or to stderr when stdout carries the JSON lines.
   const bool human = !options.output.quiet;

@@ -7,7 +7,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstring>
 #include <filesystem>
+#include <string>
 #include <system_error>
 
 #include "core/error.h"
@@ -47,6 +49,19 @@ void sync_parent_directory(const std::string& path) {
 }
 
 }  // namespace
+
+void ensure_writable_directory(const std::string& dir, const std::string& op) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  MG_CHECK(!ec, op, "cannot create directory ", dir, ": ", ec.message());
+  MG_CHECK(fs::is_directory(dir), op, dir, " is not a directory");
+  const fs::path probe = fs::path(dir) / (".mixgrad-write-test-" + std::to_string(getpid()));
+  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  MG_CHECK(fd >= 0, op, "cannot write into directory ", dir, ": ", std::strerror(errno));
+  ::close(fd);
+  fs::remove(probe, ec);
+}
 
 std::string read_file_bytes(const std::string& path, const std::string& op) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);

@@ -5,6 +5,11 @@
 
 namespace mixgrad::io {
 
+// Creates directory `dir` (and its parents) if needed and checks that a file can be written in
+// it, so that a long job fails at its start rather than when it first saves. Throws Error(op,
+// ...) naming the directory and the reason.
+void ensure_writable_directory(const std::string& dir, const std::string& op);
+
 // The complete contents of the file at `path`. Throws Error(op, ...) naming the path and the
 // system's reason when it cannot be opened or read (missing, a directory, no permission).
 std::string read_file_bytes(const std::string& path, const std::string& op);

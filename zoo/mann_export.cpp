@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "data/float_binary.h"
+#include "io/file_io.h"
 #include "io/safetensors.h"
 
 namespace fs = std::filesystem;
@@ -44,21 +45,6 @@ class CheckpointTensors {
   std::string path_;
   std::map<std::string, Tensor> tensors_;
 };
-
-// Creates `dir` and checks that a file can be written in it, before anything is exported.
-void prepare_dir(const fs::path& dir) {
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  MG_CHECK(!ec, kOp, "cannot create --out ", dir.string(), ": ", ec.message());
-  MG_CHECK(fs::is_directory(dir), kOp, "--out ", dir.string(), " is not a directory");
-  const fs::path probe = dir / ".mixgrad-write-test";
-  {
-    std::ofstream out(probe);
-    out << "x";
-    MG_CHECK(out.good(), kOp, "cannot write into --out ", dir.string());
-  }
-  fs::remove(probe, ec);
-}
 
 }  // namespace
 
@@ -106,7 +92,7 @@ void export_mann(const std::string& checkpoint, const std::string& out_dir) {
   files.emplace_back("Ystd.bin", y_std);
 
   const fs::path dir(out_dir);
-  prepare_dir(dir);
+  io::ensure_writable_directory(dir.string(), kOp);
   for (const auto& [name, values] : files) {
     data::write_float32_binary((dir / name).string(), values);
   }
