@@ -1,9 +1,6 @@
 // `mixgrad graph`: the computation graph of one training step of a zoo model, as Graphviz DOT
 // (and SVG through `dot` when asked and installed).
-#include <spawn.h>
-#include <sys/wait.h>
 
-#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <iostream>
@@ -13,9 +10,8 @@
 #include "core/error.h"
 #include "core/generator.h"
 #include "data/dataloader.h"
+#include "io/run_program.h"
 #include "zoo/zoo.h"
-
-extern char** environ;
 
 namespace mixgrad::cli {
 
@@ -23,20 +19,10 @@ namespace {
 
 // Runs `dot -Tsvg dot_file -o svg_file`; throws Error when it cannot start or fails.
 void render_svg(const std::string& dot_file, const std::string& svg_file) {
-  std::vector<std::string> args{"dot", "-Tsvg", dot_file, "-o", svg_file};
-  std::vector<char*> argv;
-  for (std::string& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid = 0;
-  const int spawned = posix_spawnp(&pid, "dot", nullptr, nullptr, argv.data(), environ);
-  MG_CHECK(spawned == 0, "graph",
-           "--svg needs Graphviz's `dot` (apt-get install graphviz): ", std::strerror(spawned));
-  int status = 0;
-  pid_t waited = 0;
-  while ((waited = waitpid(pid, &status, 0)) < 0 && errno == EINTR) {
-  }
-  MG_CHECK(waited == pid, "wait", "lost track of the child process: ", std::strerror(errno));
-  MG_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "graph", "dot failed on ", dot_file);
+  const io::ProgramResult r = io::run_program({"dot", "-Tsvg", dot_file, "-o", svg_file}, "graph");
+  MG_CHECK(r.start_error == 0, "graph", "--svg needs Graphviz's `dot` (apt-get install graphviz): ",
+           std::strerror(r.start_error));
+  MG_CHECK(r.succeeded, "graph", "dot failed on ", dot_file, ": ", r.errors);
 }
 
 }  // namespace

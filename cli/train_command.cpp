@@ -1,12 +1,7 @@
 // `mixgrad train`: builds a zoo model, trains it with Adam and a cosine schedule, evaluates
 // every epoch, and writes the checkpoint, metrics.csv, expert_load.csv and the plots.
-#include <unistd.h>
-
-#include <chrono>
 #include <ctime>
 #include <filesystem>
-#include <fstream>
-#include <iomanip>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -143,31 +138,32 @@ int run_train(const TrainOptions& options) {
                                      .settings = settings,
                                      .epochs_done = epoch,
                                      .steps_done = steps}));
-    metrics_csv.log({{"epoch", epoch},
-                     {"train_loss", train_pass.loss},
-                     {"train_" + metric, train_pass.metric},
-                     {"test_loss", test_pass.loss},
-                     {"test_" + metric, test_pass.metric},
-                     {"train_seconds", train_pass.seconds},
-                     {"eval_seconds", test_pass.seconds},
-                     {"items_per_second", items_per_second},
-                     {"dropped_train", train_pass.dropped},
-                     {"dropped_test", test_pass.dropped}});
+    // One record of the epoch for metrics.csv and the --json line alike.
+    nlohmann::json record = {{"epoch", epoch},
+                             {"train_loss", train_pass.loss},
+                             {"train_" + metric, train_pass.metric},
+                             {"test_loss", test_pass.loss},
+                             {"test_" + metric, test_pass.metric},
+                             {"train_seconds", train_pass.seconds},
+                             {"eval_seconds", test_pass.seconds},
+                             {"items_per_second", items_per_second},
+                             {"dropped_train", train_pass.dropped},
+                             {"dropped_test", test_pass.dropped}};
+    std::vector<train::CsvLogger::Cell> row;
+    for (const auto& [name, value] : record.items()) {
+      row.emplace_back(name, value.is_number_integer() ? train::CsvValue(value.get<int64_t>())
+                                                       : train::CsvValue(value.get<double>()));
+    }
+    metrics_csv.log(row);
     const std::vector<double> load = expert_fractions(train_pass);
     for (size_t e = 0; load_csv && e < load.size(); ++e) {
       load_csv->log({{"epoch", epoch}, {"expert", static_cast<int64_t>(e)}, {"fraction", load[e]}});
     }
     if (options.output.json) {
-      nlohmann::json j = {{"epoch", epoch},
-                          {"train_loss", train_pass.loss},
-                          {"train_" + metric, train_pass.metric},
-                          {"test_loss", test_pass.loss},
-                          {"test_" + metric, test_pass.metric},
-                          {"train_seconds", train_pass.seconds},
-                          {"eval_seconds", test_pass.seconds},
-                          {entry.items + "_per_second", items_per_second},
-                          {"dropped_train", train_pass.dropped},
-                          {"dropped_test", test_pass.dropped}};
+      nlohmann::json j = record;
+      // In JSON the throughput says what it counts.
+      j[entry.items + "_per_second"] = items_per_second;
+      j.erase("items_per_second");
       if (!load.empty()) j["expert_load"] = load;
       std::cout << j.dump() << std::endl;
     }

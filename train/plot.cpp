@@ -1,11 +1,7 @@
 #include "train/plot.h"
 
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -13,8 +9,7 @@
 #include <sstream>
 
 #include "core/error.h"
-
-extern char** environ;
+#include "io/run_program.h"
 
 namespace mixgrad::train {
 
@@ -39,30 +34,11 @@ std::string script_header(const std::string& csv, const std::string& png,
   return s.str();
 }
 
-// Runs `gnuplot script` and waits; stderr goes to `log`. Throws Error when gnuplot fails.
+// Runs `gnuplot script`. Throws Error when gnuplot fails on it.
 void run_gnuplot(const std::string& script) {
-  const std::string log = script + ".log";
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log.c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-  std::string program = "gnuplot";
-  std::vector<char*> argv{program.data(), const_cast<char*>(script.c_str()), nullptr};
-  pid_t pid = 0;
-  const int spawned = posix_spawnp(&pid, "gnuplot", &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  MG_CHECK(spawned == 0, "plot", "cannot start gnuplot: ", std::strerror(spawned));
-  int status = 0;
-  pid_t waited = 0;
-  while ((waited = waitpid(pid, &status, 0)) < 0 && errno == EINTR) {
-  }
-  MG_CHECK(waited == pid, "wait", "lost track of the child process: ", std::strerror(errno));
-  std::ifstream in(log);
-  const std::string errors((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  MG_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "plot", "gnuplot failed on ", script,
-           ": ", errors);
-  std::filesystem::remove(log);
+  const io::ProgramResult r = io::run_program({"gnuplot", script}, "plot");
+  MG_CHECK(r.start_error == 0, "plot", "cannot start gnuplot: ", std::strerror(r.start_error));
+  MG_CHECK(r.succeeded, "plot", "gnuplot failed on ", script, ": ", r.errors);
 }
 
 bool write_and_render(const std::string& png, const std::string& script) {
