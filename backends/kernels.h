@@ -96,6 +96,7 @@ enum class UnaryOp : uint8_t {
   Elu,        // a = alpha
   LeakyRelu,  // a = negative slope
   Sigmoid,
+  Silu,  // x * sigmoid(x)
   Tanh,
   Softplus,  // a = beta, b = threshold
   Erf,
@@ -135,6 +136,9 @@ enum class BinaryOp : uint8_t {
   TanhBackward,       // y = output
   SoftplusBackward,   // y = input, a = beta, b = threshold
   ClampBackward,      // y = input, a = min, b = max: passes x where min <= y <= max
+  // Pieces of silu and swiglu, each one pass where the composite form takes two.
+  SiluMul,    // silu(x) * y
+  SiluSlope,  // silu's derivative at x from y = sigmoid(x): y (1 + x (1 - y))
   Count
 };
 inline constexpr int kNumBinaryOps = static_cast<int>(BinaryOp::Count);
@@ -257,6 +261,56 @@ struct AdamStep {
 inline Kernel<void(const Tensor& param, const Tensor& grad, const Tensor& exp_avg,
                    const Tensor& exp_avg_sq, const Tensor& max_exp_avg_sq, const AdamStep& step)>
     adam_step{"adam_step"};
+// RMS normalisation (ops/rms_norm.h) of the rows of contiguous x [N, D], float32 / float64, one
+// pass per direction. Forward: rstd[n] = 1 / sqrt(mean(x[n]^2) + eps) (the sum in double),
+// out[n] = x[n] * rstd[n] * weight. out [N, D] and rstd [N] contiguous of x's dtype; weight
+// contiguous [D] or undefined (no scale).
+inline Kernel<void(const Tensor& out, const Tensor& rstd, const Tensor& x, const Tensor& weight,
+                   double eps)>
+    rms_norm{"rms_norm"};
+// Its backward from contiguous dy [N, D] (x's dtype) and the forward's rstd:
+//   dx[n] = rstd[n] * (weight * dy[n] - x[n] * rstd[n]^2 * mean(weight * dy[n] * x[n]))
+//   dweight = sum over n of dy[n] * x[n] * rstd[n]
+// Either output may be undefined (not computed); dweight needs weight. The sums run in double;
+// dweight's sum over rows adds per-thread partials in thread order (the same bits on the same
+// number of threads, whatever the scheduling). CPU-only.
+inline Kernel<void(const Tensor& dx, const Tensor& dweight, const Tensor& dy, const Tensor& x,
+                   const Tensor& weight, const Tensor& rstd)>
+    rms_norm_backward{"rms_norm_backward"};
+// Rotary embedding (ops/rotary.h) of contiguous x [B, T, D] into contiguous out [B, T, D] (not
+// aliasing x), float32 / float64: pair i of the first R = 2 * cos.size(1) features of row
+// (b, t), (x[i], x[i + R/2]), or (x[2i], x[2i + 1]) when `interleaved`, becomes
+// (a c - b s, b c + a s) with c = cos[t, i] and s = sin[t, i] (-sin[t, i] when `inverse`: the
+// backward); features [R, D) are copied. cos, sin contiguous [T, R/2] of x's dtype. CPU-only.
+inline Kernel<void(const Tensor& out, const Tensor& x, const Tensor& cos, const Tensor& sin,
+                   bool interleaved, bool inverse)>
+    rotary{"rotary"};
+// Scaled dot-product attention (ops/attention.h), fused: per (batch, query head h), with
+// key/value head h / (H / Hkv),
+//   out = softmax(q k^T * scale + mask) v,  lse = log(sum(exp(q k^T * scale + mask))) per row,
+// without materialising the [Tq, Tk] scores (tiled, online softmax). Keys blocked by the mask
+// (false, or -inf added) or by `causal` (key j hidden from query i when j > i, top-left aligned
+// as PyTorch's is_causal, also for Tq != Tk) weigh nothing; a row with no visible key gets out 0
+// and lse +inf. q [B, H, Tq, D], k [B, Hkv, Tk, D], v [B, Hkv, Tk, Dv], out [B, H, Tq, Dv] and
+// lse [B, H, Tq] contiguous, one dtype (float32 / float64; the sums run in it); mask undefined or
+// [B, H, Tq, Tk] with any strides (0 along broadcast dims), bool (true = may attend) or of q's
+// dtype (added to the scaled scores). Extra memory: a score tile per thread. CPU-only.
+struct AttentionParams {
+  double scale = 1.0;
+  bool causal = false;
+};
+inline Kernel<void(const Tensor& out, const Tensor& lse, const Tensor& q, const Tensor& k,
+                   const Tensor& v, const Tensor& mask, const AttentionParams& params)>
+    attention_forward{"attention_forward"};
+// Its backward: overwrites dq (q's shape), dk and dv (k's and v's shapes), contiguous, from
+// contiguous dout (out's shape) and the forward's out and lse (FlashAttention-2: the
+// probabilities are recomputed tile by tile from lse). Rows with lse +inf pass no gradient.
+// Extra memory: two score tiles per thread and one value per query row. The same bits for any
+// thread count. CPU-only.
+inline Kernel<void(const Tensor& dq, const Tensor& dk, const Tensor& dv, const Tensor& dout,
+                   const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& out,
+                   const Tensor& lse, const Tensor& mask, const AttentionParams& params)>
+    attention_backward{"attention_backward"};
 // Index kernels check every index against the indexed dim and throw Error naming `op`.
 inline Kernel<void(const Tensor& out, const Tensor& in, int64_t dim, const Tensor& index)> gather{
     "gather"};
@@ -351,8 +405,9 @@ inline Kernel<Tensor(const Tensor& in)> nonzero{"nonzero"};
 template <class K>
 using Kernel_signature = typename K::Signature;
 
-// Every kernel above that each backend implements (conv2d_direct* and winograd are CPU-only: ops
-// call them on the CPU only). A backend declares and registers its set from this one list:
+// Every kernel above that each backend implements (conv2d_direct*, winograd, adam_step,
+// rms_norm*, rotary and attention_* are CPU-only: ops call them on the CPU only). A backend
+// declares and registers its set from this one list:
 //   MIXGRAD_FOR_EACH_BACKEND_KERNEL(MIXGRAD_DECLARE_KERNEL)   (in its namespace)
 //   MIXGRAD_FOR_EACH_BACKEND_KERNEL(MIXGRAD_REGISTER_KERNEL)  (with `t` its DeviceType)
 // clang-format off

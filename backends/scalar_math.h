@@ -121,6 +121,8 @@ MG_HOST_DEVICE inline auto unary_fn(T x, OpParams p) {
       return x > T(0) ? x : static_cast<T>(p.a) * x;
     else if constexpr (Op == UnaryOp::Sigmoid)
       return T(1) / (T(1) + exp(-x));
+    else if constexpr (Op == UnaryOp::Silu)
+      return x / (T(1) + exp(-x));
     else if constexpr (Op == UnaryOp::Tanh)
       return tanh(x);
     else if constexpr (Op == UnaryOp::Softplus) {
@@ -211,6 +213,10 @@ MG_HOST_DEVICE inline auto binary_fn(T x, T y, OpParams p) {
       return y > T(0) ? x : x * static_cast<T>(p.a);
     } else if constexpr (Op == BinaryOp::SigmoidBackward) {
       return x * y * (T(1) - y);
+    } else if constexpr (Op == BinaryOp::SiluMul) {
+      return x / (T(1) + exp(-x)) * y;
+    } else if constexpr (Op == BinaryOp::SiluSlope) {
+      return y * (T(1) + x * (T(1) - y));
     } else if constexpr (Op == BinaryOp::TanhBackward) {
       return x * (T(1) - y * y);
     } else if constexpr (Op == BinaryOp::SoftplusBackward) {

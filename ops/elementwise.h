@@ -73,6 +73,11 @@ Tensor tanh(const Tensor& x);
 // log(1 + exp(beta x)) / beta, linear above `threshold` (in units of beta x).
 Tensor softplus(const Tensor& x, double beta = 1.0, double threshold = 20.0);
 Tensor silu(const Tensor& x);  // x * sigmoid(x)
+// SwiGLU's gated activation (Shazeer 2020; LLaMA's and Mixtral's experts): for x [..., 2n],
+// silu(x[..., :n]) * x[..., n:] of shape [..., n], the first half the gate and the second the
+// up projection (F.silu(a) * b with a, b = x.chunk(2, -1)). One recorded op: no temporaries for
+// the halves or their gradients. Throws Error for a 0-dim x or an odd last dim.
+Tensor swiglu(const Tensor& x);
 
 // ---- in-place forms (self's dtype is kept) ----
 Tensor& add_(Tensor& self, const Tensor& other, Scalar alpha = 1);

@@ -1,5 +1,6 @@
 #pragma once
 // Every op of the library.
+#include "ops/attention.h"
 #include "ops/conv.h"
 #include "ops/copy.h"
 #include "ops/creation.h"
@@ -15,6 +16,8 @@
 #include "ops/optimizer_steps.h"
 #include "ops/pool.h"
 #include "ops/reduce.h"
+#include "ops/rms_norm.h"
+#include "ops/rotary.h"
 #include "ops/softmax.h"
 #include "ops/sort.h"
 #include "ops/view.h"

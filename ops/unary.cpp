@@ -9,6 +9,7 @@
 #include "ops/elementwise.h"
 #include "ops/elementwise_impl.h"
 #include "ops/inplace.h"
+#include "ops/view.h"
 
 namespace mixgrad {
 
@@ -243,8 +244,51 @@ Tensor tanh(const Tensor& x) {
   return out;
 }
 
+// Without grad: one pass of the Silu kernel. With grad, silu's slope s (1 + x (1 - s)) is
+// computed in the forward, where s = sigmoid(x) is at hand, and saved in s's place: the backward
+// is one multiply. Recomputing s there instead (a second exp per element) made forward plus
+// backward 1.8x slower than x * sigmoid(x) on the CPU, where exp is a scalar libm call.
 Tensor silu(const Tensor& x) {
-  return x * sigmoid(x);
+  if (!should_record({x})) return unary_forward(UnaryOp::Silu, x);
+  Tensor slope = unary_forward(UnaryOp::Sigmoid, x);
+  Tensor out = detail::binary_forward("silu", BinaryOp::Mul, x, slope);
+  detail::binary_forward("silu", BinaryOp::SiluSlope, x, slope, {}, slope);
+  record("silu", out, {x}, [slope](const Tensor& g, InputGrads in) { in[0].add(g * slope); });
+  return out;
+}
+
+// Through the binary kernel on the two halves as strided views. Without grad: one SiluMul pass.
+// With grad the forward keeps silu(a) and silu'(a) as silu does, and the backward writes both
+// halves of dx in place: no zero-filled gradient per half summed together, as narrow's backward
+// would give.
+Tensor swiglu(const Tensor& x) {
+  constexpr const char* op = "swiglu";
+  MG_CHECK(x.defined(), op, "got an undefined tensor");
+  MG_CHECK(x.dim() >= 1, op, "expected x of shape [..., 2n], got a 0-dim tensor");
+  const int64_t n = x.size(-1) / 2;
+  MG_CHECK(x.size(-1) % 2 == 0, op, "the last dim of x must be even, got shape ", x.shape());
+  const bool grad = should_record({x});
+  Tensor out, act, slope;
+  {
+    NoGradGuard no_grad;  // the halves are the kernels' operands, not graph nodes
+    const Tensor a = narrow(x, -1, 0, n), b = narrow(x, -1, n, n);
+    if (!grad) return detail::binary_forward(op, BinaryOp::SiluMul, a, b);
+    slope = unary_forward(UnaryOp::Sigmoid, a);
+    act = detail::binary_forward(op, BinaryOp::Mul, a, slope);
+    detail::binary_forward(op, BinaryOp::SiluSlope, a, slope, {}, slope);
+    out = detail::binary_forward(op, BinaryOp::Mul, act, b);
+  }
+  record(op, out, {x}, [sx = save(x), act, slope, n](const Tensor& g, InputGrads in) {
+    const Tensor& xs = sx.get();
+    Tensor dx = empty(xs.shape(), TensorOptions(xs.dtype()).device(xs.device()));
+    Tensor da = narrow(dx, -1, 0, n), db = narrow(dx, -1, n, n);
+    const Tensor gy = to(g, xs.dtype());
+    detail::binary_forward("backward", BinaryOp::Mul, gy, act, {}, db);
+    detail::binary_forward("backward", BinaryOp::Mul, gy, narrow(xs, -1, n, n), {}, da);
+    detail::binary_forward("backward", BinaryOp::Mul, da, slope, {}, da);
+    in[0].add(dx);
+  });
+  return out;
 }
 
 }  // namespace mixgrad

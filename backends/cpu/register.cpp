@@ -9,6 +9,11 @@ void register_kernels() {
   kernels::conv2d_direct_weight_grad.set(t, conv2d_direct_weight_grad);
   kernels::winograd.set(t, winograd);
   kernels::adam_step.set(t, adam_step);
+  kernels::attention_forward.set(t, attention_forward);
+  kernels::attention_backward.set(t, attention_backward);
+  kernels::rms_norm.set(t, rms_norm);
+  kernels::rms_norm_backward.set(t, rms_norm_backward);
+  kernels::rotary.set(t, rotary);
 }
 
 }  // namespace mixgrad::cpu
