@@ -13,6 +13,12 @@ class SiLUModule : public nn::Module {
   std::string type_name() const override { return "SiLU"; }
 };
 
+class SwiGLUModule : public nn::Module {
+ public:
+  Tensor forward(const Tensor& x) override { return swiglu(x); }
+  std::string type_name() const override { return "SwiGLU"; }
+};
+
 }  // namespace
 
 Tensor activate(Activation activation, const Tensor& x) {
@@ -33,6 +39,8 @@ Tensor activate(Activation activation, const Tensor& x) {
       return sigmoid(x);
     case Activation::Identity:
       return x;
+    case Activation::SwiGLU:
+      return swiglu(x);
   }
   throw Error("activate", "unknown activation");
 }
@@ -55,12 +63,18 @@ std::shared_ptr<nn::Module> make_activation(Activation activation) {
       return std::make_shared<nn::Sigmoid>();
     case Activation::Identity:
       return std::make_shared<nn::Identity>();
+    case Activation::SwiGLU:
+      return std::make_shared<SwiGLUModule>();
   }
   throw Error("make_activation", "unknown activation");
 }
 
 std::string activation_name(Activation activation) {
   return make_activation(activation)->type_name();
+}
+
+int64_t activation_input_width(Activation activation, int64_t hidden) {
+  return activation == Activation::SwiGLU ? 2 * hidden : hidden;
 }
 
 }  // namespace mixgrad::models

@@ -11,10 +11,11 @@ FFNExperts::FFNExperts(FFNExpertsOptions options) : options_(options) {
            " d_model=", options.d_model, " hidden=", options.hidden);
   const TensorOptions& t = options.tensor_options;
   const int64_t e = options.num_experts, d = options.d_model, h = options.hidden;
-  w1 = register_parameter("w1", nn::init::fan_in_uniform({e, d, h}, d, t));
+  const int64_t h1 = activation_input_width(options.activation, h);
+  w1 = register_parameter("w1", nn::init::fan_in_uniform({e, d, h1}, d, t));
   w2 = register_parameter("w2", nn::init::fan_in_uniform({e, h, d}, h, t));
   if (options.bias) {
-    b1 = register_parameter("b1", nn::init::fan_in_uniform({e, h}, d, t));
+    b1 = register_parameter("b1", nn::init::fan_in_uniform({e, h1}, d, t));
     b2 = register_parameter("b2", nn::init::fan_in_uniform({e, d}, h, t));
   }
 }

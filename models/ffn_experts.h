@@ -18,7 +18,8 @@ struct FFNExpertsOptions {
 
 class FFNExperts : public Experts {
  public:
-  // w1 [E, d, h], w2 [E, h, d] (x @ W layout), biases [E, h] and [E, d]; each expert initialised
+  // w1 [E, d, h], w2 [E, h, d] (x @ W layout), biases [E, h] and [E, d]; with a gated activation
+  // (SwiGLU) w1 is [E, d, 2h] and b1 [E, 2h], the gate's columns first. Each expert initialised
   // independently like a PyTorch Linear (uniform in +-1/sqrt(fan_in)). Throws Error for
   // non-positive sizes.
   explicit FFNExperts(FFNExpertsOptions options);

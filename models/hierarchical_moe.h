@@ -24,14 +24,14 @@ struct HierarchicalMoEOptions {
   TensorOptions tensor_options = {};
 };
 
-class HierarchicalMoE : public nn::Module {
+class HierarchicalMoE : public FeedForward {
  public:
   // Throws Error for non-positive sizes or k outside [1, groups] / [1, experts_per_group].
   explicit HierarchicalMoE(HierarchicalMoEOptions options);
   // x [..., d_model] -> output of the same shape, summed aux loss, per-expert token counts
   // ([groups * experts_per_group], expert (g, j) at g * experts_per_group + j); gate_entropy is
   // the outer gate's.
-  MoEOutput operator()(const Tensor& x);
+  MoEOutput operator()(const Tensor& x) override;
   // The routing of the T tokens over all G * E_g experts: k_groups * k_experts pairs per token.
   Routing route(const Tensor& tokens);
   std::string extra_repr() const override;

@@ -52,8 +52,9 @@ MoE::MoE(MoEOptions options, std::shared_ptr<Gate> custom_gate,
                           (options.shared_hidden > 0 ? options.shared_hidden : options.hidden);
     MG_CHECK(width > 0, "MoE", "shared experts need shared_hidden or hidden to be positive");
     shared = std::make_shared<nn::Sequential>(
-        std::make_shared<nn::Linear>(options.d_model, width, options.expert_bias,
-                                     options.tensor_options),
+        std::make_shared<nn::Linear>(options.d_model,
+                                     activation_input_width(options.activation, width),
+                                     options.expert_bias, options.tensor_options),
         make_activation(options.activation),
         std::make_shared<nn::Linear>(width, options.d_model, options.expert_bias,
                                      options.tensor_options));

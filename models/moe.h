@@ -5,6 +5,7 @@
 // Expert capacity (train and eval factors, min_capacity) drops the token-slots beyond an
 // expert's capacity, or `dropless` keeps them all.
 #include "models/experts.h"
+#include "models/feed_forward.h"
 #include "models/ffn_experts.h"
 #include "models/gate.h"
 #include "models/top_k_gate.h"
@@ -34,14 +35,6 @@ struct MoEOptions {
   TensorOptions tensor_options = {};
 };
 
-struct MoEOutput {
-  Tensor output;             // same shape as the input
-  Tensor aux_loss;           // the gate's weighted balancing losses (0-dim)
-  Tensor tokens_per_expert;  // int64 [E]: token-slots each expert computed (after drops)
-  int64_t dropped = 0;       // token-slots dropped for capacity
-  Tensor gate_entropy;       // 0-dim, mean entropy of the router probabilities in nats (no grad)
-};
-
 // Expert capacity per expert: max(min(T, floor(T * factor / E)), min_capacity) token-slots.
 struct ExpertCapacity {
   double factor_train = 1.25;
@@ -57,7 +50,7 @@ struct ExpertCapacity {
 MoEOutput run_routed_experts(const Tensor& tokens, const Routing& routing, Experts& experts,
                              const ExpertCapacity& capacity, bool training);
 
-class MoE : public nn::Module {
+class MoE : public FeedForward {
  public:
   // With no gate given, a TopKGate built from the options (k, gate_mode, loss coefficients); with
   // no experts given, FFNExperts built from the options (hidden, activation, expert_bias). User
@@ -67,7 +60,7 @@ class MoE : public nn::Module {
   explicit MoE(MoEOptions options, std::shared_ptr<Gate> gate = nullptr,
                std::shared_ptr<Experts> experts = nullptr);
   // x [..., d_model] -> output of the same shape plus losses and routing statistics.
-  MoEOutput operator()(const Tensor& x);
+  MoEOutput operator()(const Tensor& x) override;
   std::string extra_repr() const override;
   const MoEOptions& options() const { return options_; }
 

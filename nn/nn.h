@@ -12,4 +12,7 @@
 #include "nn/linear.h"
 #include "nn/loss.h"
 #include "nn/module.h"
+#include "nn/multihead_attention.h"
 #include "nn/pooling.h"
+#include "nn/rms_norm.h"
+#include "nn/rotary_embedding.h"
