@@ -1,8 +1,7 @@
 // Character-level language models of English words (Debian's word list): the previous 8
 // characters, embedded and concatenated, go through a d-wide stem, one feed-forward block with a
 // residual connection (sparse top-k MoE, or the dense MLP with the same active compute) and a
-// head over the characters. A first version until attention lands: the issue asks for a causal
-// Transformer with MoE feed-forward blocks in the end.
+// head over the characters. words_transformer.cpp has the causal Transformer with MoE blocks.
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -17,78 +16,24 @@
 #include "nn/nn.h"
 #include "ops/ops.h"
 #include "zoo/classification.h"
+#include "zoo/words_data.h"
 #include "zoo/zoo.h"
 
 namespace mixgrad::zoo {
 
 namespace {
 
-// Symbols: 0 pads the context before a word begins, 1..26 are 'a'..'z', 27 ends a word.
-constexpr int64_t kBegin = 0;
-constexpr int64_t kEnd = 27;
-constexpr int64_t kVocab = 28;
+using words::kBegin;
+using words::kEnd;
+using words::kMaxSampleLength;
+using words::kSamples;
+using words::kVocab;
+
 constexpr int64_t kContext = 8;  // characters the model sees
 constexpr int64_t kEmbed = 16;   // per character
 constexpr int64_t kWidth = 128;  // d_model of the block
 constexpr int64_t kExpertHidden = 128;
 constexpr int64_t kDenseHidden = 2 * kExpertHidden;  // words-mlp: the active width of top-2
-// A word whose hash falls in bucket 0 of these 10 is held out (a tenth of the list), independent
-// of --seed and of the rest of the list.
-constexpr uint64_t kTestBuckets = 10;
-// Sampling stops here if no end symbol came; longer than any word of the Debian list (22).
-constexpr int64_t kMaxSampleLength = 30;
-constexpr int64_t kSamples = 20;
-
-int64_t symbol(char c) {
-  return c - 'a' + 1;
-}
-char letter(int64_t s) {
-  return static_cast<char>('a' + s - 1);
-}
-
-// FNV-1a with a splitmix64 finaliser: FNV's low bits alone mix poorly for short strings, and the
-// bucket is taken from the low bits.
-uint64_t word_hash(const std::string& word) {
-  uint64_t h = 14695981039346656037ULL;
-  for (const char c : word) {
-    h ^= static_cast<unsigned char>(c);
-    h *= 1099511628211ULL;
-  }
-  h ^= h >> 30;
-  h *= 0xBF58476D1CE4E5B9ULL;
-  h ^= h >> 27;
-  h *= 0x94D049BB133111EBULL;
-  h ^= h >> 31;
-  return h;
-}
-
-bool held_out(const std::string& word) {
-  return word_hash(word) % kTestBuckets == 0;
-}
-
-// The lowercase ASCII words of `path`, sorted and deduplicated. Proper nouns, possessives ("'s")
-// and accented words are not what the model should learn to spell, so they are skipped.
-std::vector<std::string> read_words(const std::string& path) {
-  const auto install = " (install wamerican, or give --data DIR with a word list DIR/words)";
-  MG_CHECK(std::filesystem::is_regular_file(path), "words", "missing word list ", path, install);
-  std::ifstream in(path);
-  MG_CHECK(in.good(), "words", "cannot read ", path);
-  std::vector<std::string> words;
-  std::string line;
-  while (std::getline(in, line)) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (!line.empty() &&
-        std::all_of(line.begin(), line.end(), [](char c) { return c >= 'a' && c <= 'z'; })) {
-      words.push_back(line);
-    }
-  }
-  MG_CHECK(!in.bad(), "words", "error reading ", path);
-  MG_CHECK(!words.empty(), "words", path, " has no lowercase ASCII words (one word per line)",
-           install);
-  std::sort(words.begin(), words.end());
-  words.erase(std::unique(words.begin(), words.end()), words.end());
-  return words;
-}
 
 // One example per predicted symbol of every word, the words in order and each word's examples
 // in order: input int64 [N, 8] (the previous characters, left-padded with kBegin), target int64
@@ -97,7 +42,7 @@ std::shared_ptr<data::TensorDataset> make_examples(const std::vector<std::string
   std::vector<int64_t> inputs, targets;
   for (const std::string& word : words) {
     std::vector<int64_t> padded(kContext, kBegin);
-    for (const char c : word) padded.push_back(symbol(c));
+    for (const char c : word) padded.push_back(words::symbol(c));
     padded.push_back(kEnd);
     for (size_t i = kContext; i < padded.size(); ++i) {
       inputs.insert(inputs.end(), padded.begin() + static_cast<int64_t>(i) - kContext,
@@ -173,18 +118,9 @@ class WordsTask : public Task {
   nn::Module& module() override { return model_; }
 
   void load_data(const std::string& dir) override {
-    const std::string path =
-        (std::filesystem::path(dir.empty() ? kDefaultDir : dir) / "words").string();
-    std::vector<std::string> train, test;
-    for (std::string& word : read_words(path)) (held_out(word) ? test : train).push_back(word);
-    const auto total = train.size() + test.size();
-    MG_CHECK(!train.empty() && !test.empty(), "words", path, ": only ", total,
-             " lowercase ASCII word(s), too few for a held-out split of about 1 word in ",
-             kTestBuckets, " (install wamerican, or give a longer list)");
-    train_data_ = make_examples(train);
-    test_data_ = make_examples(test);
-    train_words_ = std::move(train);
-    test_words_ = std::move(test);
+    lists_ = words::load_word_lists(dir);
+    train_data_ = make_examples(lists_.train);
+    test_data_ = make_examples(lists_.test);
   }
   std::shared_ptr<const data::Dataset> train_data() const override { return train_data_; }
   std::shared_ptr<const data::Dataset> test_data() const override { return test_data_; }
@@ -212,39 +148,19 @@ class WordsTask : public Task {
   }
 
   void report(std::ostream& out, const std::string& out_dir) override {
-    const std::vector<std::string> samples = sample_words();
-    int64_t novel = 0, held_out_hits = 0;
-    out << "\n  " << kSamples << " sampled words (seed " << seed_ << "):\n";
-    for (const std::string& word : samples) {
-      const bool known = std::binary_search(train_words_.begin(), train_words_.end(), word);
-      const bool in_test = std::binary_search(test_words_.begin(), test_words_.end(), word);
-      novel += known ? 0 : 1;
-      held_out_hits += in_test ? 1 : 0;
-      out << "    " << word << (known ? "" : in_test ? "  (held-out word)" : "  (new)") << "\n";
-    }
-    out << "  " << novel << " of " << kSamples << " are not in the training list (" << held_out_hits
-        << " of them are held-out test words)\n";
-    if (out_dir.empty()) return;
-    const std::string path = (std::filesystem::path(out_dir) / "samples.txt").string();
-    std::ofstream file(path);
-    for (const std::string& word : samples) file << word << "\n";
-    MG_CHECK(file.good(), "words", "cannot write ", path);
-    out << "  samples " << path << "\n";
+    words::report_samples(out, out_dir, sample_words(), lists_, seed_);
   }
-
-  static constexpr const char* kDefaultDir = "/usr/share/dict";
 
  private:
   // kSamples words drawn symbol by symbol from the model's softmax, all at once as one batch.
-  // A fresh generator seeded with the task's seed makes them the same on every call. The begin
-  // symbol is never drawn (it is not a character), nor the end symbol first (no empty words).
+  // A fresh generator seeded with the task's seed makes them the same on every call.
   std::vector<std::string> sample_words() {
     const bool was_training = model_.is_training();
     model_.eval();
     NoGradGuard no_grad;
     Generator gen(seed_);
     std::vector<int64_t> context(kSamples * kContext, kBegin);
-    std::vector<std::string> words(kSamples);
+    std::vector<std::string> samples(kSamples);
     std::vector<bool> done(kSamples, false);
     for (int64_t step = 0; step < kMaxSampleLength; ++step) {
       const Tensor input = tensor(context, Shape{kSamples, kContext}).to(device_);
@@ -254,24 +170,12 @@ class WordsTask : public Task {
           rand({kSamples}, TensorOptions(kFloat64), &gen).to_vector<double>();
       for (int64_t i = 0; i < kSamples; ++i) {
         if (done[i]) continue;
-        const float* p = probs.data() + i * kVocab;
-        const int64_t last = step == 0 ? kEnd - 1 : kEnd;
-        double total = 0.0;
-        for (int64_t s = kBegin + 1; s <= last; ++s) total += p[s];
-        double u = uniform[i] * total;
-        int64_t pick = last;
-        for (int64_t s = kBegin + 1; s < last; ++s) {
-          u -= p[s];
-          if (u < 0.0) {
-            pick = s;
-            break;
-          }
-        }
+        const int64_t pick = words::draw_symbol(probs.data() + i * kVocab, step == 0, uniform[i]);
         if (pick == kEnd) {
           done[i] = true;
           continue;
         }
-        words[i] += letter(pick);
+        samples[i] += words::letter(pick);
         int64_t* row = context.data() + i * kContext;
         std::copy(row + 1, row + kContext, row);
         row[kContext - 1] = pick;
@@ -279,7 +183,7 @@ class WordsTask : public Task {
       if (std::all_of(done.begin(), done.end(), [](bool d) { return d; })) break;
     }
     model_.train(was_training);
-    return words;
+    return samples;
   }
 
   WordModel model_;
@@ -287,14 +191,14 @@ class WordsTask : public Task {
   uint64_t seed_;
   Device device_;
   std::shared_ptr<data::TensorDataset> train_data_, test_data_;
-  std::vector<std::string> train_words_, test_words_;  // sorted
+  words::WordLists lists_;
 };
 
 ModelEntry words_entry(std::string name, std::string description, bool sparse) {
   return {.name = std::move(name),
           .description = std::move(description),
-          .data = "Debian's English word list (wamerican; lowercase words, 1 in 10 held out)",
-          .default_data_dir = WordsTask::kDefaultDir,
+          .data = words::kDataDescription,
+          .default_data_dir = words::kDefaultDir,
           .metric = {"nats_per_char", false},
           .items = "tokens",
           .defaults = {.epochs = 8,

@@ -14,6 +14,7 @@ const std::vector<ModelEntry>& models() {
         mann_models,
         cifar_models,
         words_models,
+        words_transformer_models,
     };
     std::vector<ModelEntry> list;
     for (Family family : families) {

@@ -47,5 +47,6 @@ std::vector<ModelEntry> fashion_models();
 std::vector<ModelEntry> mann_models();
 std::vector<ModelEntry> cifar_models();
 std::vector<ModelEntry> words_models();
+std::vector<ModelEntry> words_transformer_models();
 
 }  // namespace mixgrad::zoo

@@ -353,3 +353,100 @@ TEST(WordsModel, SamplesAreLowercaseWordsAndFixedByTheSeed) {
   EXPECT_NE(sampled(5, 6, &out_b, nullptr), a);   // the same model, another sampling seed
   EXPECT_TRUE(out_b.listing() == std::vector<std::string>{"samples.txt"});
 }
+
+namespace {
+
+// The report's sampled words, the first field of each listed line.
+std::vector<std::string> listed_samples(const std::string& report) {
+  std::vector<std::string> words;
+  std::istringstream lines(report);
+  bool listing = false;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find("sampled words") != std::string::npos) {
+      listing = true;
+      continue;
+    }
+    if (listing && line.rfind("    ", 0) == 0) {
+      std::istringstream fields(line);
+      std::string w;
+      fields >> w;
+      words.push_back(w);
+    }
+  }
+  return words;
+}
+
+}  // namespace
+
+TEST(WordsTransformer, SequencesSpellEachWordFromTheBeginSymbol) {
+  ScratchDir dir;
+  write_words(dir, {"cat", "encyclopedia", "dog", "emu", "gnu", "ox",  "yak", "bee", "ant", "owl",
+                    "bat", "cod",          "eel", "elk", "hen", "jay", "koi", "pig", "ram", "rat"});
+  auto task = make_task("words-transformer", 0);
+  task->load_data(dir.dir().string());
+  const auto& data = *task->train_data();
+  const mg::data::Example first = data.get(0);
+  const int64_t length = first.input.size(0);
+  // Every row: begin, letters, padding; targets: letters, end, then ignored (-100).
+  for (int64_t r = 0; r < data.size(); ++r) {
+    const std::vector<int64_t> in = data.get(r).input.to_vector<int64_t>();
+    const std::vector<int64_t> target = data.get(r).target.to_vector<int64_t>();
+    ASSERT_EQ(static_cast<int64_t>(in.size()), length);
+    EXPECT_EQ(in[0], kBegin);
+    int64_t n = 0;
+    while (target[static_cast<size_t>(n)] != kEnd) {
+      EXPECT_EQ(in[static_cast<size_t>(n + 1)], target[static_cast<size_t>(n)]);
+      ++n;
+    }
+    for (int64_t t = n + 1; t < length; ++t) EXPECT_EQ(target[static_cast<size_t>(t)], -100);
+  }
+  // "encyclopedia" (12 letters) sets the length if it is in this split.
+  EXPECT_LE(length, 13);
+}
+
+TEST(WordsTransformer, TrainsOnASliceAndSamplesWithTheCache) {
+  ScratchDir dir;
+  write_words(dir, syllable_words());
+  auto task = make_task("words-transformer", 3);
+  task->load_data(dir.dir().string());
+  const auto& data = *task->train_data();
+  std::vector<int64_t> slice(256);
+  for (size_t i = 0; i < slice.size(); ++i) slice[i] = static_cast<int64_t>(i);
+  const mg::data::Example held = data.get_batch(slice);
+  const auto eval_loss = [&] {
+    task->module().eval();
+    mg::NoGradGuard no_grad;
+    const mg::zoo::StepOutput out = task->forward(held);
+    EXPECT_EQ(out.dropped, 0) << "evaluation must drop no token-slot";
+    // One prediction per letter plus the end: the items are the batch's real tokens.
+    EXPECT_EQ(out.items,
+              mg::ne(held.target, mg::scalar_tensor(-100, mg::kInt64)).sum().item<int64_t>());
+    return out.task_loss;
+  };
+  const double before = eval_loss();
+  task->module().train();
+  mg::optim::Adam optimizer(task->module().parameters(), {.lr = 3e-3});
+  for (int step = 0; step < 30; ++step) {
+    std::vector<int64_t> rows(slice.begin() + (step % 4) * 64, slice.begin() + (step % 4 + 1) * 64);
+    optimizer.zero_grad();
+    const mg::zoo::StepOutput out = task->forward(data.get_batch(rows));
+    EXPECT_GT(out.loss.item<double>(), out.task_loss);  // the balancing loss rides along
+    out.loss.backward();
+    optimizer.step();
+  }
+  const double after = eval_loss();
+  EXPECT_LT(after, before - 0.5) << "before " << before << ", after " << after;
+
+  task->module().train();
+  std::ostringstream report, again;
+  task->report(report, "");
+  task->report(again, "");
+  EXPECT_EQ(report.str(), again.str());  // fixed by the seed
+  const std::vector<std::string> words = listed_samples(report.str());
+  ASSERT_EQ(words.size(), 20u) << report.str();
+  for (const std::string& w : words) {
+    EXPECT_FALSE(w.empty());
+    for (char c : w) EXPECT_TRUE(c >= 'a' && c <= 'z') << w;
+  }
+  EXPECT_TRUE(task->module().is_training());
+}
