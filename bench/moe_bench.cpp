@@ -20,6 +20,7 @@
 #include "models/hierarchical_moe.h"
 #include "models/mann.h"
 #include "models/moe.h"
+#include "models/moe_transformer_lm.h"
 #include "models/resnet_block.h"
 
 namespace {
@@ -200,6 +201,62 @@ std::function<void()> resnet_block_case(Pass pass) {
       /*forward_in_train_mode=*/true);
 }
 
+// Causal attention (mg::scaled_dot_product_attention, fused on the CPU) on random q, k, v of
+// [b, h, t, d]; the step's loss is mean(out^2), q, k and v requiring grad, their gradients reset
+// to undefined first.
+std::function<void()> attention_case(int64_t b, int64_t h, int64_t t, int64_t d, Pass pass) {
+  mg::Generator gen(7);
+  const auto q = mg::randn({b, h, t, d}, {}, &gen);
+  const auto k = mg::randn({b, h, t, d}, {}, &gen);
+  const auto v = mg::randn({b, h, t, d}, {}, &gen);
+  mg::AttentionOptions options;
+  options.causal = true;
+  if (pass == Pass::Forward) {
+    return [q, k, v, options] {
+      mg::NoGradGuard no_grad;
+      mg::scaled_dot_product_attention(q, k, v, options);
+    };
+  }
+  for (const auto& x : {q, k, v}) mg::Tensor(x).requires_grad_();
+  return [q, k, v, options] {
+    for (const auto& x : {q, k, v}) x.zero_grad();
+    mg::scaled_dot_product_attention(q, k, v, options).square().mean().backward();
+  };
+}
+
+// Peak memory of one causal attention forward + backward (the step above) at B = 1, H = 8,
+// T = 4096, D = 64, fused and through the reference path: the CPU allocator's peak above what
+// was allocated before (the inputs). Measured once, when the case is set up; nothing is timed.
+Case attention_peak_case() {
+  auto peaks = std::make_shared<std::pair<double, double>>();
+  return {"attn_b1_h8_t4096_d64_causal_peak_mb",
+          [peaks] {
+            mg::Generator gen(7);
+            const mg::Shape shape{1, 8, 4096, 64};
+            auto q = mg::randn(shape, {}, &gen).requires_grad_();
+            auto k = mg::randn(shape, {}, &gen).requires_grad_();
+            auto v = mg::randn(shape, {}, &gen).requires_grad_();
+            mg::AttentionOptions options;
+            options.causal = true;
+            auto peak_mib = [&](bool fused) {
+              for (const auto& x : {q, k, v}) x.zero_grad();
+              mg::reset_peak_memory_stats();
+              const double before = static_cast<double>(mg::memory_stats().allocated);
+              const auto out = fused ? mg::scaled_dot_product_attention(q, k, v, options)
+                                     : mg::scaled_dot_product_attention_reference(q, k, v, options);
+              out.square().mean().backward();
+              return (static_cast<double>(mg::memory_stats().peak_allocated) - before) / (1 << 20);
+            };
+            peaks->first = peak_mib(true);
+            peaks->second = peak_mib(false);
+            return std::function<void()>([] {});
+          },
+          [peaks](double) {
+            return mixgrad::bench::three_significant(peaks->first) + " MiB fused, " +
+                   mixgrad::bench::three_significant(peaks->second) + " MiB reference";
+          }};
+}
+
 // One n x n x n float32 matmul; reported as GFLOP/s (2 n^3 flops).
 Case gemm_peak_case(int64_t n) {
   const double gflop = 2.0 * static_cast<double>(n * n * n) * 1e-9;
@@ -213,6 +270,53 @@ Case gemm_peak_case(int64_t n) {
           [gflop](double ms) {
             return mixgrad::bench::three_significant(gflop / (ms * 1e-3)) + " GFLOP/s";
           }};
+}
+
+// The decoder LM of the Transformer issue: vocabulary 1024, d 256, 4 pre-RMSNorm blocks of
+// 4-head causal attention (no biases, no rotary: libtorch has none to compare with) and a top-2
+// of 8 SwiGLU-expert MoE (hidden 512, no biases, Switch loss 0.01, dropless), tied head; batch 16
+// of 256 tokens; loss = next-token cross-entropy + aux.
+constexpr int64_t kLMVocab = 1024;
+
+mixgrad::models::MoETransformerLMOptions bench_lm_options(int64_t max_seq_len) {
+  mixgrad::models::MoETransformerLMOptions o;
+  o.vocab_size = kLMVocab;
+  o.d_model = 256;
+  o.num_layers = 4;
+  o.num_heads = 4;
+  o.max_seq_len = max_seq_len;
+  o.num_experts = 8;
+  o.k = 2;
+  o.expert_hidden = 512;
+  o.switch_loss_coef = 0.01;
+  o.z_loss_coef = 0.0;
+  o.dropless = true;
+  o.rotary_dim = 0;
+  return o;
+}
+
+std::function<void()> moe_lm_case(Pass pass) {
+  mg::Generator gen(5);
+  auto model = std::make_shared<mixgrad::models::MoETransformerLM>(bench_lm_options(256));
+  const auto tokens = mg::randint(0, kLMVocab, {16, 257}, mg::kInt64, &gen);
+  const auto inputs = tokens.narrow(1, 0, 256);
+  const auto targets = tokens.narrow(1, 1, 256).reshape({-1});
+  return timed_pass(
+      model, pass, [inputs](mixgrad::models::MoETransformerLM& m) { return m(inputs); },
+      [targets](const mixgrad::models::LMOutput& out) {
+        return mg::cross_entropy(out.logits.reshape({-1, kLMVocab}), targets) + out.aux_loss;
+      });
+}
+
+// 256 new tokens after a 16-token prompt (batch 1, greedy), with and without the key/value
+// cache: the cache makes each token cost O(T) instead of a forward over the whole sequence.
+std::function<void()> lm_generate_case(bool use_cache) {
+  auto model = std::make_shared<mixgrad::models::MoETransformerLM>(bench_lm_options(272));
+  mg::Generator gen(6);
+  const auto prompt = mg::randint(0, kLMVocab, {1, 16}, mg::kInt64, &gen);
+  return [model, prompt, use_cache] {
+    model->generate(prompt, {.max_new_tokens = 256, .temperature = 0, .use_cache = use_cache});
+  };
 }
 
 std::vector<Case> all_cases() {
@@ -271,6 +375,19 @@ std::vector<Case> all_cases() {
   for (Pass p : passes) {
     add(std::string("conv_resnet_block_") + pass_suffix(p), [p] { return resnet_block_case(p); });
   }
+  for (Pass p : passes) {
+    add(std::string("moe_lm_d256_l4_e8_t256_b16_") + pass_suffix(p),
+        [p] { return moe_lm_case(p); });
+  }
+  add("lm_generate_256_cached", [] { return lm_generate_case(true); });
+  add("lm_generate_256_uncached", [] { return lm_generate_case(false); });
+  for (Pass p : passes) {
+    add(std::string("attn_b8_h8_t512_d64_causal_") + pass_suffix(p),
+        [p] { return attention_case(8, 8, 512, 64, p); });
+  }
+  add("attn_b1_h8_t4096_d64_causal_fwd",
+      [] { return attention_case(1, 8, 4096, 64, Pass::Forward); });
+  cases.push_back(attention_peak_case());
   cases.push_back(gemm_peak_case(2048));
   return cases;
 }

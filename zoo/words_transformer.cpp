@@ -168,7 +168,7 @@ std::vector<ModelEntry> words_transformer_models() {
            .default_data_dir = words::kDefaultDir,
            .metric = {"nats_per_char", false},
            .items = "tokens",
-           .defaults = {.epochs = 4,
+           .defaults = {.epochs = 8,
                         .batch = 128,
                         .lr = 3e-3,
                         .experts = 8,

@@ -548,6 +548,34 @@ std::function<void()> resnet_block_case(Pass pass) {
       /*forward_in_train_mode=*/true);
 }
 
+// Causal attention on random q, k, v of [b, h, t, d] through at::_scaled_dot_product_attention,
+// the best CPU attention libtorch 1.13 has (a composite: matmul, a tril mask made additive,
+// softmax, matmul; the forward-only variant when nothing requires grad). The step's loss is
+// mean(out^2), q, k and v requiring grad, their gradients set to none first.
+std::function<void()> attention_case(int64_t b, int64_t h, int64_t t, int64_t d, Pass pass) {
+  torch::manual_seed(7);
+  const auto q = torch::randn({b, h, t, d});
+  const auto k = torch::randn({b, h, t, d});
+  const auto v = torch::randn({b, h, t, d});
+  auto attend = [](const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v) {
+    return std::get<0>(at::_scaled_dot_product_attention(q, k, v, /*attn_mask=*/{},
+                                                         /*dropout_p=*/0.0,
+                                                         /*need_attn_weights=*/false,
+                                                         /*is_causal=*/true));
+  };
+  if (pass == Pass::Forward) {
+    return [q, k, v, attend] {
+      torch::NoGradGuard no_grad;
+      attend(q, k, v);
+    };
+  }
+  for (auto x : {q, k, v}) x.requires_grad_();
+  return [q, k, v, attend] {
+    for (const auto& x : {q, k, v}) x.mutable_grad().reset();
+    attend(q, k, v).square().mean().backward();
+  };
+}
+
 // ---- Case list ---------------------------------------------------------------------------------
 
 // One n x n x n float32 matmul; reported as GFLOP/s (2 n^3 flops).
@@ -563,6 +591,123 @@ Case gemm_peak_case(int64_t n) {
           [gflop](double ms) {
             return mixgrad::bench::three_significant(gflop / (ms * 1e-3)) + " GFLOP/s";
           }};
+}
+
+// ---- MoE Transformer LM
+// --------------------------------------------------------------------------
+
+// x / sqrt(mean(x^2) + eps) * weight over the last dim (libtorch 1.13 has no RMSNorm module).
+class RMSNormImpl : public torch::nn::Module {
+ public:
+  explicit RMSNormImpl(int64_t d) : weight_(register_parameter("weight", torch::ones({d}))) {}
+  torch::Tensor forward(const torch::Tensor& x) {
+    return x * torch::rsqrt(x.square().mean(-1, /*keepdim=*/true) + 1e-6) * weight_;
+  }
+
+ private:
+  torch::Tensor weight_;
+};
+TORCH_MODULE(RMSNorm);
+
+// A SwiGLU expert d -> hidden -> d without biases: w2(silu(gate) * up), [gate, up] = w1(x).
+class SwiGLUExpertImpl : public torch::nn::Module {
+ public:
+  SwiGLUExpertImpl(int64_t d, int64_t hidden)
+      : w1_(register_module(
+            "w1", torch::nn::Linear(torch::nn::LinearOptions(d, 2 * hidden).bias(false)))),
+        w2_(register_module("w2",
+                            torch::nn::Linear(torch::nn::LinearOptions(hidden, d).bias(false)))) {}
+  torch::Tensor forward(const torch::Tensor& x) {
+    const auto halves = w1_(x).chunk(2, -1);
+    return w2_(torch::silu(halves[0]) * halves[1]);
+  }
+
+ private:
+  torch::nn::Linear w1_, w2_;
+};
+TORCH_MODULE(SwiGLUExpert);
+
+class SwiGLUMoE : public torch::nn::ModuleHolder<SparseMoEImpl<SwiGLUExpert>> {
+ public:
+  using torch::nn::ModuleHolder<SparseMoEImpl<SwiGLUExpert>>::ModuleHolder;
+};
+
+// Pre-norm block: h = x + attention(norm1(x)); y = h + moe(norm2(h)). libtorch's own
+// MultiheadAttention (no biases), causal through a float [T, T] mask, [T, B, E] layout.
+class LMBlockImpl : public torch::nn::Module {
+ public:
+  LMBlockImpl(int64_t d, int64_t heads, int64_t experts, int64_t hidden)
+      : norm1_(register_module("norm1", RMSNorm(d))),
+        attention_(register_module(
+            "attention", torch::nn::MultiheadAttention(
+                             torch::nn::MultiheadAttentionOptions(d, heads).bias(false)))),
+        norm2_(register_module("norm2", RMSNorm(d))),
+        moe_(register_module("moe", SwiGLUMoE(d, d, experts, 2, 0.01,
+                                              [d, hidden] { return SwiGLUExpert(d, hidden); }))) {}
+  // x [T, B, d]
+  MoEOutput forward(const torch::Tensor& x, const torch::Tensor& causal_mask) {
+    const auto a = norm1_(x);
+    const auto h = x + std::get<0>(attention_->forward(a, a, a, torch::Tensor(),
+                                                       /*need_weights=*/false, causal_mask));
+    MoEOutput f = moe_->forward(norm2_(h));
+    f.output = h + f.output;
+    return f;
+  }
+
+ private:
+  RMSNorm norm1_;
+  torch::nn::MultiheadAttention attention_;
+  RMSNorm norm2_;
+  SwiGLUMoE moe_;
+};
+TORCH_MODULE(LMBlock);
+
+// mixgrad-bench's moe_lm: embedding (tied head), 4 blocks, final RMSNorm.
+class MoELMImpl : public torch::nn::Module {
+ public:
+  MoELMImpl(int64_t vocab, int64_t d, int64_t layers, int64_t heads, int64_t experts,
+            int64_t hidden)
+      : embedding_(register_module("embedding", torch::nn::Embedding(vocab, d))),
+        blocks_(make_module_list<LMBlock>(*this, "blocks", layers,
+                                          [=] { return LMBlock(d, heads, experts, hidden); })),
+        norm_(register_module("norm", RMSNorm(d))) {
+    torch::NoGradGuard no_grad;
+    embedding_->weight.normal_(0.0, 0.02);
+  }
+  // tokens [B, T] -> logits [B, T, vocab] and the summed aux loss.
+  MoEOutput forward(const torch::Tensor& tokens) {
+    const int64_t t = tokens.size(1);
+    const auto mask =
+        torch::full({t, t}, -INFINITY).triu(1);   // -inf above the diagonal: no peeking ahead
+    auto h = embedding_(tokens).transpose(0, 1);  // [T, B, d]
+    torch::Tensor aux;
+    for (auto& block : blocks_) {
+      MoEOutput out = block->forward(h, mask);
+      h = out.output;
+      aux = aux.defined() ? aux + out.aux_loss : out.aux_loss;
+    }
+    return {torch::matmul(norm_(h.transpose(0, 1)), embedding_->weight.t()), aux};
+  }
+
+ private:
+  torch::nn::Embedding embedding_;
+  std::vector<LMBlock> blocks_;
+  RMSNorm norm_;
+};
+TORCH_MODULE(MoELM);
+
+std::function<void()> moe_lm_case(Pass pass) {
+  constexpr int64_t vocab = 1024;
+  torch::manual_seed(5);
+  MoELM model(vocab, 256, 4, 4, 8, 512);
+  const auto tokens = torch::randint(0, vocab, {16, 257}, torch::kInt64);
+  const auto inputs = tokens.narrow(1, 0, 256);
+  const auto targets = tokens.narrow(1, 1, 256).reshape({-1});
+  return timed_pass(
+      model, pass, [inputs](MoELM& m) { return m->forward(inputs); },
+      [targets](const MoEOutput& out) {
+        return F::cross_entropy(out.output.reshape({-1, vocab}), targets) + out.aux_loss;
+      });
 }
 
 std::vector<Case> all_cases() {
@@ -608,6 +753,16 @@ std::vector<Case> all_cases() {
   for (Pass p : passes) {
     add(std::string("conv_resnet_block_") + pass_suffix(p), [p] { return resnet_block_case(p); });
   }
+  for (Pass p : passes) {
+    add(std::string("moe_lm_d256_l4_e8_t256_b16_") + pass_suffix(p),
+        [p] { return moe_lm_case(p); });
+  }
+  for (Pass p : passes) {
+    add(std::string("attn_b8_h8_t512_d64_causal_") + pass_suffix(p),
+        [p] { return attention_case(8, 8, 512, 64, p); });
+  }
+  add("attn_b1_h8_t4096_d64_causal_fwd",
+      [] { return attention_case(1, 8, 4096, 64, Pass::Forward); });
   cases.push_back(gemm_peak_case(2048));
   return cases;
 }
