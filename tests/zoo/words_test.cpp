@@ -107,6 +107,28 @@ std::vector<int64_t> row_input(const mg::data::Dataset& data, int64_t row) {
 int64_t row_target(const mg::data::Dataset& data, int64_t row) {
   return data.get(row).target.item<int64_t>();
 }
+// The report's sampled words, the first field of each listed line.
+std::vector<std::string> listed_samples(const std::string& report) {
+  std::vector<std::string> words;
+  std::istringstream lines(report);
+  bool listing = false;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find("sampled words") != std::string::npos) {
+      listing = true;
+      continue;
+    }
+    if (listing && line.rfind("    ", 0) == 0) {
+      std::istringstream fields(line);
+      std::string w;
+      fields >> w;
+      words.push_back(w);
+    } else if (listing) {
+      listing = false;
+    }
+  }
+  return words;
+}
+
 int64_t sym(char c) {
   return c - 'a' + 1;
 }
@@ -314,25 +336,7 @@ TEST(WordsModel, SamplesAreLowercaseWordsAndFixedByTheSeed) {
     task->report(report, out_dir ? out_dir->dir().string() : "");
     EXPECT_TRUE(task->module().is_training()) << "report() must restore the training mode";
     if (text) *text = report.str();
-    // The report lists the samples one per line; the first word of each listed line.
-    std::vector<std::string> words;
-    std::istringstream lines(report.str());
-    bool listing = false;
-    for (std::string line; std::getline(lines, line);) {
-      if (line.find("sampled words") != std::string::npos) {
-        listing = true;
-        continue;
-      }
-      if (listing && line.rfind("    ", 0) == 0) {
-        std::istringstream fields(line);
-        std::string w;
-        fields >> w;
-        words.push_back(w);
-      } else if (listing) {
-        listing = false;
-      }
-    }
-    return words;
+    return listed_samples(report.str());
   };
 
   std::string text;
@@ -353,30 +357,6 @@ TEST(WordsModel, SamplesAreLowercaseWordsAndFixedByTheSeed) {
   EXPECT_NE(sampled(5, 6, &out_b, nullptr), a);   // the same model, another sampling seed
   EXPECT_TRUE(out_b.listing() == std::vector<std::string>{"samples.txt"});
 }
-
-namespace {
-
-// The report's sampled words, the first field of each listed line.
-std::vector<std::string> listed_samples(const std::string& report) {
-  std::vector<std::string> words;
-  std::istringstream lines(report);
-  bool listing = false;
-  for (std::string line; std::getline(lines, line);) {
-    if (line.find("sampled words") != std::string::npos) {
-      listing = true;
-      continue;
-    }
-    if (listing && line.rfind("    ", 0) == 0) {
-      std::istringstream fields(line);
-      std::string w;
-      fields >> w;
-      words.push_back(w);
-    }
-  }
-  return words;
-}
-
-}  // namespace
 
 TEST(WordsTransformer, SequencesSpellEachWordFromTheBeginSymbol) {
   ScratchDir dir;
