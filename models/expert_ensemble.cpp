@@ -14,6 +14,11 @@ void check_options(const ExpertMLPOptions& o, const char* op) {
   for (int64_t s : o.sizes) MG_CHECK(s > 0, op, "layer sizes must be positive, got ", s);
   MG_CHECK(o.activations.size() + 1 == o.sizes.size(), op, "expected ", o.sizes.size() - 1,
            " activations (one per layer), got ", o.activations.size());
+  for (Activation a : o.activations) {
+    MG_CHECK(activation_input_width(a, 1) == 1, op, "gated activations (", activation_name(a),
+             ") halve a layer's width, which the ensembles' `sizes` do not describe; use them in "
+             "FFNExperts or DenseFeedForward");
+  }
 }
 
 }  // namespace

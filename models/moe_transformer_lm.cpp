@@ -49,10 +49,17 @@ std::shared_ptr<FeedForward> default_feed_forward(const MoETransformerLMOptions&
                  .tensor_options = o.tensor_options});
 }
 
+// LayerNorm's customary eps (PyTorch's default) and RMSNorm's (LLaMA's), blocks and final norm
+// alike.
+double norm_eps(NormKind kind) {
+  return kind == NormKind::LayerNorm ? 1e-5 : 1e-6;
+}
+
 std::shared_ptr<nn::Module> make_norm(const MoETransformerLMOptions& o) {
   if (o.norm == NormKind::LayerNorm)
-    return std::make_shared<nn::LayerNorm>(Shape{o.d_model}, 1e-5, true, o.tensor_options);
-  return std::make_shared<nn::RMSNorm>(o.d_model, 1e-6, true, o.tensor_options);
+    return std::make_shared<nn::LayerNorm>(Shape{o.d_model}, norm_eps(o.norm), true,
+                                           o.tensor_options);
+  return std::make_shared<nn::RMSNorm>(o.d_model, norm_eps(o.norm), true, o.tensor_options);
 }
 
 // Restores a module's training mode on scope exit (generate() runs in evaluation mode).
@@ -139,6 +146,7 @@ MoETransformerLM::MoETransformerLM(MoETransformerLMOptions options)
                                 .max_positions = o.max_seq_len,
                                 .dropout = o.dropout,
                                 .norm = o.norm,
+                                .norm_eps = norm_eps(o.norm),
                                 .tensor_options = o.tensor_options},
         std::move(ffn));
     layers->push_back(block);
@@ -180,7 +188,8 @@ LMCache MoETransformerLM::make_cache(int64_t capacity) const {
   MG_CHECK(capacity >= 0 && capacity <= options_.max_seq_len, kOp, "cache capacity ", capacity,
            " must be in [0, max_seq_len = ", options_.max_seq_len, "]");
   LMCache cache;
-  cache.layers.assign(blocks_.size(), nn::KVCache(capacity > 0 ? capacity : options_.max_seq_len));
+  for (size_t l = 0; l < blocks_.size(); ++l)
+    cache.layers.emplace_back(capacity > 0 ? capacity : options_.max_seq_len);
   return cache;
 }
 

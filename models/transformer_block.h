@@ -4,6 +4,10 @@
 // where the feed-forward is any FeedForward: a dense or SwiGLU MLP, or an MoE layer (sparse
 // top-k, expert choice, hierarchical, with shared experts), whose auxiliary loss the block
 // returns with its output.
+// Causality holds for the attention only: routing that looks across tokens (expert choice, or
+// top-k with a capacity that drops) lets later positions change an earlier one's experts. Decoders
+// that generate token by token want token-choice routing without drops in evaluation (as
+// MoETransformerLM's default MoE layers are), so cached and uncached runs agree.
 #include <memory>
 
 #include "models/feed_forward.h"

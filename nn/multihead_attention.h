@@ -50,8 +50,14 @@ struct AttentionResult {
 
 // Keys and values of the positions decoded so far, for one attention layer. The layer allocates
 // [B, num_kv_heads, capacity, head_dim] on first use and appends each step's keys and values.
+// Move-only: a copy would share the key/value storage but keep its own length, so that two
+// branches would silently overwrite each other's positions.
 struct KVCache {
   explicit KVCache(int64_t capacity) : capacity(capacity) {}
+  KVCache(KVCache&&) = default;
+  KVCache& operator=(KVCache&&) = default;
+  KVCache(const KVCache&) = delete;
+  KVCache& operator=(const KVCache&) = delete;
   int64_t capacity;
   int64_t length = 0;  // positions held
   Tensor k, v;

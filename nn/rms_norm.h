@@ -5,7 +5,8 @@
 namespace mixgrad::nn {
 
 // Root-mean-square normalisation over the last dim (PyTorch's nn.RMSNorm with one normalised
-// dim): x / sqrt(mean(x^2) + eps) * weight, the learned weight starting at ones.
+// dim): x / sqrt(mean(x^2) + eps) * weight, the learned weight starting at ones. eps defaults to
+// 1e-6 (LLaMA's; PyTorch's default is the dtype's machine epsilon).
 class RMSNorm : public Module {
  public:
   // Throws Error for a non-positive dim or a negative eps.

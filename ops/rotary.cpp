@@ -65,7 +65,10 @@ Tensor apply_rotary_reference(const Tensor& x, const Tensor& cos, const Tensor& 
 Tensor apply_rotary(const Tensor& x, const Tensor& cos, const Tensor& sin, RotaryLayout layout) {
   check_args(x, cos, sin);
   const Device device = x.device();
-  if (!kernels::rotary.has(device)) return apply_rotary_reference(x, cos, sin, layout);
+  // The kernel's backward gives x its gradient only: tables that require one (learned angles)
+  // take the composite path, as on devices without the kernel.
+  if (!kernels::rotary.has(device) || should_record({cos, sin}))
+    return apply_rotary_reference(x, cos, sin, layout);
 
   int64_t batch = 1;
   for (int64_t i = 0; i + 2 < x.dim(); ++i) batch *= x.size(i);
@@ -80,7 +83,6 @@ Tensor apply_rotary(const Tensor& x, const Tensor& cos, const Tensor& sin, Rotar
     kernels::rotary(device, out.view(btd), xc, cos_c, sin_c, layout == RotaryLayout::Interleaved,
                     false);
   }
-  // cos and sin are constants: only x gets a gradient.
   record(kOp, out, {x},
          [sc = save(cos_c), ss = save(sin_c), layout, btd, shape = x.shape()](const Tensor& g,
                                                                               InputGrads in) {

@@ -13,9 +13,9 @@ enum class RotaryLayout {
 // x [..., T, D]; cos and sin [T, R/2] with R <= D even, R the number of rotated features (the
 // first R of each row; the other D - R pass unchanged). Pair i of the row at position t becomes
 // (a cos - b sin, b cos + a sin) with cos = cos[t, i], sin = sin[t, i]. The result is
-// contiguous. Differentiable in x (the backward rotates by the opposite angles); cos and sin are
-// constants. Throws Error for x of rank < 2, a non-floating x, cos / sin of other shapes, dtype
-// or device, or an odd or too large R.
+// contiguous. Differentiable in x (the fused backward rotates by the opposite angles), and in
+// cos and sin when they require grad (through the composite form). Throws Error for x of rank
+// < 2, a non-floating x, cos / sin of other shapes, dtype or device, or R larger than D.
 Tensor apply_rotary(const Tensor& x, const Tensor& cos, const Tensor& sin,
                     RotaryLayout layout = RotaryLayout::HalfSplit);
 

@@ -7,11 +7,11 @@
 //
 // Work is split into independent tasks that own their outputs: a (batch, head, query block) in
 // the forward, a (batch, key/value head) in the backward, which then owns dK and dV of that head
-// and dQ of the query heads reading it (with fewer such heads than threads, the backward runs as
-// two passes of smaller tasks instead, see backward_typed), so nothing is reduced across threads
-// and the result has the same bits whatever the thread count. Threads pull tasks from a shared
-// counter (causal query blocks cost in proportion to their index, so a static split would be
-// uneven), the costliest first.
+// and dQ of the query heads reading it (with at most half as many such heads as threads, the
+// backward runs as two passes of smaller tasks instead, see backward_typed), so nothing is reduced
+// across threads and the result has the same bits whatever the thread count. Threads pull tasks
+// from a shared counter (causal query blocks cost in proportion to their index, so a static split
+// would be uneven), the costliest first.
 #include <algorithm>
 #include <atomic>
 #include <cmath>

@@ -70,6 +70,9 @@ TEST(StackedExpertMLP, PerExpertInputsCopyBackAndErrors) {
   }
   EXPECT_EQ(stacked.extra_repr(), "experts=3, sizes=4-5-2");
   EXPECT_MG_ERROR(stacked(zeros({6, 5}, kFloat64)), "input must be [batch, 4] or [3, batch, 4]");
+  options.activations = {Activation::SwiGLU, Activation::Identity};
+  EXPECT_MG_ERROR(StackedExpertMLP{options}, "gated activations (SwiGLU)");
+  EXPECT_MG_ERROR(IndependentExpertMLPs{options}, "gated activations (SwiGLU)");
   options.activations.pop_back();
   EXPECT_MG_ERROR(StackedExpertMLP{options}, "expected 2 activations");
   options.sizes = {4};

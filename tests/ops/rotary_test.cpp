@@ -167,6 +167,20 @@ TEST(Rotary, GradcheckBothLayouts) {
   }
 }
 
+// Learned tables get their gradients (through the composite form), on every device alike.
+TEST(Rotary, TablesThatRequireGradGetGradients) {
+  for (RotaryLayout layout : kLayouts) {
+    SCOPED_TRACE(name(layout));
+    const Tables tb = tables(3, 4);
+    Tensor c = tb.cos.clone().requires_grad_(), s = tb.sin.clone().requires_grad_();
+    Tensor x = grad_input({2, 3, 6}, 10);
+    apply_rotary(x, c, s, layout).square().sum().backward();
+    ASSERT_TRUE(c.grad().defined() && s.grad().defined());
+    auto fn = [&](const Inputs& in) { return apply_rotary(in[0], in[1], in[2], layout); };
+    EXPECT_GRADCHECK(fn, (Inputs{grad_input({2, 3, 6}, 11), c, s}));
+  }
+}
+
 // The backward is the rotation by the opposite angles, i.e. the inverse; rotating by (cos, -sin)
 // after (cos, sin) gives x back.
 TEST(Rotary, InverseRotationIsTheBackward) {
