@@ -10,11 +10,7 @@ const std::vector<ModelEntry>& models() {
   static const std::vector<ModelEntry> all = [] {
     using Family = std::vector<ModelEntry> (*)();
     const Family families[] = {
-        fashion_models,
-        mann_models,
-        cifar_models,
-        words_models,
-        words_transformer_models,
+        fashion_models, mann_models, cifar_models, words_models, words_transformer_models,
     };
     std::vector<ModelEntry> list;
     for (Family family : families) {

@@ -16,6 +16,7 @@
 #include <atomic>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <type_traits>
 
 #include "backends/cpu/blas.h"
@@ -23,7 +24,6 @@
 #include "backends/cpu/parallel.h"
 #include "backends/fast_math.h"
 #include "core/dispatch.h"
-#include "ops/creation.h"
 
 namespace mixgrad::cpu {
 
@@ -326,8 +326,8 @@ void forward_typed(const Tensor& out, const Tensor& lse, const Tensor& q, const 
   const int64_t work = g.batch * g.heads * g.tq * g.tk * (g.d + g.dv) / (params.causal ? 2 : 1);
   const int64_t workers = worker_count(tasks, work);
   const int64_t per_worker = kQueryBlock * (kKeyBlock + 3);  // s, then m, l, alpha
-  Tensor scratch = empty({workers * per_worker}, TensorOptions(q.dtype()));
-  T* scratch_base = scratch.data_ptr<T>();
+  const auto scratch = std::make_unique_for_overwrite<T[]>(workers * per_worker);
+  T* scratch_base = scratch.get();
   const T* pq = q.data_ptr<T>();
   const T* pk = k.data_ptr<T>();
   const T* pv = v.data_ptr<T>();
@@ -458,11 +458,10 @@ void backward_typed(const Tensor& dq, const Tensor& dk, const Tensor& dv, const 
   // Three products more than the forward's two (and one recomputed), over the same tiles.
   const int64_t work = g.batch * g.heads * g.tq * g.tk * 2 * (g.d + g.dv) / (params.causal ? 2 : 1);
   const int64_t threads = worker_count(std::numeric_limits<int64_t>::max(), work);
-  Tensor delta = empty({g.batch * g.heads * g.tq}, TensorOptions(q.dtype()));
-  const BackwardOperands<T> x{dq.data_ptr<T>(),   dk.data_ptr<T>(),  dv.data_ptr<T>(),
-                              dout.data_ptr<T>(), q.data_ptr<T>(),   k.data_ptr<T>(),
-                              v.data_ptr<T>(),    out.data_ptr<T>(), lse.data_ptr<T>(),
-                              delta.data_ptr<T>()};
+  const auto delta = std::make_unique_for_overwrite<T[]>(g.batch * g.heads * g.tq);
+  const BackwardOperands<T> x{
+      dq.data_ptr<T>(), dk.data_ptr<T>(), dv.data_ptr<T>(),  dout.data_ptr<T>(), q.data_ptr<T>(),
+      k.data_ptr<T>(),  v.data_ptr<T>(),  out.data_ptr<T>(), lse.data_ptr<T>(),  delta.get()};
   parallel_for(g.batch * g.heads * g.tq,
                std::max<int64_t>(1, kGrainSize / std::max<int64_t>(g.dv, 1)),
                [&](int64_t begin, int64_t end) {
@@ -482,8 +481,8 @@ void backward_typed(const Tensor& dq, const Tensor& dk, const Tensor& dv, const 
   const bool two_passes = 2 * heads <= threads;
   const int64_t workers = two_passes ? threads : std::min(threads, heads);
   const int64_t per_worker = 2 * kQueryBlock * kKeyBlock;  // p, dp
-  Tensor scratch = empty({workers * per_worker}, TensorOptions(q.dtype()));
-  T* scratch_base = scratch.data_ptr<T>();
+  const auto scratch = std::make_unique_for_overwrite<T[]>(workers * per_worker);
+  T* scratch_base = scratch.get();
   auto tiles = [&](int64_t w) { return scratch_base + w * per_worker; };
   if (!two_passes) {
     run_tasks(heads, workers, [&](int64_t w, int64_t t) {
