@@ -55,6 +55,12 @@ struct NamedOp {
   UnaryFn fn;
 };
 
+// Standard-normal values of `dtype` from a fixed seed.
+inline Tensor seeded_randn(const Shape& shape, DType dtype, uint64_t seed) {
+  Generator gen(seed);
+  return randn(shape, TensorOptions(dtype), &gen);
+}
+
 // A float64 leaf that requires grad, with values from a fixed seed (for gradcheck).
 inline Tensor grad_input(const Shape& shape, uint64_t seed = 1) {
   Generator gen(seed);

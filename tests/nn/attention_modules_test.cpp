@@ -11,11 +11,7 @@ namespace mixgrad::nn {
 namespace {
 
 using mixgrad::testing::expect_close;
-
-Tensor randn64(const Shape& shape, uint64_t seed) {
-  Generator gen(seed);
-  return randn(shape, kFloat64, &gen);
-}
+using mixgrad::testing::seeded_randn;
 
 MultiheadAttentionOptions small_options(int64_t kv_heads = 0, bool batch_first = true) {
   return {.embed_dim = 8,
@@ -28,7 +24,7 @@ MultiheadAttentionOptions small_options(int64_t kv_heads = 0, bool batch_first =
 // Randomises every parameter (the biases start at zero, which would hide bias mistakes).
 void randomise(Module& m, uint64_t seed) {
   NoGradGuard no_grad;
-  for (Tensor p : m.parameters()) p.copy_(randn64(p.shape(), seed++) * 0.5);
+  for (Tensor p : m.parameters()) p.copy_(seeded_randn(p.shape(), kFloat64, seed++) * 0.5);
 }
 
 // The definition, batch-first inputs: per batch and head, softmax(q k^T / sqrt(d) + mask) v with
@@ -100,7 +96,8 @@ TEST(MultiheadAttention, CrossAttentionMatchesTheDefinition) {
   for (int64_t kv_heads : {0, 2, 1}) {
     MultiheadAttention m(small_options(kv_heads));
     randomise(m, 10);
-    Tensor q = randn64({2, 3, 8}, 1), k = randn64({2, 5, 8}, 2), v = randn64({2, 5, 8}, 3);
+    Tensor q = seeded_randn({2, 3, 8}, kFloat64, 1), k = seeded_randn({2, 5, 8}, kFloat64, 2),
+           v = seeded_randn({2, 5, 8}, kFloat64, 3);
     AttentionResult got = m(q, k, v);
     Reference want = reference(m, q, k, v, Tensor());
     expect_close(got.output, want.output, 1e-10, 1e-9);
@@ -116,7 +113,7 @@ TEST(MultiheadAttention, SequenceFirstAndUnbatchedLayouts) {
   MultiheadAttention seq(small_options(0, false));
   randomise(first, 20);
   seq.load_state_dict(first.state_dict());
-  Tensor q = randn64({2, 3, 8}, 4), k = randn64({2, 4, 8}, 5);
+  Tensor q = seeded_randn({2, 3, 8}, kFloat64, 4), k = seeded_randn({2, 4, 8}, kFloat64, 5);
   Tensor want = first(q, k, k).output;
   Tensor got = seq(q.transpose(0, 1), k.transpose(0, 1), k.transpose(0, 1)).output;
   EXPECT_EQ(got.shape(), (Shape{3, 2, 8}));
@@ -129,7 +126,7 @@ TEST(MultiheadAttention, SequenceFirstAndUnbatchedLayouts) {
 TEST(MultiheadAttention, MasksFollowPyTorchConventions) {
   MultiheadAttention m(small_options());
   randomise(m, 30);
-  Tensor x = randn64({2, 4, 8}, 6);
+  Tensor x = seeded_randn({2, 4, 8}, kFloat64, 6);
   // attn_mask: true = not allowed; the float form adds -inf.
   Tensor blocked =
       ne(tensor<int64_t>({0, 1, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 1}, Shape{4, 4}),
@@ -192,7 +189,7 @@ TEST(MultiheadAttention, CachedSelfAttentionEqualsTheFullSequence) {
     randomise(m, 50);
     m.eval();
     NoGradGuard no_grad;
-    Tensor x = randn64({2, 7, 8}, 8);
+    Tensor x = seeded_randn({2, 7, 8}, kFloat64, 8);
     Tensor full = m.self_attention(x, true);
     // A prefill of 3, then one position, then a chunk of 3 (causal inside the chunk too).
     KVCache cache(7);
@@ -240,9 +237,9 @@ TEST(RMSNorm, MatchesTheFormulaAndTrainsItsWeight) {
   EXPECT_EQ(norm.weight.shape(), (Shape{6}));
   {
     NoGradGuard no_grad;
-    norm.weight.copy_(randn64({6}, 3));
+    norm.weight.copy_(seeded_randn({6}, kFloat64, 3));
   }
-  Tensor x = randn64({2, 3, 6}, 9);
+  Tensor x = seeded_randn({2, 3, 6}, kFloat64, 9);
   Tensor want = x * rsqrt(mean(x.square(), Shape{-1}, true) + 1e-5) * norm.weight;
   expect_close(norm(x), want, 1e-12, 1e-10);
   norm(x).sum().backward();
@@ -259,7 +256,7 @@ TEST(RotaryEmbedding, OffsetsContinueTheSequence) {
   EXPECT_EQ(rope.cos.shape(), (Shape{16, 2}));
   EXPECT_EQ(rope.named_buffers().size(), 2u);
   EXPECT_TRUE(rope.state_dict().empty());  // derived from the options, not saved
-  Tensor x = randn64({2, 3, 10, 6}, 11);
+  Tensor x = seeded_randn({2, 3, 10, 6}, kFloat64, 11);
   Tensor whole = rope(x);
   expect_close(rope(x.narrow(2, 4, 6), 4), whole.narrow(2, 4, 6), 1e-12, 1e-12);
   // Position 0 is the identity; the last 2 of 6 features are not rotated.

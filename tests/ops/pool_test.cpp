@@ -16,6 +16,7 @@ namespace {
 
 using testing::expect_close;
 using testing::expect_values;
+using testing::seeded_randn;
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr double kInf = std::numeric_limits<double>::infinity();
@@ -167,11 +168,6 @@ RandomCase random_case(std::mt19937& gen, bool dilated) {
   return rc;
 }
 
-Tensor random_input(const Shape& shape, DType dtype, uint64_t seed) {
-  Generator gen(seed);
-  return randn(shape, dtype, &gen);
-}
-
 // Distinct values spaced 0.1 apart in random order: max pooling is differentiable there and
 // finite differences never change which element wins.
 Tensor distinct_input(const Shape& shape, uint64_t seed) {
@@ -229,7 +225,7 @@ TEST(MaxPool2d, RandomShapesMatchReference) {
                  << c.kh << "x" << c.kw << " s " << c.sh << "x" << c.sw << " p " << c.ph << "x"
                  << c.pw << " d " << c.dh << "x" << c.dw << " ceil " << c.ceil_mode);
     for (DType dtype : {kFloat32, kFloat64}) {
-      Tensor x = random_input(rc.shape, dtype, trial);
+      Tensor x = seeded_randn(rc.shape, dtype, trial);
       const Reference ref = max_reference(x, c);
       auto [y, idx] = max_pool2d_with_indices(x, {c.kh, c.kw}, max_options(c));
       EXPECT_EQ(y.dtype(), dtype);
@@ -241,7 +237,7 @@ TEST(MaxPool2d, RandomShapesMatchReference) {
 }
 
 TEST(MaxPool2d, StridedInputAndDefaultStride) {
-  Tensor base = random_input({2, 3, 7, 6}, kFloat64, 3);
+  Tensor base = seeded_randn({2, 3, 7, 6}, kFloat64, 3);
   Tensor x = base.transpose(2, 3);  // [2, 3, 6, 7], not contiguous
   Config c{3, 2, 3, 2, 1, 1};
   expect_values(max_pool2d(x, {3, 2}, {.padding = 1}), max_reference(x, c).shape,
@@ -297,7 +293,7 @@ TEST(MaxPool2d, BackwardMatchesReferenceScatter) {
     const Config& c = rc.config;
     Tensor x = distinct_input(rc.shape, trial);
     Tensor y = max_pool2d(x, {c.kh, c.kw}, max_options(c));
-    Tensor g = random_input(y.shape(), kFloat64, 100 + trial);
+    Tensor g = seeded_randn(y.shape(), kFloat64, 100 + trial);
     (y * g).sum().backward();
     const Reference ref = max_reference(x.detach(), c);
     const int64_t plane_in = x.size(-2) * x.size(-1), plane_out = y.size(-2) * y.size(-1);
@@ -358,7 +354,7 @@ TEST(AvgPool2d, RandomShapesMatchReference) {
                  << c.pw << " ceil " << c.ceil_mode << " include_pad " << c.count_include_pad
                  << " divisor " << c.divisor.value_or(0));
     for (DType dtype : {kFloat32, kFloat64}) {
-      Tensor x = random_input(rc.shape, dtype, 50 + trial);
+      Tensor x = seeded_randn(rc.shape, dtype, 50 + trial);
       const Reference ref = avg_reference(x, c);
       Tensor y = avg_pool2d(x, {c.kh, c.kw}, avg_options(c));
       EXPECT_EQ(y.dtype(), dtype);
@@ -406,7 +402,7 @@ TEST(AdaptiveAvgPool2d, RandomShapesMatchReference) {
     // Output sizes up to above the input's: windows then repeat elements.
     const int64_t oh = pick(1, 9), ow = pick(1, 9);
     for (DType dtype : {kFloat32, kFloat64}) {
-      Tensor x = random_input(shape, dtype, 200 + trial);
+      Tensor x = seeded_randn(shape, dtype, 200 + trial);
       const Reference ref = adaptive_reference(x, oh, ow);
       expect_values(adaptive_avg_pool2d(x, {oh, ow}), ref.shape, ref.values,
                     dtype == kFloat32 ? 1e-5 : 1e-12);

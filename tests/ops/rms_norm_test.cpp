@@ -13,12 +13,8 @@ namespace {
 using testing::expect_close;
 using testing::expect_values;
 using testing::grad_input;
+using testing::seeded_randn;
 using Inputs = std::vector<Tensor>;
-
-Tensor random(const Shape& shape, DType dtype, uint64_t seed) {
-  Generator gen(seed);
-  return randn(shape, TensorOptions(dtype), &gen);
-}
 
 // x / sqrt(mean(x^2) + eps) * w over the last dim, by loops in double.
 std::vector<double> reference(const Tensor& x, const Tensor& weight, double eps) {
@@ -38,7 +34,7 @@ std::vector<double> reference(const Tensor& x, const Tensor& weight, double eps)
 }
 
 TEST(RmsNorm, MatchesLoopsWithAndWithoutWeight) {
-  const Tensor x = random({4, 7}, kFloat64, 1), w = random({7}, kFloat64, 2);
+  const Tensor x = seeded_randn({4, 7}, kFloat64, 1), w = seeded_randn({7}, kFloat64, 2);
   expect_values(rms_norm(x, w), {4, 7}, reference(x, w, 1e-6), 1e-14);
   expect_values(rms_norm(x), {4, 7}, reference(x, Tensor(), 1e-6), 1e-14);
   expect_values(rms_norm(x, w, 0.5), {4, 7}, reference(x, w, 0.5), 1e-14);
@@ -50,20 +46,20 @@ TEST(RmsNorm, MatchesLoopsWithAndWithoutWeight) {
 }
 
 TEST(RmsNorm, EveryRowHasUnitRootMeanSquareWithoutWeight) {
-  const Tensor y = rms_norm(random({5, 64}, kFloat64, 3) * 7.0, Tensor(), 0.0);
+  const Tensor y = rms_norm(seeded_randn({5, 64}, kFloat64, 3) * 7.0, Tensor(), 0.0);
   expect_values(mean(square(y), {-1}), {5}, std::vector<double>(5, 1.0), 1e-12);
 }
 
 TEST(RmsNorm, LeadingDimsAndOneDimensionalInput) {
-  const Tensor x = random({2, 3, 4, 6}, kFloat64, 4), w = random({6}, kFloat64, 5);
+  const Tensor x = seeded_randn({2, 3, 4, 6}, kFloat64, 4), w = seeded_randn({6}, kFloat64, 5);
   expect_values(rms_norm(x, w), {2, 3, 4, 6}, reference(x, w, 1e-6), 1e-14);
-  const Tensor v = random({9}, kFloat64, 6);
+  const Tensor v = seeded_randn({9}, kFloat64, 6);
   expect_values(rms_norm(v), {9}, reference(v, Tensor(), 1e-6), 1e-14);
 }
 
 TEST(RmsNorm, NonContiguousInputAndWeight) {
-  const Tensor x = random({6, 5}, kFloat64, 7).t();  // [5, 6], column-major
-  const Tensor w = slice(random({12}, kFloat64, 8), 0, 0, 12, 2);
+  const Tensor x = seeded_randn({6, 5}, kFloat64, 7).t();  // [5, 6], column-major
+  const Tensor w = slice(seeded_randn({12}, kFloat64, 8), 0, 0, 12, 2);
   ASSERT_FALSE(x.is_contiguous());
   ASSERT_FALSE(w.is_contiguous());
   expect_values(rms_norm(x, w), {5, 6}, reference(x, w, 1e-6), 1e-14);
@@ -85,8 +81,8 @@ TEST(RmsNorm, FusedMatchesCompositeValuesAndGradients) {
   for (DType dtype : {kFloat32, kFloat64}) {
     SCOPED_TRACE(dtype_name(dtype));
     const double tol = dtype == kFloat32 ? 2e-5 : 1e-12;
-    const Tensor x0 = random({3, 5, 33}, dtype, 9), w0 = random({33}, dtype, 10);
-    const Tensor g = random({3, 5, 33}, dtype, 11);
+    const Tensor x0 = seeded_randn({3, 5, 33}, dtype, 9), w0 = seeded_randn({33}, dtype, 10);
+    const Tensor g = seeded_randn({3, 5, 33}, dtype, 11);
     Tensor x1 = x0.clone().requires_grad_(), w1 = w0.clone().requires_grad_();
     Tensor x2 = x0.clone().requires_grad_(), w2 = w0.clone().requires_grad_();
     const Tensor fused = rms_norm(x1, w1, 1e-5), composite = rms_norm_reference(x2, w2, 1e-5);
@@ -112,7 +108,7 @@ TEST(RmsNorm, GradcheckInputAndWeight) {
 }
 
 TEST(RmsNorm, GradientOfOneInputOnly) {
-  const Tensor x0 = random({4, 6}, kFloat64, 18), w0 = random({6}, kFloat64, 19);
+  const Tensor x0 = seeded_randn({4, 6}, kFloat64, 18), w0 = seeded_randn({6}, kFloat64, 19);
   Tensor x = x0.clone().requires_grad_(), w = w0.clone().requires_grad_();
   rms_norm(x, w).square().sum().backward();
   Tensor xr = x0.clone().requires_grad_();
@@ -125,8 +121,8 @@ TEST(RmsNorm, GradientOfOneInputOnly) {
 
 // A float64 gradient reaching a float32 rms_norm is converted to float32 first.
 TEST(RmsNorm, GradientOfAnotherDtype) {
-  const Tensor x0 = random({3, 8}, kFloat32, 20), w0 = random({8}, kFloat32, 21);
-  const Tensor g = random({3, 8}, kFloat64, 22);
+  const Tensor x0 = seeded_randn({3, 8}, kFloat32, 20), w0 = seeded_randn({8}, kFloat32, 21);
+  const Tensor g = seeded_randn({3, 8}, kFloat64, 22);
   Tensor x1 = x0.clone().requires_grad_(), x2 = x0.clone().requires_grad_();
   (rms_norm(x1, w0).to(kFloat64) * g).sum().backward();
   (rms_norm(x2, w0) * g.to(kFloat32)).sum().backward();
@@ -137,8 +133,8 @@ TEST(RmsNorm, GradientOfAnotherDtype) {
 // The weight gradient sums over many rows (several threads' partials): run to run it has the
 // same bits, and it matches the composite form.
 TEST(RmsNorm, WeightGradientOverManyRowsIsDeterministic) {
-  const Tensor x0 = random({4096, 64}, kFloat32, 23), w0 = random({64}, kFloat32, 24);
-  const Tensor g = random({4096, 64}, kFloat32, 25);
+  const Tensor x0 = seeded_randn({4096, 64}, kFloat32, 23), w0 = seeded_randn({64}, kFloat32, 24);
+  const Tensor g = seeded_randn({4096, 64}, kFloat32, 25);
   auto weight_grad = [&](bool fused) {
     Tensor w = w0.clone().requires_grad_();
     ((fused ? rms_norm(x0, w) : rms_norm_reference(x0, w)) * g).sum().backward();
@@ -151,7 +147,7 @@ TEST(RmsNorm, WeightGradientOverManyRowsIsDeterministic) {
 }
 
 TEST(RmsNorm, SavedInputModifiedInPlaceIsCaught) {
-  Tensor x = random({2, 4}, kFloat64, 26).requires_grad_();
+  Tensor x = seeded_randn({2, 4}, kFloat64, 26).requires_grad_();
   Tensor y = x * 1.0;
   Tensor out = rms_norm(y);
   {
@@ -162,7 +158,7 @@ TEST(RmsNorm, SavedInputModifiedInPlaceIsCaught) {
 }
 
 TEST(RmsNorm, RejectsBadArguments) {
-  const Tensor x = random({2, 4}, kFloat32, 27);
+  const Tensor x = seeded_randn({2, 4}, kFloat32, 27);
   for (auto fn : {&rms_norm, &rms_norm_reference}) {
     EXPECT_MG_ERROR(fn(Tensor(), Tensor(), 1e-6), "undefined");
     EXPECT_MG_ERROR(fn(tensor({1.0f})[0], Tensor(), 1e-6), "0-dim");

@@ -13,17 +13,13 @@ namespace {
 using testing::expect_close;
 using testing::expect_values;
 using testing::grad_input;
+using testing::seeded_randn;
 using Inputs = std::vector<Tensor>;
 
 constexpr RotaryLayout kLayouts[] = {RotaryLayout::HalfSplit, RotaryLayout::Interleaved};
 
 const char* name(RotaryLayout layout) {
   return layout == RotaryLayout::HalfSplit ? "half-split" : "interleaved";
-}
-
-Tensor random(const Shape& shape, DType dtype, uint64_t seed) {
-  Generator gen(seed);
-  return randn(shape, TensorOptions(dtype), &gen);
 }
 
 // RoPE's tables: angle[t, i] = t * base^(-2i / R), as [T, R/2] cos and sin.
@@ -72,7 +68,7 @@ TEST(Rotary, MatchesLoopsForBothLayoutsFullAndPartial) {
     SCOPED_TRACE(name(layout));
     for (int64_t rotated : {8, 4, 0}) {  // R = D, R < D, nothing rotated
       SCOPED_TRACE(rotated);
-      const Tensor x = random({2, 3, 5, 8}, kFloat64, 1);
+      const Tensor x = seeded_randn({2, 3, 5, 8}, kFloat64, 1);
       const Tables tb = tables(5, rotated);
       const Tensor y = apply_rotary(x, tb.cos, tb.sin, layout);
       EXPECT_TRUE(y.is_contiguous());
@@ -84,7 +80,7 @@ TEST(Rotary, MatchesLoopsForBothLayoutsFullAndPartial) {
 }
 
 TEST(Rotary, DefaultLayoutIsHalfSplit) {
-  const Tensor x = random({3, 6}, kFloat64, 2);
+  const Tensor x = seeded_randn({3, 6}, kFloat64, 2);
   const Tables tb = tables(3, 6);
   expect_values(apply_rotary(x, tb.cos, tb.sin), {3, 6},
                 reference(x, tb.cos, tb.sin, RotaryLayout::HalfSplit), 1e-14);
@@ -93,7 +89,7 @@ TEST(Rotary, DefaultLayoutIsHalfSplit) {
 TEST(Rotary, Float32AndSinglePositionAndOddUnrotatedTail) {
   for (RotaryLayout layout : kLayouts) {
     SCOPED_TRACE(name(layout));
-    const Tensor x = random({4, 1, 7}, kFloat32, 3);  // T = 1, D = 7 with R = 4
+    const Tensor x = seeded_randn({4, 1, 7}, kFloat32, 3);  // T = 1, D = 7 with R = 4
     const Tables tb = tables(1, 4, kFloat32);
     const Tensor y = apply_rotary(x, tb.cos, tb.sin, layout);
     EXPECT_EQ(y.dtype(), kFloat32);
@@ -110,7 +106,7 @@ TEST(Rotary, Float32AndSinglePositionAndOddUnrotatedTail) {
 TEST(Rotary, NonContiguousInputAndTables) {
   for (RotaryLayout layout : kLayouts) {
     SCOPED_TRACE(name(layout));
-    const Tensor x = random({2, 5, 3, 6}, kFloat64, 4).transpose(1, 2);
+    const Tensor x = seeded_randn({2, 5, 3, 6}, kFloat64, 4).transpose(1, 2);
     ASSERT_FALSE(x.is_contiguous());
     const Tables tb = tables(5, 6);
     const Tensor cos_t = tb.cos.t().contiguous().t(), sin_t = tb.sin.t().contiguous().t();
@@ -135,7 +131,8 @@ TEST(Rotary, FusedMatchesCompositeValuesAndGradients) {
     for (DType dtype : {kFloat32, kFloat64}) {
       SCOPED_TRACE(std::string(name(layout)) + " " + dtype_name(dtype));
       const double tol = dtype == kFloat32 ? 1e-6 : 1e-14;
-      const Tensor x0 = random({2, 3, 6, 10}, dtype, 5), g = random({2, 3, 6, 10}, dtype, 6);
+      const Tensor x0 = seeded_randn({2, 3, 6, 10}, dtype, 5),
+                   g = seeded_randn({2, 3, 6, 10}, dtype, 6);
       const Tables tb = tables(6, 8, dtype);
       Tensor x1 = x0.clone().requires_grad_(), x2 = x0.clone().requires_grad_();
       const Tensor fused = apply_rotary(x1, tb.cos, tb.sin, layout);
@@ -186,7 +183,8 @@ TEST(Rotary, TablesThatRequireGradGetGradients) {
 TEST(Rotary, InverseRotationIsTheBackward) {
   for (RotaryLayout layout : kLayouts) {
     SCOPED_TRACE(name(layout));
-    const Tensor x0 = random({2, 7, 10}, kFloat64, 10), g = random({2, 7, 10}, kFloat64, 11);
+    const Tensor x0 = seeded_randn({2, 7, 10}, kFloat64, 10),
+                 g = seeded_randn({2, 7, 10}, kFloat64, 11);
     const Tables tb = tables(7, 8);
     const Tensor back =
         apply_rotary(apply_rotary(x0, tb.cos, tb.sin, layout), tb.cos, -tb.sin, layout);
@@ -205,7 +203,7 @@ TEST(Rotary, DotProductDependsOnPositionDifferenceOnly) {
   for (RotaryLayout layout : kLayouts) {
     SCOPED_TRACE(name(layout));
     const int64_t positions = 12, d = 8;
-    const Tensor q = random({d}, kFloat64, 12), k = random({d}, kFloat64, 13);
+    const Tensor q = seeded_randn({d}, kFloat64, 12), k = seeded_randn({d}, kFloat64, 13);
     const Tables tb = tables(positions, d);
     // The same vector at every position, rotated by that position's angles.
     const Tensor rq = apply_rotary(q.unsqueeze(0).expand({positions, d}), tb.cos, tb.sin, layout);
@@ -224,12 +222,12 @@ TEST(Rotary, DotProductDependsOnPositionDifferenceOnly) {
 }
 
 TEST(Rotary, RejectsBadArguments) {
-  const Tensor x = random({2, 4, 6}, kFloat32, 14);
+  const Tensor x = seeded_randn({2, 4, 6}, kFloat32, 14);
   const Tables tb = tables(4, 6, kFloat32);
   for (auto fn : {&apply_rotary, &apply_rotary_reference}) {
     const RotaryLayout l = RotaryLayout::HalfSplit;
     EXPECT_MG_ERROR(fn(Tensor(), tb.cos, tb.sin, l), "undefined x");
-    EXPECT_MG_ERROR(fn(random({6}, kFloat32, 15), tb.cos, tb.sin, l), "at least 2 dims");
+    EXPECT_MG_ERROR(fn(seeded_randn({6}, kFloat32, 15), tb.cos, tb.sin, l), "at least 2 dims");
     EXPECT_MG_ERROR(fn(tensor<int32_t>({{1, 2}, {3, 4}}), tb.cos, tb.sin, l), "floating");
     EXPECT_MG_ERROR(fn(x, Tensor(), tb.sin, l), "undefined cos");
     EXPECT_MG_ERROR(fn(x, tb.cos, Tensor(), l), "undefined sin");
