@@ -27,9 +27,19 @@ inline int blas_int(const char* op, int64_t v) {
   return static_cast<int>(v);
 }
 
+// Makes OpenBLAS run single-threaded on the calling thread (once per thread). Parallel products
+// are split into parts for the pool instead (thread_pool.h says why fork/join is avoided); the
+// OpenMP build of OpenBLAS decides per call from the calling thread's OpenMP thread count, which
+// this sets to 1, and the pthread build from its global count, which this sets to 1 as well.
+inline void blas_single_threaded_here() {
+  thread_local const bool done = (openblas_set_num_threads(1), true);
+  (void)done;
+}
+
 template <class T>
 void blas_gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, T alpha, const T* a,
                int lda, const T* b, int ldb, T beta, T* c, int ldc) {
+  blas_single_threaded_here();
   if constexpr (std::is_same_v<T, float>)
     cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   else
@@ -39,6 +49,7 @@ void blas_gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, T al
 template <class T>
 void blas_gemv(CBLAS_TRANSPOSE ta, int m, int n, T alpha, const T* a, int lda, const T* x, int incx,
                T beta, T* y, int incy) {
+  blas_single_threaded_here();
   if constexpr (std::is_same_v<T, float>)
     cblas_sgemv(CblasRowMajor, ta, m, n, alpha, a, lda, x, incx, beta, y, incy);
   else

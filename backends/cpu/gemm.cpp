@@ -3,9 +3,8 @@
 //
 // BLAS reads a matrix in place when one of its dims is unit-stride (row-major, or transposed:
 // stride[-2] == 1); any other layout is packed once into a contiguous scratch buffer. Batches of
-// small products run in parallel over the batch, each OpenBLAS call then single-threaded (the
-// OpenMP build of OpenBLAS does not spawn threads inside a parallel region); large products run
-// one after another and let OpenBLAS thread each.
+// small products run in parallel over the batch; large products run as blocks of output rows or
+// columns on the pool (product_split.h). OpenBLAS itself is single-threaded.
 #include <algorithm>
 #include <vector>
 
@@ -13,6 +12,7 @@
 #include "backends/cpu/kernels.h"
 #include "backends/cpu/loop.h"
 #include "backends/cpu/parallel.h"
+#include "backends/cpu/product_split.h"
 #include "core/dispatch.h"
 #include "ops/creation.h"
 
@@ -22,7 +22,7 @@ namespace {
 
 // Multiply-adds per thread below which a batch is not split further.
 constexpr int64_t kGemmBatchGrain = 1 << 14;
-// Products smaller than 64^3 multiply-adds gain little from OpenBLAS's own threading.
+// Batched products smaller than 64^3 multiply-adds run whole, in parallel over the batch.
 constexpr int64_t kSmallGemm = int64_t{64} * 64 * 64;
 
 // The 3-D tensor with its two matrix dims swapped.
@@ -109,28 +109,45 @@ void gemm_blas(const Tensor& out, const Tensor& a_in, const Tensor& b_in, double
   const int64_t c_batch_stride = out.stride(0);
   const CBLAS_TRANSPOSE ta = a.layout.transposed ? CblasTrans : CblasNoTrans;
   const CBLAS_TRANSPOSE tb = b.layout.transposed ? CblasTrans : CblasNoTrans;
-  const int bm = blas_int("gemm", m), bn = blas_int("gemm", n), bk = blas_int("gemm", k);
+  blas_int("gemm", m);
+  blas_int("gemm", n);
+  const int bk = blas_int("gemm", k);
   const int lda = blas_int("gemm", a.layout.ld), ldb = blas_int("gemm", b.layout.ld),
             ldc = blas_int("gemm", c.ld);
   const T* pa = a.t.data_ptr<T>();
   const T* pb = b.t.data_ptr<T>();
   T* pc = out.data_ptr<T>();
-  auto run = [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      if (gemv_if_few_rows<T>(bm, bn, bk, static_cast<T>(alpha), a, pa + i * a.batch_stride, b,
-                              pb + i * b.batch_stride, static_cast<T>(beta),
-                              pc + i * c_batch_stride, ldc))
-        continue;
-      blas_gemm<T>(ta, tb, bm, bn, bk, static_cast<T>(alpha), pa + i * a.batch_stride, lda,
-                   pb + i * b.batch_stride, ldb, static_cast<T>(beta), pc + i * c_batch_stride,
-                   ldc);
-    }
+  // Rows [r0, r0 + rows) and columns [c0, c0 + cols) of product i.
+  auto block = [&](int64_t i, int64_t r0, int64_t rows, int64_t c0, int64_t cols) {
+    const T* pa_i = pa + i * a.batch_stride + r0 * a.t.stride(1);
+    const T* pb_i = pb + i * b.batch_stride + c0 * b.t.stride(2);
+    T* pc_i = pc + i * c_batch_stride + r0 * ldc + c0;
+    const int br = static_cast<int>(rows), bc = static_cast<int>(cols);
+    if (gemv_if_few_rows<T>(br, bc, bk, static_cast<T>(alpha), a, pa_i, b, pb_i,
+                            static_cast<T>(beta), pc_i, ldc))
+      return;
+    blas_gemm<T>(ta, tb, br, bc, bk, static_cast<T>(alpha), pa_i, lda, pb_i, ldb,
+                 static_cast<T>(beta), pc_i, ldc);
   };
   const int64_t work = m * n * k;
-  if (batches > 1 && work < kSmallGemm)
-    parallel_for(batches, std::max<int64_t>(1, kGemmBatchGrain / std::max<int64_t>(work, 1)), run);
-  else
-    run(0, batches);
+  if (batches > 1 && work < kSmallGemm) {
+    parallel_for(batches, std::max<int64_t>(1, kGemmBatchGrain / std::max<int64_t>(work, 1)),
+                 [&](int64_t begin, int64_t end) {
+                   for (int64_t i = begin; i < end; ++i) block(i, 0, m, 0, n);
+                 });
+    return;
+  }
+  run_products(
+      batches,
+      [&](int64_t) {
+        return ProductShape{m, n, k};
+      },
+      [&](const ProductPiece& p) {
+        if (p.rows)
+          block(p.product, p.begin, p.end - p.begin, 0, n);
+        else
+          block(p.product, 0, m, p.begin, p.end - p.begin);
+      });
 }
 
 // out = alpha * a @ b + beta * out one output row at a time: the row accumulates

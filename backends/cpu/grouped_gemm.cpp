@@ -3,13 +3,14 @@
 // groups, and empty inner ranges (whose result is zero), go to a plain loop instead.
 //
 // An operand BLAS cannot read in place (neither matrix dim unit-stride) is packed once, as a
-// whole. Many small groups run in parallel over the groups, each OpenBLAS call then
-// single-threaded; otherwise groups run one after another and OpenBLAS threads each call.
+// whole. The groups run as pieces on the pool (product_split.h): a large group is cut into
+// blocks of output rows or columns; OpenBLAS itself is single-threaded.
 #include <algorithm>
+#include <vector>
 
 #include "backends/cpu/blas.h"
 #include "backends/cpu/kernels.h"
-#include "backends/cpu/parallel.h"
+#include "backends/cpu/product_split.h"
 #include "core/dispatch.h"
 #include "ops/creation.h"
 
@@ -18,13 +19,6 @@ namespace mixgrad::cpu {
 namespace {
 
 using kernels::GroupedDim;
-
-// Multiply-adds per thread below which the groups are not split further.
-constexpr int64_t kGroupGrain = 1 << 14;
-// Average products smaller than 256^3 multiply-adds run faster as one single-threaded BLAS call
-// per group, the groups split among threads, than as OpenBLAS-threaded calls one after another
-// (an MoE layer of 8 experts with [32, 256] x [256, 256] products: 1.7x faster at 2 threads).
-constexpr int64_t kSmallGroupGemm = int64_t{256} * 256 * 256;
 
 // How the matrices of a 2-D operand (or each matrix of a 3-D one) are laid out. A block of
 // consecutive rows or columns has the same layout, only a shifted start.
@@ -114,27 +108,31 @@ void grouped_gemm_typed(const Tensor& out, const Tensor& a_in, const Tensor& b_i
   const T* pa = a.data_ptr<T>();
   const T* pb = b.data_ptr<T>();
   T* pc = out.data_ptr<T>();
-  auto run = [&](int64_t begin, int64_t end) {
-    int64_t offset = 0;
-    for (int64_t g = 0; g < begin; ++g) offset += sizes[g * sizes_stride];
-    for (int64_t g = begin; g < end; ++g) {
-      const int64_t size = sizes[g * sizes_stride];
-      if (rows) {
-        block_product<T>(size, n, fixed, pa + offset * la.row_stride, la, pb + g * b_group_stride,
-                         lb, pc + offset * n, n);
-      } else {
-        block_product<T>(fixed, n, size, pa + offset * la.col_stride, la,
-                         pb + offset * lb.row_stride, lb, pc + g * fixed * n, n);
-      }
-      offset += size;
-    }
+  // Where each group starts along the grouped dim: one pass, so that a piece finds its group's
+  // rows without summing the sizes before it.
+  std::vector<int64_t> offsets(groups + 1, 0);
+  for (int64_t g = 0; g < groups; ++g) offsets[g + 1] = offsets[g] + sizes[g * sizes_stride];
+  const int64_t m_fixed = rows ? 0 : fixed;
+  auto shape_of = [&](int64_t g) {
+    const int64_t size = offsets[g + 1] - offsets[g];
+    return rows ? ProductShape{size, n, fixed} : ProductShape{m_fixed, n, size};
   };
-  const int64_t average_work = total * fixed * n / std::max<int64_t>(groups, 1);
-  if (groups > 1 && average_work < kSmallGroupGemm)
-    parallel_for(groups, std::max<int64_t>(1, kGroupGrain / std::max<int64_t>(average_work, 1)),
-                 run);
-  else
-    run(0, groups);
+  run_products(groups, shape_of, [&](const ProductPiece& p) {
+    const int64_t g = p.product, offset = offsets[g], size = offsets[g + 1] - offset;
+    const ProductShape s = shape_of(g);
+    // The piece's output block: rows [r0, r0 + pm), columns [c0, c0 + pn) of group g's product.
+    const int64_t r0 = p.rows ? p.begin : 0, pm = p.rows ? p.end - p.begin : s.m;
+    const int64_t c0 = p.rows ? 0 : p.begin, pn = p.rows ? s.n : p.end - p.begin;
+    if (rows) {
+      block_product<T>(pm, pn, fixed, pa + (offset + r0) * la.row_stride, la,
+                       pb + g * b_group_stride + c0 * lb.col_stride, lb,
+                       pc + (offset + r0) * n + c0, n);
+    } else {
+      block_product<T>(pm, pn, size, pa + offset * la.col_stride + r0 * la.row_stride, la,
+                       pb + offset * lb.row_stride + c0 * lb.col_stride, lb,
+                       pc + g * fixed * n + r0 * n + c0, n);
+    }
+  });
 }
 
 }  // namespace

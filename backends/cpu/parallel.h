@@ -1,16 +1,17 @@
 #pragma once
-// The CPU backend's thread pool is OpenMP; this is the one place kernels reach it from.
+// The one place CPU kernels reach threads from: parallel loops over the backend's own pool
+// (thread_pool.h), whose parts any free thread claims, so a descheduled thread stalls nothing.
 #include <algorithm>
 #include <cstdint>
-#include <exception>
+#include <utility>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include "backends/cpu/thread_pool.h"
 
 namespace mixgrad {
 
-// Threads used by CPU kernels (and OpenBLAS, which shares the OpenMP pool).
+// Threads used by CPU kernels: the caller plus n - 1 pool workers. OpenBLAS runs single-threaded
+// on every thread that calls it through mixgrad (large products are split by the pool instead).
+// Default: MIXGRAD_NUM_THREADS, else OMP_NUM_THREADS, else the CPUs this process may run on.
 void set_num_threads(int n);
 int get_num_threads();
 
@@ -18,74 +19,59 @@ namespace cpu {
 
 // Minimum work (elements) per thread before a loop is split.
 inline constexpr int64_t kGrainSize = 32768;
+// A split loop gets up to this many parts per thread, so that when one thread is descheduled
+// the others take over its share instead of waiting for it.
+inline constexpr int64_t kPartsPerThread = 4;
 
-// Calls f(begin, end) on disjoint chunks covering [0, n), in parallel when n >= grain and we are
-// not already inside a parallel region.
+namespace pool_detail {
+template <class F>
+void call_part(void* f, int64_t part) {
+  (*static_cast<F*>(f))(part);
+}
+template <class F>
+void run_parts(int64_t parts, int64_t threads, F& f) {
+  cpu::run_parts(parts, threads, PartFunction{&call_part<F>, &f});
+}
+}  // namespace pool_detail
+
+// Whether the caller is running inside a parallel part, where loops run serially.
+inline bool in_parallel() {
+  return in_pool_part();
+}
+
+// Calls f(begin, end) on disjoint chunks covering [0, n), in parallel when n >= 2 * grain and we
+// are not already inside a parallel part; each chunk has at least `grain` elements.
 template <class F>
 void parallel_for(int64_t n, int64_t grain, F&& f) {
   if (n <= 0) return;
-#ifdef _OPENMP
-  const int max_threads = omp_in_parallel() ? 1 : omp_get_max_threads();
-  const int64_t threads = std::min<int64_t>(max_threads, std::max<int64_t>(1, n / grain));
-  if (threads > 1) {
-#pragma omp parallel num_threads(threads)
-    {
-      const int64_t tid = omp_get_thread_num();
-      const int64_t nt = omp_get_num_threads();
-      const int64_t chunk = (n + nt - 1) / nt;
-      const int64_t begin = tid * chunk;
-      const int64_t end = std::min(n, begin + chunk);
-      if (begin < end) f(begin, end);
-    }
+  const int64_t by_grain = n / std::max<int64_t>(grain, 1);
+  const int64_t threads = in_parallel() ? 1 : std::min<int64_t>(get_num_threads(), by_grain);
+  if (threads < 2) {
+    f(int64_t{0}, n);
     return;
   }
-#endif
-  (void)grain;
-  f(int64_t{0}, n);
+  const int64_t parts = std::min({by_grain, threads * kPartsPerThread, kMaxParts});
+  auto part = [&](int64_t p) { f(n * p / parts, n * (p + 1) / parts); };
+  pool_detail::run_parts(parts, threads, part);
 }
 
-// Whether the caller is already inside a parallel region, where parallel_for runs serially and
-// OpenBLAS (its OpenMP build) stays on the calling thread.
-inline bool in_parallel() {
-#ifdef _OPENMP
-  return omp_in_parallel();
-#else
-  return false;
-#endif
-}
-
-// Splits [0, n) among a team of up to `workers` threads: body(w, begin, end) runs once on each
-// thread w, the ranges contiguous and in worker order (empty only when n is below the team size).
-// Unlike parallel_for, the worker index lets each thread use its own buffers and keep partial
-// results for the caller to combine in worker order, the same bits for the same team. Returns
-// the team size, which OpenMP may make smaller than `workers`: only workers [0, team) ran.
-// Without OpenMP, or for fewer than 2 workers, runs body(0, 0, n) on the caller and returns 1.
-// Rethrows the first exception a worker threw, once all have finished. Per-thread state (such
-// as grad mode) is the workers' own, not the caller's.
+// Splits [0, n) into `workers` contiguous ranges in worker order (empty only when n is below
+// the worker count) and runs body(w, begin, end) exactly once for every w, in parallel. The
+// worker index lets each part use its own buffers and keep partial results for the caller to
+// combine in worker order, the same bits for the same worker count. Parts are claimed by
+// whichever thread is free, so two parts may run one after another on one thread (a part must
+// not wait for another). Returns `workers` (every part ran). For fewer than 2 workers, runs
+// body(0, 0, n) on the caller. Rethrows the first exception a part threw, once all have
+// finished. Per-thread state (such as grad mode) is the running thread's, not the caller's.
 template <class F>
 int64_t parallel_split(int64_t n, int64_t workers, F&& body) {
-#ifdef _OPENMP
-  if (workers > 1) {
-    std::exception_ptr error;
-    int64_t team = workers;
-#pragma omp parallel num_threads(static_cast <int>(workers))
-    {
-      const int64_t w = omp_get_thread_num(), nt = omp_get_num_threads();
-      if (w == 0) team = nt;
-      try {
-        body(w, n * w / nt, n * (w + 1) / nt);
-      } catch (...) {
-#pragma omp critical(mixgrad_parallel_split)
-        if (!error) error = std::current_exception();
-      }
-    }
-    if (error) std::rethrow_exception(error);
-    return team;
+  if (workers < 2) {
+    body(int64_t{0}, int64_t{0}, n);
+    return 1;
   }
-#endif
-  (void)workers;
-  body(int64_t{0}, int64_t{0}, n);
-  return 1;
+  auto part = [&](int64_t w) { body(w, n * w / workers, n * (w + 1) / workers); };
+  pool_detail::run_parts(workers, workers, part);
+  return workers;
 }
 
 }  // namespace cpu

@@ -108,6 +108,25 @@ TEST(GroupedMatmul, ManyGroupsRunInParallelAndMatch) {
   expect_close(w.grad(), per_group_weight_grad(x.detach(), dy, sizes), 1e-12, 0);
 }
 
+// Groups large enough to be cut into blocks for the thread pool (and some too small to), at
+// several thread counts: the output and both gradients against per-group products.
+TEST(GroupedMatmul, LargeGroupsCutAcrossThreadsMatch) {
+  const int saved = mg::get_num_threads();
+  const std::vector<int64_t> sizes{0, 700, 3, 300, 0};
+  for (int threads : {1, 2, 3}) {
+    mg::set_num_threads(threads);
+    auto x = randn_t({total(sizes), 96}, 40).requires_grad_();
+    auto w = randn_t({5, 96, 160}, 41).requires_grad_();
+    auto y = mg::grouped_matmul(x, w, sizes_of(sizes));
+    expect_close(y, per_group_reference(x, w, sizes), 1e-10, 1e-10);
+    auto dy = randn_t(y.shape(), 42);
+    y.backward(dy);
+    expect_close(x.grad(), per_group_reference(dy, w.transpose(1, 2), sizes), 1e-10, 1e-10);
+    expect_close(w.grad(), per_group_weight_grad(x, dy, sizes), 1e-10, 1e-10);
+  }
+  mg::set_num_threads(saved);
+}
+
 TEST(GroupedMatmul, SingleGroupEqualsMatmul) {
   for (int64_t n : {4, 40}) {
     auto x = randn_t({n, 9}, 6), w = randn_t({1, 9, 7}, 7);

@@ -233,6 +233,24 @@ TEST(Matmul, LargeBatchedMatchesNaiveLoop) {
   expect_values(mg::bmm(a, b), {3, 70, 70}, naive_bmm(a, b), 1e-10);
 }
 
+// Products large enough to be cut into blocks of rows (m >= n) or columns (n > m) that run on
+// the thread pool, with operands read in place transposed, at several thread counts.
+TEST(Matmul, LargeProductsCutAcrossThreadsMatchNaiveLoop) {
+  const int saved = mg::get_num_threads();
+  for (int threads : {1, 2, 3}) {
+    mg::set_num_threads(threads);
+    auto a = randn64({300, 257}, 28), b = randn64({257, 200}, 29);
+    expect_values(mg::matmul(a, b), {300, 200}, naive_mm(a, b), 1e-10);
+    auto at = randn64({700, 40}, 30), bt = randn64({150, 700}, 31);
+    expect_values(mg::matmul(at.t(), bt.t()), {40, 150}, naive_mm(at.t(), bt.t()), 1e-10);
+    auto a3 = randn64({2, 130, 90}, 32), b3 = randn64({2, 90, 140}, 33);
+    expect_values(mg::bmm(a3, b3), {2, 130, 140}, naive_bmm(a3, b3), 1e-10);
+    auto af = a.to(mg::kFloat32), bf = b.to(mg::kFloat32);
+    expect_values(mg::matmul(af, bf), {300, 200}, naive_mm(a, b), 2e-3);
+  }
+  mg::set_num_threads(saved);
+}
+
 TEST(Matmul, ResultIsContiguousAndFresh) {
   auto a = randn64({3, 4}, 28), b = randn64({4, 2}, 29);
   for (const Tensor& c : {mg::matmul(a, b), mg::matmul(a, b.select(1, 0)), mg::matmul(a[0], b)}) {
