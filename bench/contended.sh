@@ -29,7 +29,7 @@ trap 'exit 130' INT TERM
 # One run of case $1 at $2 threads, appending "<case> <ms>" to $tmp/$3.
 measure() {
   c=$1; t=$2; file=$3; shift 3
-  "$bench" --threads "$t" --filter "^$c\$" "$@" | awk -v f="$tmp/$file" '{ print $1, $2 >> f }'
+  "$bench" "$@" --threads "$t" --filter "^$c\$" | awk -v f="$tmp/$file" '{ print $1, $2 >> f }'
 }
 
 echo "== bench/contended.sh: $rounds rounds, 1 and $threads threads, idle and beside one busy process"

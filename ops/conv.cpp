@@ -188,9 +188,8 @@ int64_t chunk_size(int64_t rows, int64_t plane, int64_t batch) {
 
 // Threads that a CPU convolution with one sample per chunk splits its batch among, each thread
 // taking whole samples with its own columns buffer and running im2col, the GEMMs and col2im
-// single-threaded (OpenBLAS's OpenMP build stays on the calling thread inside a parallel region):
-// one fork / join per pass instead of one per GEMM and per im2col / col2im of every sample, each
-// of which needed both threads scheduled at once. 0 or 1: no split.
+// single-threaded: one parallel job per pass instead of one per GEMM and per im2col / col2im of
+// every sample. 0 or 1: no split.
 int64_t sample_workers(const ConvShapes& s, const Device& device, int64_t chunk, int64_t batch) {
   if (device.type != DeviceType::CPU || chunk != 1 || s.wide || s.direct || cpu::in_parallel())
     return 0;

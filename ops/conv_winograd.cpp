@@ -87,10 +87,9 @@ Tensor tiles_view(const Tensor& buffer, int64_t channels, int64_t count) {
 }
 
 // How the batch is cut into chunks of samples and the chunks shared among threads: a thread takes
-// whole chunks and runs their transforms and GEMMs single-threaded (OpenBLAS's OpenMP build stays
-// on the calling thread inside a parallel region), one fork / join per pass instead of one per
-// transform and per GEMM: at 2 threads OpenBLAS spent as long synchronising the 64 x 64 x 1024
-// tile products of the ResNet block as multiplying.
+// whole chunks and runs their transforms and GEMMs single-threaded, one parallel job per pass
+// instead of one per transform and per GEMM: at 2 threads OpenBLAS's own threading spent as long
+// synchronising the 64 x 64 x 1024 tile products of the ResNet block as multiplying.
 struct ChunkPlan {
   int64_t samples = 1;  // per chunk
   int64_t chunks = 0;
@@ -116,8 +115,8 @@ struct TileBuffers {
 };
 
 // Runs body(worker, start, n, buffers, first) for each chunk of `n` samples from `start`, on
-// `plan`'s workers (`first`: the worker's first chunk); returns the team size (only workers
-// [0, team) ran).
+// `plan`'s workers (`first`: the worker's first chunk); returns the number of workers, every one
+// of which ran.
 template <class F>
 int64_t for_each_chunk(const ChunkPlan& plan, int64_t batch, int64_t channels, int64_t out_channels,
                        int64_t per_sample, const TensorOptions& options, F&& body) {

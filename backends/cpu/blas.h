@@ -2,6 +2,9 @@
 // What the CPU matrix-product kernels (gemm.cpp, grouped_gemm.cpp) share about calling OpenBLAS:
 // whether a strided matrix can be read in place, the int range check, and the typed call.
 #include <cblas.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include <algorithm>
 #include <cstdint>
@@ -27,13 +30,19 @@ inline int blas_int(const char* op, int64_t v) {
   return static_cast<int>(v);
 }
 
-// Makes OpenBLAS run single-threaded on the calling thread (once per thread). Parallel products
-// are split into parts for the pool instead (thread_pool.h says why fork/join is avoided); the
-// OpenMP build of OpenBLAS decides per call from the calling thread's OpenMP thread count, which
-// this sets to 1, and the pthread build from its global count, which this sets to 1 as well.
+// Makes OpenBLAS run single-threaded on the calling thread. Parallel products are cut into
+// blocks for mixgrad's pool instead (thread_pool.h says why fork/join is avoided). The OpenMP
+// build of OpenBLAS decides per call from the calling thread's OpenMP thread count, so each
+// thread sets its own to 1 (this changes OpenMP loops of the user's own on that thread); the
+// pthread build reads its global count, set once per process (openblas_set_num_threads frees
+// OpenBLAS's buffers unlocked, so it must not run beside a product).
 inline void blas_single_threaded_here() {
-  thread_local const bool done = (openblas_set_num_threads(1), true);
-  (void)done;
+  static const bool process_once = (openblas_set_num_threads(1), true);
+#ifdef _OPENMP
+  thread_local const bool per_thread = (omp_set_num_threads(1), true);
+  (void)per_thread;
+#endif
+  (void)process_once;
 }
 
 template <class T>

@@ -1,6 +1,7 @@
 #pragma once
 // The one place CPU kernels reach threads from: parallel loops over the backend's own pool
-// (thread_pool.h), whose parts any free thread claims, so a descheduled thread stalls nothing.
+// (thread_pool.h), whose parts any free thread claims, so a descheduled thread holds up a job
+// only by the part it is running.
 #include <algorithm>
 #include <cstdint>
 #include <utility>

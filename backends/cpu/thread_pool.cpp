@@ -1,6 +1,7 @@
 #include "backends/cpu/thread_pool.h"
 
 #include <sched.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -14,7 +15,6 @@
 #include <thread>
 #include <vector>
 
-#include "backends/cpu/blas.h"
 #include "core/error.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -111,21 +111,24 @@ class ThreadPool {
 
   int threads() const { return threads_.load(std::memory_order_relaxed); }
 
-  void set_threads(int threads) {
-    std::lock_guard<std::mutex> job_lock(job_mutex_);
-    stop_workers();
-    threads_.store(threads, std::memory_order_relaxed);
-  }
+  // The workers are resized by the next job, so this is safe anywhere, even inside a part.
+  void set_threads(int threads) { threads_.store(threads, std::memory_order_relaxed); }
 
   void run(int64_t parts, int64_t max_threads, PartFunction f) {
-    const int64_t helpers =
-        std::min<int64_t>({parts, max_threads, static_cast<int64_t>(threads())}) - 1;
-    std::unique_lock<std::mutex> job_lock(job_mutex_, std::try_to_lock);
-    if (helpers < 1 || t_in_part || !job_lock.owns_lock()) {
+    if (t_in_part || std::min<int64_t>({parts, max_threads, threads()}) < 2) {
       run_serially(parts, f);
       return;
     }
+    // Callers on other threads (a data loader's prefetch thread, user threads) take turns; none
+    // can wait for another's job while holding the pool, since parts never wait on callers.
+    std::lock_guard<std::mutex> job_lock(job_mutex_);
     start_workers();
+    const int64_t helpers =
+        std::min<int64_t>({parts, max_threads, static_cast<int64_t>(workers_.size()) + 1}) - 1;
+    if (helpers < 1) {
+      run_serially(parts, f);
+      return;
+    }
     function_ = f;
     done_.store(0, std::memory_order_relaxed);
     error_ = nullptr;
@@ -181,17 +184,18 @@ class ThreadPool {
           failed_.store(true, std::memory_order_release);
         }
       }
-      if (done_.fetch_add(1, std::memory_order_seq_cst) + 1 == parts &&
+      if (static_cast<int64_t>(done_.fetch_add(1, std::memory_order_seq_cst)) + 1 == parts &&
           caller_sleeping_.load(std::memory_order_seq_cst))
         done_.notify_one();
     }
   }
 
   void wait_until_done(int64_t parts) {
-    auto finished = [&] { return done_.load(std::memory_order_acquire) == parts; };
+    const auto all = static_cast<uint32_t>(parts);
+    auto finished = [&] { return done_.load(std::memory_order_acquire) == all; };
     if (spin_until(finished)) return;
     caller_sleeping_.store(true, std::memory_order_seq_cst);
-    for (int64_t seen = done_.load(std::memory_order_seq_cst); seen != parts;
+    for (uint32_t seen = done_.load(std::memory_order_seq_cst); seen != all;
          seen = done_.load(std::memory_order_seq_cst))
       done_.wait(seen, std::memory_order_seq_cst);
     caller_sleeping_.store(false, std::memory_order_relaxed);
@@ -199,7 +203,6 @@ class ThreadPool {
 
   void worker_loop(WorkerSignal& s) {
     t_in_part = true;  // a part's own parallel loops run on its thread
-    blas_single_threaded_here();
     // The signal's value when it was created, not when this thread got to run: a wake-up (or
     // the stop) that came before the thread started must not be missed.
     uint32_t seen = 0;
@@ -218,6 +221,13 @@ class ThreadPool {
 
   // Called with job_mutex_ held.
   void start_workers() {
+    if (owner_ != getpid()) {
+      // A forked child has none of its parent's threads: forget them (the handles cannot be
+      // joined or destroyed here, so they are left behind).
+      new std::vector<std::thread>(std::move(workers_));
+      workers_.clear();
+      owner_ = getpid();
+    }
     const int wanted = threads() - 1;
     if (static_cast<int>(workers_.size()) == wanted) return;
     stop_workers();
@@ -238,7 +248,8 @@ class ThreadPool {
   }
 
   std::atomic<int> threads_;
-  std::mutex job_mutex_;  // one job at a time; a second caller runs its parts itself
+  pid_t owner_ = getpid();  // the process whose threads workers_ holds
+  std::mutex job_mutex_;    // one job at a time; a second caller runs its parts itself
   std::vector<std::thread> workers_;
   std::vector<std::unique_ptr<WorkerSignal>> signals_;
   std::atomic<bool> stopping_{false};
@@ -246,7 +257,7 @@ class ThreadPool {
   // The current job. ticket_ = generation << 32 | parts << 16 | next unclaimed part.
   alignas(64) std::atomic<uint64_t> ticket_{0};
   PartFunction function_{};
-  alignas(64) std::atomic<int64_t> done_{0};
+  alignas(64) std::atomic<uint32_t> done_{0};  // 32 bits: waited on as a futex directly
   std::atomic<bool> caller_sleeping_{false};
   std::mutex error_mutex_;
   std::exception_ptr error_;

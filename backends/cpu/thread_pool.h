@@ -21,11 +21,13 @@ struct PartFunction {
   void* context;
 };
 
-// Runs f(p) exactly once for every part p in [0, parts), on the calling thread and on up to
-// `max_threads - 1` pool workers; returns when every part has finished. Parts may run in any
-// order and on any thread, never two at once on one thread. Runs every part on the caller when
-// parts or max_threads is below 2, when called from inside a part (nesting), or while another
-// thread's job holds the pool. Rethrows the first exception a part threw once all parts are done.
+// Runs f(p) exactly once for every part p in [0, parts), on the calling thread and on about
+// `max_threads - 1` pool workers (a worker finishing another job may join); returns when every
+// part has finished. Parts may run in any order and on any thread, never two at once on one
+// thread. Runs every part on the caller, in order, when parts or max_threads is below 2 or when
+// called from inside a part (nesting); a caller on another thread waits for the current job.
+// Rethrows the first exception a part threw: on the pool once all parts are done, on the caller
+// at once.
 void run_parts(int64_t parts, int64_t max_threads, PartFunction f);
 
 // Whether the calling thread is running a part of a pool job (or is a pool worker).

@@ -28,6 +28,18 @@ class ThreadCount {
   int saved_;
 };
 
+// The distinct threads that ran the parts of one job of `parts` parts, each taking a while.
+std::set<std::thread::id> threads_of_a_job(int64_t parts) {
+  std::mutex mutex;
+  std::set<std::thread::id> ids;
+  cpu::parallel_split(parts, parts, [&](int64_t, int64_t, int64_t) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    std::lock_guard<std::mutex> lock(mutex);
+    ids.insert(std::this_thread::get_id());
+  });
+  return ids;
+}
+
 }  // namespace
 
 TEST(ThreadPool, ParallelForCoversEveryIndexOnce) {
@@ -106,23 +118,28 @@ TEST(ThreadPool, UsesAtMostTheSetThreadCount) {
 TEST(ThreadPool, BusyThreadsPartsAreTakenOverByTheOthers) {
   ThreadCount count(2);
   const std::thread::id caller = std::this_thread::get_id();
+  int off_caller = 0;  // parts a worker ran: the test exercised the take-over at least once
   for (int round = 0; round < 20; ++round) {
     constexpr int64_t kParts = 16;
     std::atomic<int> done{0};
     std::atomic<bool> timed_out{false};
     cpu::parallel_split(kParts, kParts, [&](int64_t, int64_t, int64_t) {
       if (std::this_thread::get_id() != caller) {
+        ++off_caller;  // only ever one worker at 2 threads
         const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
         while (done.load() < kParts - 1 && !timed_out.load()) {
           if (std::chrono::steady_clock::now() > deadline) timed_out = true;
           std::this_thread::yield();
         }
+      } else {
+        std::this_thread::sleep_for(std::chrono::microseconds(200));  // time for a worker to wake
       }
       done.fetch_add(1);
     });
     EXPECT_FALSE(timed_out.load());
     EXPECT_EQ(done.load(), kParts);
   }
+  EXPECT_GT(off_caller, 0);
 }
 
 TEST(ThreadPool, RethrowsAPartsExceptionAndStaysUsable) {
@@ -132,11 +149,31 @@ TEST(ThreadPool, RethrowsAPartsExceptionAndStaysUsable) {
                                      if (w == 5) throw std::runtime_error("part 5");
                                    }),
                std::runtime_error);
+  EXPECT_FALSE(cpu::in_parallel());
   std::atomic<int64_t> sum{0};
   cpu::parallel_for(1000, 10, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) sum += i;
   });
   EXPECT_EQ(sum.load(), 999 * 1000 / 2);
+  // Still a pool: a worker wakes and takes parts of a job long enough to wait for it.
+  EXPECT_EQ(threads_of_a_job(32).size(), 2u);
+}
+
+TEST(ThreadPool, SleepingWorkersWakeForLaterJobs) {
+  ThreadCount count(2);
+  for (int round = 0; round < 5; ++round) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // past any spin: asleep
+    EXPECT_EQ(threads_of_a_job(32).size(), 2u) << "round " << round;
+  }
+}
+
+TEST(ThreadPool, SetNumThreadsInsideAPartTakesEffectForTheNextJob) {
+  ThreadCount count(2);
+  cpu::parallel_split(4, 4, [](int64_t w, int64_t, int64_t) {
+    if (w == 0) mg::set_num_threads(3);
+  });
+  EXPECT_EQ(mg::get_num_threads(), 3);
+  EXPECT_LE(threads_of_a_job(48).size(), 3u);
 }
 
 TEST(ThreadPool, NestedLoopsRunInsideTheirPart) {

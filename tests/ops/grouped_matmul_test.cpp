@@ -123,6 +123,13 @@ TEST(GroupedMatmul, LargeGroupsCutAcrossThreadsMatch) {
     y.backward(dy);
     expect_close(x.grad(), per_group_reference(dy, w.transpose(1, 2), sizes), 1e-10, 1e-10);
     expect_close(w.grad(), per_group_weight_grad(x, dy, sizes), 1e-10, 1e-10);
+    // Wider inputs than outputs: the weight gradient's [in, out] products are cut by rows.
+    auto x2 = randn_t({total(sizes), 300}, 43).requires_grad_();
+    auto w2 = randn_t({5, 300, 64}, 44).requires_grad_();
+    auto y2 = mg::grouped_matmul(x2, w2, sizes_of(sizes));
+    auto dy2 = randn_t(y2.shape(), 45);
+    y2.backward(dy2);
+    expect_close(w2.grad(), per_group_weight_grad(x2, dy2, sizes), 1e-10, 1e-10);
   }
   mg::set_num_threads(saved);
 }

@@ -247,6 +247,15 @@ TEST(Matmul, LargeProductsCutAcrossThreadsMatchNaiveLoop) {
     expect_values(mg::bmm(a3, b3), {2, 130, 140}, naive_bmm(a3, b3), 1e-10);
     auto af = a.to(mg::kFloat32), bf = b.to(mg::kFloat32);
     expect_values(mg::matmul(af, bf), {300, 200}, naive_mm(a, b), 2e-3);
+    // Two output rows and many columns: cut into column blocks, each a per-row gemv.
+    auto a2 = randn64({2, 300}, 34), b2 = randn64({300, 1500}, 35);
+    expect_values(mg::matmul(a2, b2), {2, 1500}, naive_mm(a2, b2), 1e-10);
+    // Accumulation into the blocks: addmm's beta and alpha.
+    auto c = randn64({300, 200}, 36);
+    const std::vector<double> ab = naive_mm(a, b), c0 = c.to_vector<double>();
+    std::vector<double> expected(ab.size());
+    for (size_t i = 0; i < ab.size(); ++i) expected[i] = 0.5 * c0[i] + 2.0 * ab[i];
+    expect_values(mg::addmm(c, a, b, 0.5, 2.0), {300, 200}, expected, 1e-10);
   }
   mg::set_num_threads(saved);
 }

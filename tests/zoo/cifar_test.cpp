@@ -74,8 +74,8 @@ void write_cifar_dir(const ScratchDir& dir, int train, int test, int extra = 0) 
 }
 
 // One CPU thread while a test trains: these tests run on shared two-core machines that are
-// often oversubscribed, where OpenMP workers spinning at barriers made the file several times
-// slower than its single-threaded work. Restores the previous count.
+// often oversubscribed (ctest -j2 beside other suites), where a second thread has no core to
+// run on. Restores the previous count.
 class OneThread {
  public:
   OneThread() : saved_(mg::get_num_threads()) { mg::set_num_threads(1); }
