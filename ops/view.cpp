@@ -127,6 +127,9 @@ Tensor select(const Tensor& x, int64_t dim, int64_t index) {
 }
 
 Tensor expand(const Tensor& x, const Shape& shape) {
+  // The common case (every binary op expands both operands to the broadcast shape), answered
+  // before building the new sizes and strides: it is the tensor itself, as below.
+  if (shape == x.shape()) return x;
   const int64_t n = static_cast<int64_t>(shape.size());
   MG_CHECK(n >= x.dim(), "expand", "target shape ", shape, " has fewer dims than the tensor's ",
            x.shape());

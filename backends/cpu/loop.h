@@ -4,8 +4,8 @@
 // innermost runs: body(ptrs, byte_strides, n). A body that checks for unit strides gets a plain
 // loop the compiler vectorizes. Work is split across threads by element ranges.
 #include <array>
+#include <boost/container/small_vector.hpp>
 #include <cstdint>
-#include <vector>
 
 #include "backends/cpu/parallel.h"
 #include "core/tensor.h"
@@ -70,7 +70,7 @@ class StridedLoop {
   template <class Body>
   void run_range(int64_t begin, int64_t end, Body& body) const {
     const int nd = static_cast<int>(sizes_.size());
-    std::vector<int64_t> idx(nd);
+    Dims<int64_t> idx(nd);
     std::array<char*, N> p = base_;
     int64_t rem = begin;
     for (int d = 0; d < nd; ++d) {
@@ -93,10 +93,14 @@ class StridedLoop {
     }
   }
 
+  // Per-dim arrays held inline up to 8 dims: a loop over a small tensor allocates nothing.
+  template <class T>
+  using Dims = boost::container::small_vector<T, 8>;
+
   std::array<char*, N> base_{};
   std::array<int64_t, N> elem_{};
-  std::vector<int64_t> sizes_;                   // innermost first
-  std::vector<std::array<int64_t, N>> strides_;  // bytes, innermost first
+  Dims<int64_t> sizes_;                   // innermost first
+  Dims<std::array<int64_t, N>> strides_;  // bytes, innermost first
   int64_t numel_ = 0;
 };
 
