@@ -6,9 +6,11 @@
 // zeroed first so every repetition does the same work.
 #include <mixgrad.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <new>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -21,6 +23,28 @@
 #include "models/moe.h"
 #include "models/moe_transformer_lm.h"
 #include "models/resnet_block.h"
+
+// Every heap block this program allocates through operator new (mixgrad's shapes, tensors, nodes
+// and closures all do), counted for the op_add16 cases. Relaxed: only the counting thread reads
+// it, between ops.
+static std::atomic<int64_t> g_heap_blocks{0};
+
+void* operator new(std::size_t size) {
+  g_heap_blocks.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(size ? size : 1)) return p;
+  throw std::bad_alloc();
+}
+// GCC 12 warns when it inlines these next to a `new` it sees as the library's; they pair with the
+// operator new above.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+void operator delete(void* p) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+  std::free(p);
+}
+#pragma GCC diagnostic pop
 
 namespace {
 
@@ -299,6 +323,38 @@ Case attention_peak_case() {
           }};
 }
 
+// The fixed cost of one small op, the unit MoE and MANN steps are made of: `a + b` on two
+// 16-element float32 tensors, 1000 times per timed run, recorded for autograd (a and b require
+// grad) or not. Reports the time and the heap blocks (operator new calls) per op.
+Case op_add16_case(bool recorded) {
+  auto blocks = std::make_shared<double>(0);
+  constexpr int kOps = 1000;
+  return {recorded ? "op_add16_recorded" : "op_add16",
+          [blocks, recorded] {
+            mg::Generator gen(9);
+            auto a = mg::randn({16}, {}, &gen), b = mg::randn({16}, {}, &gen);
+            if (recorded) {
+              a.requires_grad_();
+              b.requires_grad_();
+            }
+            auto run = [a, b] {
+              for (int i = 0; i < kOps; ++i) {
+                mg::Tensor y = a + b;
+              }
+            };
+            run();  // warm caches and the allocator first
+            const int64_t before = g_heap_blocks.load(std::memory_order_relaxed);
+            run();
+            *blocks = static_cast<double>(g_heap_blocks.load(std::memory_order_relaxed) - before) /
+                      kOps;
+            return std::function<void()>(run);
+          },
+          [blocks](double ms) {
+            return mixgrad::bench::three_significant(ms * 1e6 / kOps) + " ns per op, " +
+                   mixgrad::bench::three_significant(*blocks) + " heap blocks per op";
+          }};
+}
+
 // One n x n x n float32 matmul; reported as GFLOP/s (2 n^3 flops).
 Case gemm_peak_case(int64_t n) {
   const double gflop = 2.0 * static_cast<double>(n * n * n) * 1e-9;
@@ -431,6 +487,8 @@ std::vector<Case> all_cases() {
   add("attn_b1_h8_t4096_d64_causal_fwd",
       [] { return attention_case(1, 8, 4096, 64, Pass::Forward); });
   cases.push_back(attention_peak_case());
+  cases.push_back(op_add16_case(false));
+  cases.push_back(op_add16_case(true));
   cases.push_back(gemm_peak_case(2048));
   return cases;
 }
