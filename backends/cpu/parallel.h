@@ -11,7 +11,9 @@
 namespace mixgrad {
 
 // Threads used by CPU kernels: the caller plus n - 1 pool workers. OpenBLAS runs single-threaded
-// on every thread that calls it through mixgrad (large products are split by the pool instead).
+// on every thread that calls it through mixgrad (large products are split by the pool instead);
+// for that, such a thread's own OpenMP thread count is set to 1 on its first product, which also
+// makes the caller's own OpenMP loops on that thread single-threaded.
 // Default: MIXGRAD_NUM_THREADS, else OMP_NUM_THREADS, else the CPUs this process may run on.
 void set_num_threads(int n);
 int get_num_threads();
