@@ -345,8 +345,8 @@ Case op_add16_case(bool recorded) {
             run();  // warm caches and the allocator first
             const int64_t before = g_heap_blocks.load(std::memory_order_relaxed);
             run();
-            *blocks = static_cast<double>(g_heap_blocks.load(std::memory_order_relaxed) - before) /
-                      kOps;
+            *blocks =
+                static_cast<double>(g_heap_blocks.load(std::memory_order_relaxed) - before) / kOps;
             return std::function<void()>(run);
           },
           [blocks](double ms) {
