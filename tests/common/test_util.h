@@ -56,6 +56,19 @@ struct NamedOp {
 };
 
 // Standard-normal values of `dtype` from a fixed seed.
+// Sets the CPU thread count for a scope and restores the previous one at its end (also when an
+// assertion leaves the test early).
+class ScopedNumThreads {
+ public:
+  explicit ScopedNumThreads(int n) : saved_(get_num_threads()) { set_num_threads(n); }
+  ~ScopedNumThreads() { set_num_threads(saved_); }
+  ScopedNumThreads(const ScopedNumThreads&) = delete;
+  ScopedNumThreads& operator=(const ScopedNumThreads&) = delete;
+
+ private:
+  int saved_;
+};
+
 inline Tensor seeded_randn(const Shape& shape, DType dtype, uint64_t seed) {
   Generator gen(seed);
   return randn(shape, TensorOptions(dtype), &gen);

@@ -15,18 +15,9 @@
 
 namespace mg = mixgrad;
 namespace cpu = mixgrad::cpu;
+using mixgrad::testing::ScopedNumThreads;
 
 namespace {
-
-// Restores the thread count a test changed.
-class ThreadCount {
- public:
-  explicit ThreadCount(int n) : saved_(mg::get_num_threads()) { mg::set_num_threads(n); }
-  ~ThreadCount() { mg::set_num_threads(saved_); }
-
- private:
-  int saved_;
-};
 
 // The distinct threads that ran the parts of one job of `parts` parts, each taking a while.
 std::set<std::thread::id> threads_of_a_job(int64_t parts) {
@@ -44,7 +35,7 @@ std::set<std::thread::id> threads_of_a_job(int64_t parts) {
 
 TEST(ThreadPool, ParallelForCoversEveryIndexOnce) {
   for (int threads : {1, 2, 3, 8}) {
-    ThreadCount count(threads);
+    ScopedNumThreads count(threads);
     for (int64_t n : {1, 2, 7, 100, 1000, 100003}) {
       for (int64_t grain : {1, 3, 64, 50000}) {
         std::vector<std::atomic<int>> hits(n);
@@ -62,7 +53,7 @@ TEST(ThreadPool, ParallelForCoversEveryIndexOnce) {
 }
 
 TEST(ThreadPool, ParallelForChunksHoldAtLeastTheGrain) {
-  ThreadCount count(4);
+  ScopedNumThreads count(4);
   std::atomic<int64_t> smallest{1 << 30};
   cpu::parallel_for(1000, 100, [&](int64_t begin, int64_t end) {
     int64_t seen = smallest.load();
@@ -73,7 +64,7 @@ TEST(ThreadPool, ParallelForChunksHoldAtLeastTheGrain) {
 }
 
 TEST(ThreadPool, ParallelSplitRunsEveryWorkerOnceWithOrderedRanges) {
-  ThreadCount count(2);
+  ScopedNumThreads count(2);
   for (int64_t workers : {2, 3, 5, 16}) {
     for (int64_t n : {0, 1, 4, 97}) {
       std::vector<std::pair<int64_t, int64_t>> ranges(workers, {-1, -1});
@@ -96,7 +87,7 @@ TEST(ThreadPool, ParallelSplitRunsEveryWorkerOnceWithOrderedRanges) {
 
 TEST(ThreadPool, UsesAtMostTheSetThreadCount) {
   for (int threads : {1, 2, 3}) {
-    ThreadCount count(threads);
+    ScopedNumThreads count(threads);
     EXPECT_EQ(mg::get_num_threads(), threads);
     std::mutex mutex;
     std::set<std::thread::id> ids;
@@ -116,7 +107,7 @@ TEST(ThreadPool, UsesAtMostTheSetThreadCount) {
 // all other parts are done). A fork/join split, which gives each thread a fixed share, would
 // never finish the other parts and the part would time out.
 TEST(ThreadPool, BusyThreadsPartsAreTakenOverByTheOthers) {
-  ThreadCount count(2);
+  ScopedNumThreads count(2);
   const std::thread::id caller = std::this_thread::get_id();
   int off_caller = 0;  // parts a worker ran: the test exercised the take-over at least once
   for (int round = 0; round < 20; ++round) {
@@ -143,7 +134,7 @@ TEST(ThreadPool, BusyThreadsPartsAreTakenOverByTheOthers) {
 }
 
 TEST(ThreadPool, RethrowsAPartsExceptionAndStaysUsable) {
-  ThreadCount count(2);
+  ScopedNumThreads count(2);
   EXPECT_THROW(cpu::parallel_split(8, 8,
                                    [](int64_t w, int64_t, int64_t) {
                                      if (w == 5) throw std::runtime_error("part 5");
@@ -160,7 +151,7 @@ TEST(ThreadPool, RethrowsAPartsExceptionAndStaysUsable) {
 }
 
 TEST(ThreadPool, SleepingWorkersWakeForLaterJobs) {
-  ThreadCount count(2);
+  ScopedNumThreads count(2);
   for (int round = 0; round < 5; ++round) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));  // past any spin: asleep
     EXPECT_EQ(threads_of_a_job(32).size(), 2u) << "round " << round;
@@ -168,7 +159,7 @@ TEST(ThreadPool, SleepingWorkersWakeForLaterJobs) {
 }
 
 TEST(ThreadPool, SetNumThreadsInsideAPartTakesEffectForTheNextJob) {
-  ThreadCount count(2);
+  ScopedNumThreads count(2);
   cpu::parallel_split(4, 4, [](int64_t w, int64_t, int64_t) {
     if (w == 0) mg::set_num_threads(3);
   });
@@ -177,7 +168,7 @@ TEST(ThreadPool, SetNumThreadsInsideAPartTakesEffectForTheNextJob) {
 }
 
 TEST(ThreadPool, NestedLoopsRunInsideTheirPart) {
-  ThreadCount count(2);
+  ScopedNumThreads count(2);
   std::vector<std::atomic<int>> hits(64 * 64);
   cpu::parallel_for(64, 1, [&](int64_t b, int64_t e) {
     EXPECT_TRUE(cpu::in_parallel());
@@ -191,7 +182,7 @@ TEST(ThreadPool, NestedLoopsRunInsideTheirPart) {
 }
 
 TEST(ThreadPool, ConcurrentCallersEachGetEveryIndexOnce) {
-  ThreadCount count(2);
+  ScopedNumThreads count(2);
   constexpr int kCallers = 4;
   constexpr int64_t kN = 20000;
   std::vector<std::vector<std::atomic<int>>> hits(kCallers);
@@ -225,7 +216,7 @@ TEST(ProductSplit, PiecesCoverEveryOutputElementOnce) {
       {{{31, 31, 100000}}},                                // too narrow to cut
   };
   for (int threads : {1, 2, 4}) {
-    ThreadCount count(threads);
+    ScopedNumThreads count(threads);
     for (const Case& c : cases) {
       std::vector<std::vector<std::atomic<int>>> hits(c.shapes.size());
       for (size_t i = 0; i < c.shapes.size(); ++i)

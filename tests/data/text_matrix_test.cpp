@@ -94,11 +94,7 @@ TEST(ReadTextMatrix, EmptyOrBlankFile) {
 // errors count across the pieces.
 TEST(ReadTextMatrix, LargeFileParsedInPiecesKeepsRowsAndLineNumbers) {
   TempDir dir;
-  struct ThreadCount {
-    int saved = mg::get_num_threads();
-    ThreadCount() { mg::set_num_threads(3); }
-    ~ThreadCount() { mg::set_num_threads(saved); }
-  } three_threads;
+  const mg::testing::ScopedNumThreads three_threads(3);
   constexpr int64_t kRows = 70000, kCols = 5;
   std::string text;
   for (int64_t r = 0; r < kRows; ++r) {

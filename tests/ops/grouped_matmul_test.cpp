@@ -111,10 +111,9 @@ TEST(GroupedMatmul, ManyGroupsRunInParallelAndMatch) {
 // Groups large enough to be cut into blocks for the thread pool (and some too small to), at
 // several thread counts: the output and both gradients against per-group products.
 TEST(GroupedMatmul, LargeGroupsCutAcrossThreadsMatch) {
-  const int saved = mg::get_num_threads();
   const std::vector<int64_t> sizes{0, 700, 3, 300, 0};
   for (int threads : {1, 2, 3}) {
-    mg::set_num_threads(threads);
+    mg::testing::ScopedNumThreads scoped(threads);
     auto x = randn_t({total(sizes), 96}, 40).requires_grad_();
     auto w = randn_t({5, 96, 160}, 41).requires_grad_();
     auto y = mg::grouped_matmul(x, w, sizes_of(sizes));
@@ -131,7 +130,6 @@ TEST(GroupedMatmul, LargeGroupsCutAcrossThreadsMatch) {
     y2.backward(dy2);
     expect_close(w2.grad(), per_group_weight_grad(x2, dy2, sizes), 1e-10, 1e-10);
   }
-  mg::set_num_threads(saved);
 }
 
 TEST(GroupedMatmul, SingleGroupEqualsMatmul) {

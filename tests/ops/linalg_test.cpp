@@ -236,9 +236,8 @@ TEST(Matmul, LargeBatchedMatchesNaiveLoop) {
 // Products large enough to be cut into blocks of rows (m >= n) or columns (n > m) that run on
 // the thread pool, with operands read in place transposed, at several thread counts.
 TEST(Matmul, LargeProductsCutAcrossThreadsMatchNaiveLoop) {
-  const int saved = mg::get_num_threads();
   for (int threads : {1, 2, 3}) {
-    mg::set_num_threads(threads);
+    mg::testing::ScopedNumThreads scoped(threads);
     auto a = randn64({300, 257}, 28), b = randn64({257, 200}, 29);
     expect_values(mg::matmul(a, b), {300, 200}, naive_mm(a, b), 1e-10);
     auto at = randn64({700, 40}, 30), bt = randn64({150, 700}, 31);
@@ -257,7 +256,6 @@ TEST(Matmul, LargeProductsCutAcrossThreadsMatchNaiveLoop) {
     for (size_t i = 0; i < ab.size(); ++i) expected[i] = 0.5 * c0[i] + 2.0 * ab[i];
     expect_values(mg::addmm(c, a, b, 0.5, 2.0), {300, 200}, expected, 1e-10);
   }
-  mg::set_num_threads(saved);
 }
 
 TEST(Matmul, ResultIsContiguousAndFresh) {

@@ -14,6 +14,7 @@
 
 #include "autograd/grad_mode.h"
 #include "backends/cpu/parallel.h"
+#include "common/test_util.h"
 #include "core/error.h"
 #include "core/generator.h"
 #include "data/dataloader.h"
@@ -76,15 +77,8 @@ void write_cifar_dir(const ScratchDir& dir, int train, int test, int extra = 0) 
 // One CPU thread while a test trains: these tests run on shared two-core machines that are
 // often oversubscribed (ctest -j2 beside other suites), where a second thread has no core to
 // run on. Restores the previous count.
-class OneThread {
- public:
-  OneThread() : saved_(mg::get_num_threads()) { mg::set_num_threads(1); }
-  ~OneThread() { mg::set_num_threads(saved_); }
-  OneThread(const OneThread&) = delete;
-  OneThread& operator=(const OneThread&) = delete;
-
- private:
-  int saved_;
+struct OneThread : mg::testing::ScopedNumThreads {
+  OneThread() : ScopedNumThreads(1) {}
 };
 
 struct Pass {
