@@ -1,5 +1,7 @@
 #include "core/shape.h"
 
+#include <algorithm>
+
 #include "core/error.h"
 
 namespace mixgrad {
@@ -8,6 +10,39 @@ int64_t numel_of(const Shape& shape) {
   int64_t n = 1;
   for (int64_t s : shape) n *= s;
   return n;
+}
+
+int64_t checked_mul(int64_t a, int64_t b, const char* op, const char* what) {
+  int64_t out = 0;
+  MG_CHECK(!__builtin_mul_overflow(a, b, &out), op, what, " overflows int64 (", a, " * ", b, ")");
+  return out;
+}
+
+int64_t checked_add(int64_t a, int64_t b, const char* op, const char* what) {
+  int64_t out = 0;
+  MG_CHECK(!__builtin_add_overflow(a, b, &out), op, what, " overflows int64 (", a, " + ", b, ")");
+  return out;
+}
+
+int64_t checked_numel(const Shape& shape, const char* op) {
+  int64_t span = 1;
+  bool empty = false;
+  for (int64_t s : shape) {
+    MG_CHECK(s >= 0, op, "negative size ", s, " in shape ", shape);
+    empty |= s == 0;
+    MG_CHECK(!__builtin_mul_overflow(span, std::max<int64_t>(s, 1), &span), op, "shape ", shape,
+             " has more elements than int64 can count");
+  }
+  return empty ? 0 : span;
+}
+
+std::size_t checked_nbytes(int64_t elements, std::size_t itemsize, const char* op) {
+  MG_CHECK(elements >= 0, op, "negative element count ", elements);
+  const auto n = static_cast<std::size_t>(elements);
+  MG_CHECK(itemsize == 0 || n <= kMaxTensorBytes / itemsize, op, elements, " elements of ",
+           itemsize, " bytes exceed the largest tensor mixgrad allocates (", kMaxTensorBytes,
+           " bytes)");
+  return n * itemsize;
 }
 
 Shape contiguous_strides(const Shape& shape) {

@@ -1,5 +1,6 @@
 #pragma once
 // Shape arithmetic shared by every op: numel, contiguous strides, dim wrapping, broadcasting.
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -7,7 +8,20 @@ namespace mixgrad {
 
 using Shape = std::vector<int64_t>;
 
+// Element count of a shape already known to be valid (a tensor's own shape); unchecked.
 int64_t numel_of(const Shape& shape);
+// The one checked place for shape arithmetic. checked_numel: every size >= 0 and the product of
+// the sizes, zeros counted as 1 (so the contiguous strides fit as well), within int64; returns
+// the element count or throws Error naming `op` and the shape. Every path that makes a shape
+// from user input or a file (creation, views, readers) goes through it.
+int64_t checked_numel(const Shape& shape, const char* op);
+// a * b and a + b, or Error naming `op` and `what` when the result leaves int64.
+int64_t checked_mul(int64_t a, int64_t b, const char* op, const char* what);
+int64_t checked_add(int64_t a, int64_t b, const char* op, const char* what);
+// Bytes of `elements` items of `itemsize` bytes, or Error when above kMaxTensorBytes (which
+// leaves every allocator room to round a request up without wrapping).
+inline constexpr std::size_t kMaxTensorBytes = std::size_t{1} << 60;
+std::size_t checked_nbytes(int64_t elements, std::size_t itemsize, const char* op);
 Shape contiguous_strides(const Shape& shape);
 // Maps a possibly negative dim into [0, ndim); throws Error naming `op` when out of range.
 // A 0-dim tensor accepts dims 0 and -1, as in PyTorch.

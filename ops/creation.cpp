@@ -19,17 +19,17 @@ Tensor finish(Tensor t, const TensorOptions& o) {
 Tensor empty_strided(const Shape& shape, const Shape& strides, TensorOptions options) {
   MG_CHECK(shape.size() == strides.size(), "empty_strided", "shape ", shape, " and strides ",
            strides, " differ in length");
-  int64_t extent = 1;  // elements spanned: 1 + sum((size-1)*stride)
-  for (size_t i = 0; i < shape.size(); ++i) {
-    MG_CHECK(shape[i] >= 0, "empty", "negative size in shape ", shape);
-    if (shape[i] == 0) extent = 0;
+  const bool empty = checked_numel(shape, "empty") == 0;
+  int64_t extent = empty ? 0 : 1;  // elements spanned: 1 + sum((size-1)*stride)
+  for (size_t i = 0; i < shape.size() && !empty; ++i) {
+    MG_CHECK(strides[i] >= 0, "empty_strided", "negative stride in strides ", strides);
+    extent = checked_add(extent, checked_mul(shape[i] - 1, strides[i], "empty_strided", "extent"),
+                         "empty_strided", "extent");
   }
-  if (extent != 0)
-    for (size_t i = 0; i < shape.size(); ++i) extent += (shape[i] - 1) * strides[i];
   const DType dtype = options.dtype_or(default_dtype());
   auto impl = std::make_shared<TensorImpl>();
-  impl->storage = std::make_shared<Storage>(static_cast<std::size_t>(extent) * dtype_size(dtype),
-                                            options.device_);
+  impl->storage = std::make_shared<Storage>(
+      checked_nbytes(extent, dtype_size(dtype), "empty"), options.device_);
   impl->sizes = shape;
   impl->strides = strides;
   impl->dtype = dtype;

@@ -5,6 +5,7 @@
 #include <new>
 
 #include "core/error.h"
+#include "core/shape.h"
 
 namespace mixgrad::cpu {
 
@@ -27,6 +28,9 @@ std::size_t CachingAllocator::size_class(std::size_t nbytes) {
 }
 
 void* CachingAllocator::allocate(std::size_t nbytes) {
+  // size_class rounds up by at most a quarter: refuse what it could not round without wrapping.
+  MG_CHECK(nbytes <= kMaxTensorBytes, "allocate", "cannot allocate ", nbytes,
+           " bytes (more than the largest tensor, ", kMaxTensorBytes, " bytes)");
   const std::size_t size = size_class(nbytes);
   {
     std::lock_guard<std::mutex> lock(mutex_);

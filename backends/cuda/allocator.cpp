@@ -6,6 +6,7 @@
 #include "backends/cpu/caching_allocator.h"
 #include "backends/cuda/runtime.h"
 #include "core/error.h"
+#include "core/shape.h"
 
 namespace mixgrad::cuda {
 
@@ -30,6 +31,8 @@ std::string mib(std::size_t bytes) {
 }  // namespace
 
 void* DeviceCachingAllocator::allocate(std::size_t nbytes) {
+  MG_CHECK(nbytes <= kMaxTensorBytes, "allocate", "cannot allocate ", nbytes,
+           " bytes (more than the largest tensor, ", kMaxTensorBytes, " bytes)");
   const std::size_t size = block_size(nbytes);
   const cudaStream_t stream = native_stream(current_stream(device_));
   std::lock_guard<std::mutex> lock(mutex_);
