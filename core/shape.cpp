@@ -36,6 +36,19 @@ int64_t checked_numel(const Shape& shape, const char* op) {
   return empty ? 0 : span;
 }
 
+int64_t layout_extent(const Shape& shape, const Shape& strides, const char* op) {
+  MG_CHECK(shape.size() == strides.size(), op, "shape ", shape, " and strides ", strides,
+           " differ in length");
+  if (checked_numel(shape, op) == 0) return 0;
+  int64_t extent = 1;
+  for (size_t i = 0; i < shape.size(); ++i) {
+    MG_CHECK(strides[i] >= 0, op, "negative stride in strides ", strides);
+    extent = checked_add(extent, checked_mul(shape[i] - 1, strides[i], op, "the extent"), op,
+                         "the extent");
+  }
+  return extent;
+}
+
 std::size_t checked_nbytes(int64_t elements, std::size_t itemsize, const char* op) {
   MG_CHECK(elements >= 0, op, "negative element count ", elements);
   const auto n = static_cast<std::size_t>(elements);
@@ -132,22 +145,25 @@ std::vector<int64_t> view_strides(const Shape& shape, const Shape& strides, cons
 
 Shape infer_size(const Shape& shape, int64_t numel, const char* op) {
   Shape out = shape;
-  int64_t known = 1, infer = -1;
+  int64_t known = 1, infer = -1;  // known: product of the given sizes, zeros counted as 1
+  bool zero = false;
   for (size_t i = 0; i < shape.size(); ++i) {
     if (shape[i] == -1) {
       MG_CHECK(infer < 0, op, "only one dimension can be -1 in shape ", shape);
       infer = static_cast<int64_t>(i);
     } else {
       MG_CHECK(shape[i] >= 0, op, "invalid size ", shape[i], " in shape ", shape);
-      known *= shape[i];
+      known = checked_mul(known, std::max<int64_t>(shape[i], 1), op, "the shape's element count");
+      zero |= shape[i] == 0;
     }
   }
   if (infer >= 0) {
-    MG_CHECK(known != 0 && numel % known == 0, op, "shape ", shape,
-             " is invalid for input of size ", numel);
+    MG_CHECK(!zero && numel % known == 0, op, "shape ", shape, " is invalid for input of size ",
+             numel);
     out[infer] = numel / known;
   } else {
-    MG_CHECK(known == numel, op, "shape ", shape, " is invalid for input of size ", numel);
+    MG_CHECK((zero ? 0 : known) == numel, op, "shape ", shape, " is invalid for input of size ",
+             numel);
   }
   return out;
 }

@@ -20,6 +20,9 @@ int64_t checked_mul(int64_t a, int64_t b, const char* op, const char* what);
 int64_t checked_add(int64_t a, int64_t b, const char* op, const char* what);
 // Bytes of `elements` items of `itemsize` bytes, or Error when above kMaxTensorBytes (which
 // leaves every allocator room to round a request up without wrapping).
+// Elements a (shape, strides) layout spans from its first element: 1 + sum((size - 1) * stride),
+// 0 when empty; checked like checked_numel, and strides must be >= 0.
+int64_t layout_extent(const Shape& shape, const Shape& strides, const char* op);
 inline constexpr std::size_t kMaxTensorBytes = std::size_t{1} << 60;
 std::size_t checked_nbytes(int64_t elements, std::size_t itemsize, const char* op);
 Shape contiguous_strides(const Shape& shape);

@@ -128,7 +128,7 @@ class Epoch {
   Example make_batch(int64_t k) const {
     NoGradGuard no_grad;
     const int64_t begin = k * batch_size_;
-    const int64_t end = std::min<int64_t>(begin + batch_size_, static_cast<int64_t>(order_.size()));
+    const int64_t end = begin + std::min(batch_size_, static_cast<int64_t>(order_.size()) - begin);
     return dataset_->get_batch(std::vector<int64_t>(order_.begin() + begin, order_.begin() + end));
   }
 
@@ -198,9 +198,9 @@ DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset, DataLoaderOptions
   MG_CHECK(!options_.drop_last || dataset_size_ >= options_.batch_size, op, "drop_last with ",
            dataset_size_, " examples and batch_size ", options_.batch_size,
            " would yield no batches");
-  num_batches_ = options_.drop_last
-                     ? dataset_size_ / options_.batch_size
-                     : (dataset_size_ + options_.batch_size - 1) / options_.batch_size;
+  // Not (size + batch - 1) / batch: that overflows for a batch_size near INT64_MAX.
+  num_batches_ = dataset_size_ / options_.batch_size +
+                 (!options_.drop_last && dataset_size_ % options_.batch_size != 0 ? 1 : 0);
 }
 
 void DataLoader::set_epoch(int64_t epoch) {

@@ -86,15 +86,15 @@ int64_t plan_dim(const char* op, const char* dim_name, int64_t size, int64_t ker
                  int64_t dilation, std::optional<int64_t> padding, int64_t& pad_before) {
   MG_CHECK(stride > 0, op, "stride must be positive, got ", stride, " (", dim_name, ")");
   MG_CHECK(dilation > 0, op, "dilation must be positive, got ", dilation, " (", dim_name, ")");
-  const int64_t span = dilation * (kernel - 1) + 1;
+  const int64_t span = checked_mul(dilation, kernel - 1, op, "the kernel's span") + 1;
   // Same: total padding span - 1, the odd element after the input (as PyTorch).
-  const int64_t pad_total = padding ? 2 * *padding : span - 1;
+  const int64_t pad_total = padding ? checked_mul(2, *padding, op, "the padding") : span - 1;
   pad_before = padding ? *padding : pad_total / 2;
   MG_CHECK(pad_before >= 0, op, "padding must be non-negative, got ", pad_before, " (", dim_name,
            ")");
-  MG_CHECK(size + pad_total >= span, op, "kernel of size ", kernel, " with dilation ", dilation,
-           " spans ", span, " but the padded input has size ", size + pad_total, " (", dim_name,
-           ")");
+  MG_CHECK(checked_add(size, pad_total, op, "the padded size") >= span, op, "kernel of size ",
+           kernel, " with dilation ", dilation, " spans ", span, " but the padded input has size ",
+           size + pad_total, " (", dim_name, ")");
   return (size + pad_total - span) / stride + 1;
 }
 

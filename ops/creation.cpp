@@ -17,19 +17,11 @@ Tensor finish(Tensor t, const TensorOptions& o) {
 }  // namespace
 
 Tensor empty_strided(const Shape& shape, const Shape& strides, TensorOptions options) {
-  MG_CHECK(shape.size() == strides.size(), "empty_strided", "shape ", shape, " and strides ",
-           strides, " differ in length");
-  const bool empty = checked_numel(shape, "empty") == 0;
-  int64_t extent = empty ? 0 : 1;  // elements spanned: 1 + sum((size-1)*stride)
-  for (size_t i = 0; i < shape.size() && !empty; ++i) {
-    MG_CHECK(strides[i] >= 0, "empty_strided", "negative stride in strides ", strides);
-    extent = checked_add(extent, checked_mul(shape[i] - 1, strides[i], "empty_strided", "extent"),
-                         "empty_strided", "extent");
-  }
+  const int64_t extent = layout_extent(shape, strides, "empty_strided");
   const DType dtype = options.dtype_or(default_dtype());
   auto impl = std::make_shared<TensorImpl>();
-  impl->storage = std::make_shared<Storage>(
-      checked_nbytes(extent, dtype_size(dtype), "empty"), options.device_);
+  impl->storage = std::make_shared<Storage>(checked_nbytes(extent, dtype_size(dtype), "empty"),
+                                            options.device_);
   impl->sizes = shape;
   impl->strides = strides;
   impl->dtype = dtype;
@@ -95,7 +87,12 @@ Tensor arange(Scalar start, Scalar end, Scalar step, TensorOptions options) {
            " and lower bound ", s, " inconsistent with step sign ", st);
   const bool integral = !start.is_floating() && !end.is_floating() && !step.is_floating();
   const DType dtype = options.dtype_or(integral ? DType::Int64 : default_dtype());
-  const auto n = static_cast<int64_t>(std::ceil((e - s) / st));
+  MG_CHECK(std::isfinite(s) && std::isfinite(e), "arange", "unsupported range: ", s, " -> ", e);
+  const double count = std::ceil((e - s) / st);
+  // 2^63 is the first double beyond int64 (converting it would be undefined behaviour).
+  MG_CHECK(count < 0x1p63, "arange", "the range ", s, " -> ", e, " in steps of ", st, " has ",
+           count, " elements, more than int64 can count");
+  const auto n = static_cast<int64_t>(count);
   TensorOptions o = options;
   o.dtype_ = dtype;
   o.requires_grad_ = false;
@@ -189,8 +186,9 @@ Tensor randperm(int64_t n, TensorOptions options, Generator* gen) {
 template <class T>
 Tensor tensor(const std::vector<T>& data, std::optional<Shape> shape, TensorOptions options) {
   Shape s = shape.value_or(Shape{static_cast<int64_t>(data.size())});
-  MG_CHECK(numel_of(s) == static_cast<int64_t>(data.size()), "tensor", "shape ", s, " needs ",
-           numel_of(s), " values but ", data.size(), " were given");
+  const int64_t n = checked_numel(s, "tensor");
+  MG_CHECK(n == static_cast<int64_t>(data.size()), "tensor", "shape ", s, " needs ", n,
+           " values but ", data.size(), " were given");
   Tensor host = empty(s, TensorOptions(dtype_of_v<T>));
   if constexpr (std::is_same_v<T, bool>) {
     bool* p = host.data_ptr<bool>();
@@ -213,13 +211,10 @@ template Tensor tensor<bool>(const std::vector<bool>&, std::optional<Shape>, Ten
 Tensor from_blob(void* data, const Shape& shape, DType dtype, std::function<void(void*)> deleter,
                  std::optional<Shape> strides, Device device) {
   Shape st = strides.value_or(contiguous_strides(shape));
-  MG_CHECK(st.size() == shape.size(), "from_blob", "shape ", shape, " and strides ", st,
-           " differ in length");
-  int64_t extent = numel_of(shape) == 0 ? 0 : 1;
-  for (size_t i = 0; i < shape.size() && extent; ++i) extent += (shape[i] - 1) * st[i];
+  const int64_t extent = layout_extent(shape, st, "from_blob");
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = std::make_shared<Storage>(
-      data, static_cast<std::size_t>(extent) * dtype_size(dtype), device, std::move(deleter));
+      data, checked_nbytes(extent, dtype_size(dtype), "from_blob"), device, std::move(deleter));
   impl->sizes = shape;
   impl->strides = st;
   impl->dtype = dtype;

@@ -154,7 +154,7 @@ Tensor repeat(const Tensor& x, const Shape& repeats) {
     const int64_t s = i < lead ? 1 : x.size(i - lead);
     interleaved.insert(interleaved.end(), {1, s});
     tiled.insert(tiled.end(), {repeats[i], s});
-    out_shape.push_back(repeats[i] * s);
+    out_shape.push_back(checked_mul(repeats[i], s, "repeat", "a repeated size"));
   }
   Tensor out = empty(out_shape, options_of(x));
   {

@@ -135,9 +135,12 @@ int64_t expert_capacity(int64_t tokens, int64_t num_experts, double capacity_fac
   MG_CHECK(tokens >= 0, op, "tokens must be non-negative, got ", tokens);
   MG_CHECK(num_experts >= 1, op, "num_experts must be at least 1, got ", num_experts);
   MG_CHECK(min_capacity >= 0, op, "min_capacity must be non-negative, got ", min_capacity);
-  const auto share = static_cast<int64_t>(
-      std::floor(static_cast<double>(tokens) * capacity_factor / static_cast<double>(num_experts)));
-  return std::max(std::min(tokens, share), min_capacity);
+  // Capped at `tokens` while still a double: a huge factor must not overflow the conversion.
+  const double share =
+      std::floor(static_cast<double>(tokens) * capacity_factor / static_cast<double>(num_experts));
+  const int64_t capacity =
+      share >= static_cast<double>(tokens) ? tokens : static_cast<int64_t>(share);
+  return std::max(capacity, min_capacity);
 }
 
 Tensor normal_cdf(const Tensor& x) {

@@ -41,9 +41,12 @@ int64_t floor_div(int64_t a, int64_t b) {
 }
 
 // PyTorch's pooling output size for one dim.
-int64_t pooled_size(int64_t in, const PoolAxis& a, bool ceil_mode) {
-  const int64_t span = a.dilation * (a.kernel - 1) + 1;
-  int64_t out = floor_div(in + 2 * a.padding - span + (ceil_mode ? a.stride - 1 : 0), a.stride) + 1;
+// Checked: huge kernel, dilation or stride values must not overflow into a plausible size.
+int64_t pooled_size(const char* op, int64_t in, const PoolAxis& a, bool ceil_mode) {
+  const int64_t span = checked_mul(a.dilation, a.kernel - 1, op, "the window's span") + 1;
+  const int64_t padded = checked_add(in, 2 * a.padding, op, "the padded size");  // p <= k/2
+  const int64_t room = checked_add(padded - span, ceil_mode ? a.stride - 1 : 0, op, "the size");
+  int64_t out = floor_div(room, a.stride) + 1;
   // The last window must start inside the input or the left padding.
   if (ceil_mode && (out - 1) * a.stride >= in + a.padding) --out;
   return out;
@@ -74,8 +77,8 @@ RegularPool regular_pool(const char* op, const Tensor& x, SpatialSize<2> kernel,
   pool.params.h = {kernel[0], stride[0], padding[0], dilation[0], false};
   pool.params.w = {kernel[1], stride[1], padding[1], dilation[1], false};
   const int64_t h = x.size(-2), w = x.size(-1);
-  pool.out_h = pooled_size(h, pool.params.h, ceil_mode);
-  pool.out_w = pooled_size(w, pool.params.w, ceil_mode);
+  pool.out_h = pooled_size(op, h, pool.params.h, ceil_mode);
+  pool.out_w = pooled_size(op, w, pool.params.w, ceil_mode);
   MG_CHECK(pool.out_h > 0 && pool.out_w > 0, op, "input shape ", x.shape(), " with kernel_size ",
            describe_pair(kernel), ", stride ", describe_pair(stride), ", padding ",
            describe_pair(padding), ", dilation ", describe_pair(dilation),

@@ -103,8 +103,9 @@ Tensor narrow(const Tensor& x, int64_t dim, int64_t start, int64_t length) {
   const int64_t d = wrap_dim(dim, x.dim(), "narrow");
   const int64_t size = x.shape()[d];
   if (start < 0) start += size;
-  MG_CHECK(start >= 0 && length >= 0 && start + length <= size, "narrow", "start ", start,
-           " + length ", length, " exceeds dim ", d, " of size ", size, " (shape ", x.shape(), ")");
+  MG_CHECK(start >= 0 && length >= 0 && start <= size && length <= size - start, "narrow", "start ",
+           start, " + length ", length, " exceeds dim ", d, " of size ", size, " (shape ",
+           x.shape(), ")");
   return slice(x, d, start, start + length, 1);
 }
 
@@ -143,6 +144,7 @@ Tensor expand(const Tensor& x, const Shape& shape) {
       continue;
     }
     const int64_t have = x.shape()[i - lead];
+    MG_CHECK(shape[i] >= -1, "expand", "invalid size ", shape[i], " in target shape ", shape);
     const int64_t want = shape[i] == -1 ? have : shape[i];
     MG_CHECK(have == want || have == 1, "expand", "cannot expand shape ", x.shape(), " to ", shape,
              " (dim ", i, ": ", have, " vs ", want, ")");
@@ -150,6 +152,7 @@ Tensor expand(const Tensor& x, const Shape& shape) {
     strides[i] = have == want ? x.strides()[i - lead] : 0;
   }
   if (sizes == x.shape()) return x;
+  checked_numel(sizes, "expand");
   Tensor out = make_view(x, sizes, strides, x.storage_offset());
   record("expand", out, {x}, [](const Tensor& g, InputGrads in) { in[0].add(g); });
   return out;
@@ -229,24 +232,15 @@ Tensor diagonal(const Tensor& x, int64_t offset, int64_t dim1, int64_t dim2) {
 
 Tensor as_strided(const Tensor& x, const Shape& sizes, const Shape& strides,
                   std::optional<int64_t> storage_offset) {
-  MG_CHECK(sizes.size() == strides.size(), "as_strided", "sizes ", sizes, " and strides ", strides,
-           " differ in length");
   MG_CHECK(!should_record({x}), "as_strided",
            "is not differentiable; call it on a detached "
            "tensor or under NoGradGuard");
   const int64_t offset = storage_offset.value_or(x.storage_offset());
-  int64_t last = offset;
-  bool empty = false;
-  for (size_t i = 0; i < sizes.size(); ++i) {
-    MG_CHECK(sizes[i] >= 0 && strides[i] >= 0, "as_strided", "negative size or stride in sizes ",
-             sizes, " strides ", strides);
-    if (sizes[i] == 0) empty = true;
-    last += (sizes[i] - 1) * strides[i];
-  }
-  MG_CHECK(offset >= 0 && (empty || (last + 1) * static_cast<int64_t>(x.element_size()) <=
-                                        static_cast<int64_t>(x.storage()->nbytes())),
+  const int64_t extent = layout_extent(sizes, strides, "as_strided");
+  const auto elements = static_cast<int64_t>(x.storage()->nbytes() / x.element_size());
+  MG_CHECK(offset >= 0 && (extent == 0 || (offset <= elements && extent <= elements - offset)),
            "as_strided", "sizes ", sizes, " strides ", strides, " offset ", offset,
-           " reach outside the storage of ", x.storage()->nbytes() / x.element_size(), " elements");
+           " reach outside the storage of ", elements, " elements");
   return make_view(x, sizes, strides, offset);
 }
 

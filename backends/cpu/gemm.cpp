@@ -168,8 +168,9 @@ void gemm_loop(const Tensor& out, const Tensor& a, const Tensor& b, double alpha
     for (int64_t r = begin; r < end; ++r) {
       const int64_t batch = r / m, i = r % m;
       std::fill(acc.begin(), acc.end(), T(0));
-      const T* a_row = pa + batch * sa[0] + i * sa[1];
-      const T* b_mat = pb + batch * sb[0];
+      // With k == 0 the operands may have no storage: no pointer arithmetic on null.
+      const T* a_row = k == 0 ? pa : pa + batch * sa[0] + i * sa[1];
+      const T* b_mat = k == 0 ? pb : pb + batch * sb[0];
       for (int64_t p = 0; p < k; ++p) {
         const T x = a_row[p * sa[2]];
         const T* b_row = b_mat + p * sb[1];

@@ -47,10 +47,11 @@ void normal(const Tensor& out, uint64_t seed, uint64_t first_block, double mean,
 }
 
 void randint(const Tensor& out, uint64_t seed, uint64_t first_block, int64_t low, int64_t high) {
-  const uint64_t range = static_cast<uint64_t>(high - low);
+  // Unsigned arithmetic: high - low (and low + offset) may leave int64, e.g. the full range.
+  const uint64_t range = static_cast<uint64_t>(high) - static_cast<uint64_t>(low);
   fill_random(out, seed, first_block, [&]<class T>(const std::array<uint32_t, 4>& r) {
     const uint64_t bits = (static_cast<uint64_t>(r[0]) << 32) | r[1];
-    return low + static_cast<int64_t>(bits % range);
+    return static_cast<int64_t>(static_cast<uint64_t>(low) + bits % range);
   });
 }
 

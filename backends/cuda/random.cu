@@ -55,7 +55,7 @@ struct RandintDraw {
   template <class T>
   __device__ int64_t operator()(const Words& r) const {
     const uint64_t bits = (static_cast<uint64_t>(r[0]) << 32) | r[1];
-    return low + static_cast<int64_t>(bits % range);
+    return static_cast<int64_t>(static_cast<uint64_t>(low) + bits % range);
   }
 };
 
@@ -93,7 +93,7 @@ void normal(const Tensor& out, uint64_t seed, uint64_t first_block, double mean,
 }
 
 void randint(const Tensor& out, uint64_t seed, uint64_t first_block, int64_t low, int64_t high) {
-  fill_random(out, seed, first_block, RandintDraw{low, static_cast<uint64_t>(high - low)});
+  fill_random(out, seed, first_block, RandintDraw{low, static_cast<uint64_t>(high) - static_cast<uint64_t>(low)});
 }
 
 }  // namespace mixgrad::cuda
