@@ -80,7 +80,38 @@ Tensor arange(Scalar end, TensorOptions options) {
   return arange(0, end, 1, options);
 }
 
+namespace {
+// Integer bounds beyond 2^53 (which a double cannot hold exactly), computed in int64 on the
+// host: the count is exact and each value is start + i * step in wrapping unsigned arithmetic,
+// exact because every value lies in [start, end).
+Tensor integer_arange(int64_t start, int64_t end, int64_t step, TensorOptions options) {
+  MG_CHECK(step != 0, "arange", "step must be non-zero");
+  MG_CHECK((step > 0 && end >= start) || (step < 0 && end <= start), "arange", "upper bound ", end,
+           " and lower bound ", start, " inconsistent with step sign ", step);
+  const uint64_t span = step > 0 ? static_cast<uint64_t>(end) - static_cast<uint64_t>(start)
+                                 : static_cast<uint64_t>(start) - static_cast<uint64_t>(end);
+  const uint64_t stride = step > 0 ? static_cast<uint64_t>(step) : 0 - static_cast<uint64_t>(step);
+  const uint64_t n = span / stride + (span % stride != 0 ? 1 : 0);
+  MG_CHECK(n <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max()), "arange", "the range ",
+           start, " -> ", end, " in steps of ", step, " has more elements than int64 can count");
+  Tensor host = empty({static_cast<int64_t>(n)}, kInt64);
+  int64_t* p = host.data_ptr<int64_t>();
+  for (uint64_t i = 0; i < n; ++i)
+    p[i] = static_cast<int64_t>(static_cast<uint64_t>(start) + i * static_cast<uint64_t>(step));
+  Tensor t = options.dtype_ && *options.dtype_ != kInt64 ? host.to(*options.dtype_) : host;
+  if (!(options.device_ == t.device())) t = t.to(options.device_);
+  return finish(t, options);
+}
+}  // namespace
+
 Tensor arange(Scalar start, Scalar end, Scalar step, TensorOptions options) {
+  constexpr int64_t kExactInDouble = int64_t{1} << 53;
+  auto exact = [](const Scalar& v) {
+    return v.to_int() >= -kExactInDouble && v.to_int() <= kExactInDouble;
+  };
+  if (!start.is_floating() && !end.is_floating() && !step.is_floating() &&
+      !(exact(start) && exact(end) && exact(step)))
+    return integer_arange(start.to_int(), end.to_int(), step.to_int(), options);
   const double s = start.to_double(), e = end.to_double(), st = step.to_double();
   MG_CHECK(st != 0, "arange", "step must be non-zero");
   MG_CHECK((st > 0 && e >= s) || (st < 0 && e <= s), "arange", "upper bound ", e,

@@ -157,6 +157,12 @@ Tensor repeat(const Tensor& x, const Shape& repeats) {
     out_shape.push_back(checked_mul(repeats[i], s, "repeat", "a repeated size"));
   }
   Tensor out = empty(out_shape, options_of(x));
+  if (out.numel() == 0) {  // nothing to copy; the tiled shape may not even be countable
+    record("repeat", out, {x}, [shape = x.shape()](const Tensor& g, InputGrads in) {
+      in[0].add(zeros(shape, options_of(g)));
+    });
+    return out;
+  }
   {
     NoGradGuard no_grad;
     kernels::copy(out.device(), view(out, tiled), expand(reshape(x, interleaved), tiled));

@@ -61,10 +61,12 @@ Tensor permute(const Tensor& x, const Shape& dims) {
 }
 
 Tensor transpose(const Tensor& x, int64_t dim0, int64_t dim1) {
+  const int64_t d0 = wrap_dim(dim0, x.dim(), "transpose"),
+                d1 = wrap_dim(dim1, x.dim(), "transpose");
   if (x.dim() == 0) return x;
   Shape dims(x.dim());
   for (int64_t i = 0; i < x.dim(); ++i) dims[i] = i;
-  std::swap(dims[wrap_dim(dim0, x.dim(), "transpose")], dims[wrap_dim(dim1, x.dim(), "transpose")]);
+  std::swap(dims[d0], dims[d1]);
   return permute(x, dims);
 }
 
@@ -166,9 +168,8 @@ Tensor squeeze(const Tensor& x) {
 }
 
 Tensor squeeze(const Tensor& x, int64_t dim) {
-  if (x.dim() == 0) return x;
   const int64_t d = wrap_dim(dim, x.dim(), "squeeze");
-  if (x.shape()[d] != 1) return x;
+  if (x.dim() == 0 || x.shape()[d] != 1) return x;
   Shape sizes = x.shape();
   sizes.erase(sizes.begin() + d);
   return reshape(x, sizes);
@@ -182,9 +183,9 @@ Tensor unsqueeze(const Tensor& x, int64_t dim) {
 }
 
 Tensor flatten(const Tensor& x, int64_t start_dim, int64_t end_dim) {
-  if (x.dim() == 0) return reshape(x, {1});
   const int64_t s = wrap_dim(start_dim, x.dim(), "flatten");
   const int64_t e = wrap_dim(end_dim, x.dim(), "flatten");
+  if (x.dim() == 0) return reshape(x, {1});
   MG_CHECK(s <= e, "flatten", "start_dim ", start_dim, " comes after end_dim ", end_dim);
   Shape sizes(x.shape().begin(), x.shape().begin() + s);
   int64_t n = 1;
@@ -195,6 +196,8 @@ Tensor flatten(const Tensor& x, int64_t start_dim, int64_t end_dim) {
 }
 
 Tensor unflatten(const Tensor& x, int64_t dim, const Shape& sizes) {
+  MG_CHECK(x.dim() > 0, "unflatten", "cannot unflatten a 0-dim tensor");
+  MG_CHECK(!sizes.empty(), "unflatten", "sizes must be non-empty");
   const int64_t d = wrap_dim(dim, x.dim(), "unflatten");
   const Shape inner = infer_size(sizes, x.shape()[d], "unflatten");
   Shape out(x.shape().begin(), x.shape().begin() + d);

@@ -103,6 +103,22 @@ TEST(SizeLimits, ArangeRefusesRangesBeyondInt64) {
   EXPECT_THROW(mg::arange(std::numeric_limits<double>::quiet_NaN(), 1.0), mg::Error);
   EXPECT_THROW(mg::arange(0.0, 1.0, std::numeric_limits<double>::quiet_NaN()), mg::Error);
   EXPECT_EQ(mg::arange(0.0, 1.0, 0.25).numel(), 4);
+  // Integer bounds beyond 2^53 are exact (a double would round them, even past int64).
+  EXPECT_EQ(mg::arange(kMax - 2, kMax).to_vector<int64_t>(),
+            (std::vector<int64_t>{kMax - 2, kMax - 1}));
+  EXPECT_EQ(mg::arange(kMin, kMax, int64_t{1} << 62).to_vector<int64_t>(),
+            (std::vector<int64_t>{kMin, -(int64_t{1} << 62), 0, int64_t{1} << 62}));
+  EXPECT_EQ(mg::arange(kMax, kMin, -(kMax / 2 + 1)).numel(), 4);
+  EXPECT_THROW(mg::arange(-kMax, kMin, 3), mg::Error);  // equal as doubles, not as integers
+  EXPECT_THROW(mg::arange(kMin, kMax, 1), mg::Error);   // 2^64 - 1 elements
+}
+
+TEST(SizeLimits, RepeatIntoAnEmptyResultNeedsNoCountableTiling) {
+  Tensor x = mg::zeros({2, 1, 0, 1}).requires_grad_(true);
+  Tensor y = mg::repeat(x, {3, 1, kMax, 2});
+  EXPECT_EQ(y.shape(), (mg::Shape{6, 1, 0, 2}));
+  y.sum().backward();
+  EXPECT_EQ(x.grad().shape(), x.shape());
 }
 
 TEST(SizeLimits, ClipGradNormOfNanGradientsReturnsNan) {
