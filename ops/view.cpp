@@ -212,8 +212,12 @@ Tensor diagonal(const Tensor& x, int64_t offset, int64_t dim1, int64_t dim2) {
   const int64_t d2 = wrap_dim(dim2, x.dim(), "diagonal");
   MG_CHECK(d1 != d2, "diagonal", "dim1 and dim2 are the same dim ", d1, " (shape ", x.shape(), ")");
   // The diagonal starts at (0, offset) above the main one and at (-offset, 0) below it.
-  const int64_t row0 = offset < 0 ? -offset : 0, col0 = offset > 0 ? offset : 0;
-  const int64_t len = std::max<int64_t>(0, std::min(x.shape()[d1] - row0, x.shape()[d2] - col0));
+  // Written so that no offset (INT64_MIN included) overflows: size + offset and size - offset
+  // stay in range for sizes >= 0, and row0/col0 are only formed once the diagonal is non-empty.
+  const int64_t rows = x.shape()[d1], cols = x.shape()[d2];
+  const int64_t len = std::max<int64_t>(
+      0, offset >= 0 ? std::min(rows, cols - offset) : std::min(rows + offset, cols));
+  const int64_t row0 = len > 0 && offset < 0 ? -offset : 0, col0 = offset > 0 ? offset : 0;
   const int64_t start = len == 0
                             ? x.storage_offset()
                             : x.storage_offset() + row0 * x.strides()[d1] + col0 * x.strides()[d2];
