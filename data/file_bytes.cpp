@@ -3,12 +3,9 @@
 #include <zlib.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <climits>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
-#include <system_error>
+
+#include "ops/creation.h"
 
 namespace mixgrad::data::internal {
 
@@ -80,34 +77,36 @@ std::vector<unsigned char> gunzip(const char* op, const std::string& path,
 
 }  // namespace
 
-std::size_t file_size_of(const char* op, const std::string& path) {
-  std::error_code ec;
-  const auto status = std::filesystem::status(path, ec);
-  if (ec && ec != std::errc::no_such_file_or_directory)
-    fail(op, path, "cannot open: ", ec.message());
-  if (!std::filesystem::exists(status)) fail(op, path, "cannot open: no such file");
-  if (!std::filesystem::is_regular_file(status)) fail(op, path, "cannot read: not a regular file");
-  const auto size = std::filesystem::file_size(path, ec);
-  if (ec) fail(op, path, "cannot read its size: ", ec.message());
-  return static_cast<std::size_t>(size);
+void rethrow_naming_file(const char* op, const std::string& path, const Error& error) {
+  std::string detail = error.what();
+  const std::string same_op = std::string(op) + ": ";
+  if (error.op() == op && detail.starts_with(same_op)) detail.erase(0, same_op.size());
+  fail(op, path, detail);
+}
+
+Tensor empty_for_file(const char* op, const std::string& path, const Shape& shape, DType dtype) {
+  try {
+    checked_numel(shape, op);
+    return empty(shape, dtype);
+  } catch (const Error& error) {
+    rethrow_naming_file(op, path, error);
+  }
+}
+
+io::InputFile open_file(const char* op, const std::string& path) {
+  return io::InputFile(path, op, "'" + path + "'");
 }
 
 std::vector<unsigned char> read_file(const char* op, const std::string& path) {
-  const std::size_t size = file_size_of(op, path);
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail(op, path, "cannot open: ", std::string(std::strerror(errno)));
-  std::vector<unsigned char> bytes(size);
-  in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size));
-  if (static_cast<std::size_t>(in.gcount()) != size)
-    fail(op, path, "read ", in.gcount(), " of ", size,
-         " bytes (the file changed or is unreadable)");
-  return bytes;
+  return open_file(op, path).read_all<std::vector<unsigned char>>();
 }
 
 FileContents read_file_gunzipped(const char* op, const std::string& path) {
   std::vector<unsigned char> bytes = read_file(op, path);
   if (bytes.size() >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b)
-    return {gunzip(op, path, bytes), true};
+    return {
+        io::out_of_memory_as_error(op, "'" + path + "'", [&] { return gunzip(op, path, bytes); }),
+        true};
   return {std::move(bytes), false};
 }
 

@@ -6,6 +6,8 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/tensor.h"
+#include "io/file_io.h"
 
 namespace mixgrad::data::internal {
 
@@ -15,10 +17,22 @@ template <class... Parts>
   throw Error(op, "'" + path + "': " + ::mixgrad::detail::concat(parts...));
 }
 
-// The size of a regular file in bytes; throws Error naming `op` when it is missing or not a file.
-std::size_t file_size_of(const char* op, const std::string& path);
+// Throws `error` again as Error(op, "'path': " + its detail), so that an error from a helper that
+// knows nothing of files (shape checks, the allocator) still names the file it is about.
+[[noreturn]] void rethrow_naming_file(const char* op, const std::string& path, const Error& error);
 
-// The whole file, read in one go.
+// A tensor of `shape` for a file's data, uninitialised. The shape is checked first
+// (checked_numel: no negative size, an element count within int64); a bad shape or a failed
+// allocation throws Error naming the file. Callers check that the file holds the bytes the
+// shape needs before calling this.
+Tensor empty_for_file(const char* op, const std::string& path, const Shape& shape, DType dtype);
+
+// The file at `path`, open for reading, with errors in the readers' format. Refuses anything but
+// a regular file (a FIFO, /dev/zero, a directory) with an Error instead of blocking or reading
+// an endless stream.
+io::InputFile open_file(const char* op, const std::string& path);
+
+// The whole regular file, read in one go.
 std::vector<unsigned char> read_file(const char* op, const std::string& path);
 
 struct FileContents {

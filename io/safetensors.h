@@ -30,7 +30,10 @@ void save_safetensors(const std::string& path, const NamedTensors& tensors,
 
 // Reads and validates a whole file (header, dtypes, shapes, offsets tiling the data exactly,
 // boolean bytes 0 or 1). Throws Error naming the file and the problem (tensor, expected vs
-// found) for any malformed, truncated or unsupported input.
+// found) for any malformed, truncated or unsupported input, for anything but a regular file (a
+// FIFO, a device, a directory: refused without reading) and when memory runs out. The header is
+// checked against the file's size before any tensor is allocated, and tensors are read straight
+// into their storage.
 SafetensorsFile load_safetensors(const std::string& path);
 
 // Loads a file into existing tensors in place (e.g. a model's parameters), returning the file's

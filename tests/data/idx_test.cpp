@@ -143,7 +143,8 @@ TEST(ReadIdx, MalformedHeaders) {
   expect_idx_error(dir, {0, 0, 0x08, 3, 0, 0, 0, 2, 0, 0},
                    "truncated header: 3 dimensions need a 16-byte header, but the data ends at "
                    "byte offset 10");
-  EXPECT_MG_ERROR(mg::data::read_idx(dir.path("missing.idx")), "cannot open: no such file");
+  EXPECT_MG_ERROR(mg::data::read_idx(dir.path("missing.idx")),
+                  "cannot open file: No such file or directory");
 }
 
 TEST(ReadIdx, DataLengthMustMatchTheSizes) {

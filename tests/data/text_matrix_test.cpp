@@ -87,7 +87,8 @@ TEST(ReadTextMatrix, EmptyOrBlankFile) {
                   "no values: the file is empty");
   EXPECT_MG_ERROR(read_text_matrix(dir.write_text("blank.txt", " \r\n\t\n\n")),
                   "no values: the file is empty or blank");
-  EXPECT_MG_ERROR(read_text_matrix(dir.path("missing.txt")), "cannot open: no such file");
+  EXPECT_MG_ERROR(read_text_matrix(dir.path("missing.txt")),
+                  "cannot open file: No such file or directory");
 }
 
 // A file large enough to be split between threads: rows keep their order and line numbers in
