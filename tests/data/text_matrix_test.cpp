@@ -33,6 +33,20 @@ TEST(ReadTextMatrix, Float64KeepsFullPrecision) {
   EXPECT_MG_ERROR(read_text_matrix(path, mg::kInt32), "dtype must be float32 or float64");
 }
 
+// \n, \r\n and a lone \r (classic Mac OS) each end a line; "\r\n" is one line end, not two.
+TEST(ReadTextMatrix, LoneCarriageReturnEndsALine) {
+  TempDir dir;
+  expect_values(read_text_matrix(dir.write_text("mac.txt", "1 2\r3 4\r")), {2, 2}, {1, 2, 3, 4});
+  expect_values(read_text_matrix(dir.write_text("mixed.txt", "1 2\r\n3 4\r5 6\n7 8\r\r\n")), {4, 2},
+                {1, 2, 3, 4, 5, 6, 7, 8});
+  EXPECT_MG_ERROR(read_text_matrix(dir.write_text("gap.txt", "1 2\r\r3 4\r")),
+                  "line 2: blank line inside the matrix");
+  EXPECT_MG_ERROR(read_text_matrix(dir.write_text("short.txt", "1 2\r\n3 4\r5\r")),
+                  "line 3: found 1 values, expected 2");
+  EXPECT_MG_ERROR(read_text_matrix(dir.write_text("token.txt", "1 2\r3 x\r")),
+                  "line 2:3: 'x' is not a number");
+}
+
 TEST(ReadTextMatrix, RaggedRowsNameTheLine) {
   TempDir dir;
   EXPECT_MG_ERROR(read_text_matrix(dir.write_text("short.txt", "1 2 3\n4 5 6\n7 8\n")),
@@ -92,7 +106,7 @@ TEST(ReadTextMatrix, EmptyOrBlankFile) {
 }
 
 // A file large enough to be split between threads: rows keep their order and line numbers in
-// errors count across the pieces.
+// errors count across the pieces, whichever line ends the pieces start after.
 TEST(ReadTextMatrix, LargeFileParsedInPiecesKeepsRowsAndLineNumbers) {
   TempDir dir;
   const mg::testing::ScopedNumThreads three_threads(3);
@@ -100,7 +114,7 @@ TEST(ReadTextMatrix, LargeFileParsedInPiecesKeepsRowsAndLineNumbers) {
   std::string text;
   for (int64_t r = 0; r < kRows; ++r) {
     for (int64_t c = 0; c < kCols; ++c) text += std::to_string(r * kCols + c) + ".25 ";
-    text += r % 2 ? "\r\n" : "\n";
+    text += r % 3 == 0 ? "\n" : r % 3 == 1 ? "\r\n" : "\r";  // every kind of line end
   }
   ASSERT_GT(text.size(), std::size_t{3} << 20);  // >= 3 pieces of 1 MiB
   const mg::Tensor m = read_text_matrix(dir.write_text("big.txt", text));
