@@ -137,6 +137,19 @@ std::optional<std::string> parse_chunk(const Chunk& chunk, int64_t cols, T* out)
   return std::nullopt;
 }
 
+// The message for the first line of [begin, end) that does not hold `cols` values.
+std::string first_wrong_line(const char* begin, const char* end, int64_t cols) {
+  int64_t line = 1;
+  for (const char* p = begin;; ++line) {
+    const char* line_end = find_line_end(p, end);
+    const int64_t found = count_tokens(p, line_end);
+    if (found != cols) return wrong_count(line, found, cols);
+    if (line_end == end) break;
+    p = after_line_end(line_end, end);
+  }
+  return "the file is too short for its lines of " + std::to_string(cols) + " values";
+}
+
 struct Lines {
   std::vector<Chunk> chunks;
   int64_t count = 0;
@@ -192,8 +205,15 @@ Tensor read_text_matrix(const std::string& path, DType dtype) {
       1, std::min<int64_t>(get_num_threads(),
                            static_cast<int64_t>(bytes.size() / kMinBytesPerThread)));
   const Lines lines = split_lines(begin, end, threads);
+  // Each row takes at least 2 * cols bytes (values of one character or more, a blank or line end
+  // after each but the last value of the file), so a file too short for all its lines to be full
+  // rows is refused before the matrix is allocated: the allocation stays below 4x the file size
+  // (a first line of 100,000 values followed by 200,000 short lines asked for 80 GB).
+  const auto text_bytes = static_cast<uint64_t>(end - begin);
+  if (static_cast<uint64_t>(lines.count) > (text_bytes + 1) / (2 * static_cast<uint64_t>(cols)))
+    internal::fail(kOp, path, first_wrong_line(begin, end, cols));
   const std::vector<Chunk>& chunks = lines.chunks;
-  Tensor out = empty({lines.count, cols}, dtype);
+  Tensor out = internal::empty_for_file(kOp, path, {lines.count, cols}, dtype);
   std::vector<std::optional<std::string>> errors(chunks.size());
   dispatch_floating(dtype, kOp, [&]<class T>() {
     T* data = out.data_ptr<T>();

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "common/test_util.h"
+#include "core/allocator.h"
 #include "temp_dir.h"
 
 namespace mg = mixgrad;
@@ -45,6 +46,24 @@ TEST(ReadTextMatrix, LoneCarriageReturnEndsALine) {
                   "line 3: found 1 values, expected 2");
   EXPECT_MG_ERROR(read_text_matrix(dir.write_text("token.txt", "1 2\r3 x\r")),
                   "line 2:3: 'x' is not a number");
+}
+
+// A long first line must not make the reader allocate rows x cols before it has seen that the
+// other lines are short: the allocation is bounded by the file's size.
+TEST(ReadTextMatrix, MemoryIsBoundedByTheFileSize) {
+  TempDir dir;
+  std::string text;
+  for (int c = 0; c < 100'000; ++c) text += "1 ";
+  text += "\n";
+  for (int r = 0; r < 200'000; ++r) text += "1\n";  // 600 KB that would claim 80 GB as float32
+  const std::string path = dir.write_text("wide.txt", text);
+  mg::reset_peak_memory_stats(mg::kCPU);
+  const std::size_t allocated_before = mg::memory_stats(mg::kCPU).allocated;
+  EXPECT_MG_ERROR(read_text_matrix(path), "line 2: found 1 values, expected 100000 values");
+  EXPECT_LT(mg::memory_stats(mg::kCPU).peak_allocated - allocated_before, text.size());
+  // The tightest files (one-character values, single separators) still fit the bound.
+  expect_values(read_text_matrix(dir.write_text("tight.txt", "1 2\n3 4")), {2, 2}, {1, 2, 3, 4});
+  expect_values(read_text_matrix(dir.write_text("column.txt", "1\r2\r3")), {3, 1}, {1, 2, 3});
 }
 
 TEST(ReadTextMatrix, RaggedRowsNameTheLine) {
