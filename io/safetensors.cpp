@@ -62,6 +62,16 @@ void check_bool_bytes(const unsigned char* data, const TensorEntry& entry, const
   }
 }
 
+// The tensor an entry's data is read into; failing to allocate it (out of memory) is an Error
+// naming the file and the tensor.
+Tensor allocate(const TensorEntry& entry, const ErrorContext& at) {
+  try {
+    return empty(entry.shape, entry.dtype);
+  } catch (const Error& e) {
+    at.fail("tensor '", entry.name, "': ", e.what());
+  }
+}
+
 // Reads the header first and checks it against the file's size, then each tensor straight into
 // its own storage: nothing is allocated before the header has proved that the file holds it,
 // and the file's bytes are never held twice.
@@ -87,7 +97,7 @@ SafetensorsFile read_file(const InputFile& in, const ErrorContext& at) {
   file.metadata = std::move(header.metadata);
   file.tensors.reserve(header.entries.size());
   for (const TensorEntry& entry : header.entries) {
-    Tensor tensor = empty(entry.shape, entry.dtype);
+    Tensor tensor = allocate(entry, at);
     if (entry.end > entry.begin) {
       auto* bytes = static_cast<unsigned char*>(tensor.data_ptr());
       in.read_at(data_start + entry.begin, bytes, entry.end - entry.begin);

@@ -46,11 +46,6 @@ std::string describe(const Quoted& quoted) {
   return text;
 }
 
-std::optional<uint64_t> checked_mul(uint64_t a, uint64_t b, uint64_t limit) {
-  if (a != 0 && b > limit / a) return std::nullopt;
-  return a * b;
-}
-
 // A parsed header plus its root keys in file order, which nlohmann's sorted objects forget.
 struct ParsedJson {
   json root;
@@ -174,26 +169,19 @@ Shape decode_shape(const json& value, const std::string& tensor, const ErrorCont
   return shape;
 }
 
-// Bytes the tensor's elements occupy. The product of the non-zero sizes must fit int64 even when
-// some size is 0, since strides are computed from it.
+// Bytes the tensor's elements occupy, by the checked shape arithmetic of core/shape.h: the
+// product of the sizes (zeros counted as 1, since strides are computed from it) within int64,
+// the bytes within what mixgrad allocates.
 uint64_t byte_size(const Shape& shape, DType dtype, const std::string& tensor,
                    const ErrorContext& at) {
-  constexpr auto kMaxElements = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
-  uint64_t product = 1;
-  bool empty = false;
-  for (int64_t size : shape) {
-    if (size == 0) {
-      empty = true;
-      continue;
-    }
-    auto next = checked_mul(product, static_cast<uint64_t>(size), kMaxElements);
-    at.check(next.has_value(), tensor, ": shape ", shape, " has too many elements");
-    product = *next;
+  const char* op = at.op.c_str();
+  try {
+    return checked_nbytes(checked_numel(shape, op), dtype_size(dtype), op);
+  } catch (const Error& e) {
+    std::string_view detail = e.what();
+    if (e.op() == at.op) detail.remove_prefix(std::min(detail.size(), at.op.size() + 2));
+    at.fail(tensor, ": ", detail);
   }
-  if (empty) return 0;
-  auto bytes = checked_mul(product, dtype_size(dtype), std::numeric_limits<uint64_t>::max());
-  at.check(bytes.has_value(), tensor, ": shape ", shape, " is too large in bytes");
-  return *bytes;
 }
 
 TensorEntry decode_entry(const std::string& name, const json& value, uint64_t data_size,

@@ -160,6 +160,10 @@ TEST(ReadIdx, DataLengthMustMatchTheSizes) {
   expect_idx_error(dir, trailing,
                    "trailing data after the last element of shape [2, 3], starting at byte "
                    "offset 24");
+  // The 24-byte file of issue 17: int32 [0, 65536, 65536, 65536, 65536] would be "empty", but its
+  // strides overflow (a later sum over dim 0 then indexed out of bounds).
+  expect_idx_error(dir, {0, 0, 0x08, 5, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0},
+                   "shape [0, 65536, 65536, 65536, 65536] has more elements than int64 can count");
   // Sizes whose product overflows int64 are refused as such, not wrapped around.
   const uint32_t huge = 0xFFFFFFFF;
   expect_idx_error(dir, idx_file<uint8_t>(0x08, {huge, huge, huge}, {1, 2}),
