@@ -1,6 +1,7 @@
 #include "io/file_io.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <utility>
 
@@ -35,6 +37,41 @@ void sync_parent_directory(const std::string& path) {
   if (fd < 0) return;
   ::fsync(fd);
   ::close(fd);
+}
+
+// The pid in `name` when it is exactly "<prefix><pid>-<n>" (decimal digits only), else 0.
+pid_t temporary_owner(std::string_view name, std::string_view prefix) {
+  if (!name.starts_with(prefix)) return 0;
+  name.remove_prefix(prefix.size());
+  const std::size_t dash = name.find('-');
+  if (dash == std::string_view::npos) return 0;
+  const std::string_view pid = name.substr(0, dash), counter = name.substr(dash + 1);
+  auto all_digits = [](std::string_view s, std::size_t max_length) {
+    return !s.empty() && s.size() <= max_length &&
+           std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  if (!all_digits(pid, 9) || !all_digits(counter, 20)) return 0;  // pids stay below 2^22
+  pid_t owner = 0;
+  for (char c : pid) owner = owner * 10 + (c - '0');
+  return owner;
+}
+
+// Removes the temporary files that writers of `path` left when they were killed mid-save:
+// "<path>.tmp-<pid>-<n>" exactly, whose process no longer exists. Best effort, never throws.
+void remove_stale_temporaries(const std::string& path) {
+  namespace fs = std::filesystem;
+  const fs::path target(path);
+  if (target.filename().empty()) return;  // "dir/": no file name to match
+  const std::string prefix = target.filename().string() + ".tmp-";
+  const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    const pid_t owner = temporary_owner(name, prefix);
+    if (owner <= 0 || owner == ::getpid()) continue;  // this process's writers may be running
+    // ESRCH: no such process. EPERM means it exists (another user's), so its file stays.
+    if (::kill(owner, 0) != 0 && errno == ESRCH) ::unlink(it->path().c_str());
+  }
 }
 
 }  // namespace
@@ -127,6 +164,7 @@ std::string read_file_bytes(const std::string& path, const std::string& op) {
 
 AtomicFileWriter::AtomicFileWriter(std::string path, std::string op)
     : path_(std::move(path)), op_(std::move(op)) {
+  remove_stale_temporaries(path_);
   static std::atomic<uint64_t> counter{0};  // distinct names for saves from several threads
   temp_path_ = path_ + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
   fd_ = ::open(temp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);

@@ -82,6 +82,18 @@ std::string read_file_bytes(const std::string& path, const std::string& op);
 // flushes to disk and renames over `path`. Until commit() succeeds the target is untouched, and
 // the temporary file is removed when the writer is destroyed uncommitted (an exception midway).
 // Every failure throws Error(op, ...) naming the file and the system's reason.
+//
+// A process killed mid-save (SIGKILL, power loss) cannot remove its temporary file, so each new
+// writer of `path` first removes the ones of dead writers: names exactly "<path>.tmp-<pid>-<n>"
+// whose pid no longer exists (kill(pid, 0) fails with ESRCH), never this process's own nor those
+// of running processes. What can remain, or go wrong, all outside one host's view of its pids:
+//  - a dead writer's pid reused by another process keeps its file until that process ends;
+//  - a writer killed before its parent reaped it (a zombie) counts as running until reaped;
+//  - pids of writers on another host sharing the filesystem, or in another pid namespace, mean
+//    nothing here: their files stay while the same pid runs here, and a live remote writer's
+//    file is removed when it does not, whereupon that writer's commit() fails with an Error and
+//    its target keeps its old contents (never a partial file).
+// Loading never removes anything (it needs no write permission).
 class AtomicFileWriter {
  public:
   // Creates the temporary file; throws if the directory does not allow it.
