@@ -30,17 +30,21 @@ void to_or_from_little_endian(unsigned char* bytes, std::size_t count) {
 
 Tensor read_float32_binary(const std::string& path, std::optional<int64_t> expected_count) {
   const char* op = "read_float32_binary";
-  std::vector<unsigned char> bytes = internal::read_file(op, path);
-  if (bytes.size() % 4 != 0)
-    internal::fail(op, path, "truncated float32 data: ", bytes.size(),
+  const io::InputFile file = internal::open_file(op, path);
+  const uint64_t size = file.size();
+  if (size % 4 != 0)
+    internal::fail(op, path, "truncated float32 data: ", size,
                    " bytes is not a multiple of 4; the value at ",
-                   internal::byte_offset(bytes.size() - bytes.size() % 4), " is incomplete");
-  const int64_t count = static_cast<int64_t>(bytes.size() / 4);
+                   internal::byte_offset(size - size % 4), " is incomplete");
+  const int64_t count = static_cast<int64_t>(size / 4);
   if (expected_count && *expected_count != count)
     internal::fail(op, path, "holds ", count, " float32 values, expected ", *expected_count);
-  to_or_from_little_endian(bytes.data(), bytes.size() / 4);
-  Tensor out = empty({count}, kFloat32);
-  if (count > 0) std::memcpy(out.data_ptr(), bytes.data(), bytes.size());
+  // The size was checked above, so the tensor holds exactly the file's bytes: read in place.
+  Tensor out = internal::empty_for_file(op, path, {count}, kFloat32);
+  if (count > 0) {
+    file.read_at(0, out.data_ptr(), size);
+    to_or_from_little_endian(static_cast<unsigned char*>(out.data_ptr()), size / 4);
+  }
   return out;
 }
 

@@ -3,9 +3,11 @@
 #include <bit>
 #include <cstdint>
 #include <optional>
+#include <vector>
 
 #include "core/dispatch.h"
 #include "data/file_bytes.h"
+#include "data/file_stream.h"
 #include "ops/creation.h"
 
 namespace mixgrad::data {
@@ -34,7 +36,8 @@ constexpr std::size_t kPrefixBytes = 4;  // magic (2), element type, dimension c
 
 // A parsed, size-checked IDX file whose elements are still raw big-endian bytes.
 struct IdxFile {
-  internal::FileContents contents;
+  std::string path;
+  std::vector<unsigned char> bytes;  // the header, then the elements (decompressed when gzipped)
   const ElementType* type = nullptr;
   Shape shape;
   std::size_t data_offset = 0;
@@ -63,22 +66,15 @@ std::string hex_byte(unsigned value) {
   return std::string("0x") + kDigits[(value >> 4) & 0xF] + kDigits[value & 0xF];
 }
 
-// Bytes of data that `sizes` elements of `element_size` bytes take, or nullopt when that does
-// not fit in 64 bits (a header claiming absurd sizes must not overflow the arithmetic).
-std::optional<uint64_t> data_bytes_for(const Shape& sizes, std::size_t element_size) {
-  for (int64_t s : sizes)
-    if (s == 0) return 0;
-  uint64_t n = element_size;
-  for (int64_t s : sizes)
-    if (__builtin_mul_overflow(n, static_cast<uint64_t>(s), &n)) return std::nullopt;
-  return n;
-}
-
+// Reads the header, then exactly the bytes its sizes need, then checks that nothing follows: a
+// gzip file that inflates to far more than its header says costs no more than the header says.
 IdxFile parse_idx(const char* op, const std::string& path) {
+  internal::FileStream in(op, path);
+  const bool gz = in.gzipped();
   IdxFile f;
-  f.contents = internal::read_file_gunzipped(op, path);
-  const std::vector<unsigned char>& b = f.contents.bytes;
-  const bool gz = f.contents.gzipped;
+  f.path = path;
+  std::vector<unsigned char>& b = f.bytes;
+  in.read(b, kPrefixBytes);
   if (b.size() < kPrefixBytes)
     fail(op, path, "truncated header: ", b.size(), " bytes, but the IDX header needs at least ",
          kPrefixBytes);
@@ -92,22 +88,22 @@ IdxFile parse_idx(const char* op, const std::string& path) {
   const std::size_t ndims = b[3];
   if (ndims == 0) fail(op, path, "0 dimensions declared at ", byte_offset(3, gz));
   f.data_offset = kPrefixBytes + 4 * ndims;
+  in.read(b, f.data_offset - kPrefixBytes);
   if (b.size() < f.data_offset)
     fail(op, path, "truncated header: ", ndims, " dimensions need a ", f.data_offset,
          "-byte header, but the data ends at ", byte_offset(b.size(), gz));
   for (std::size_t d = 0; d < ndims; ++d)
     f.shape.push_back(load_big_endian<uint32_t>(b.data() + kPrefixBytes + 4 * d));
+  const std::size_t expected = internal::checked_data_bytes(op, path, f.shape, f.type->size);
+  in.read(b, expected);
   const std::size_t data_bytes = b.size() - f.data_offset;
-  const std::optional<uint64_t> expected = data_bytes_for(f.shape, f.type->size);
-  if (!expected || *expected > data_bytes)
-    fail(op, path, "truncated data: shape ", f.shape, " of ", f.type->name, " needs ",
-         expected ? std::to_string(*expected) : std::string("more than 2^64"), " bytes from ",
-         byte_offset(f.data_offset, gz), ", but only ", data_bytes, " remain");
-  if (data_bytes > *expected)
-    fail(op, path, "trailing data: ", data_bytes - *expected,
-         " bytes after the last element of shape ", f.shape, ", starting at ",
-         byte_offset(f.data_offset + *expected, gz));
-  f.numel = static_cast<int64_t>(*expected / f.type->size);
+  if (data_bytes < expected)
+    fail(op, path, "truncated data: shape ", f.shape, " of ", f.type->name, " needs ", expected,
+         " bytes from ", byte_offset(f.data_offset, gz), ", but only ", data_bytes, " remain");
+  if (!in.at_end())
+    fail(op, path, "trailing data after the last element of shape ", f.shape, ", starting at ",
+         byte_offset(f.data_offset + expected, gz));
+  f.numel = static_cast<int64_t>(expected / f.type->size);
   return f;
 }
 
@@ -133,8 +129,8 @@ void visit_element_type(const ElementType& type, F&& f) {
 // A tensor of dtype `dtype` holding convert(element) for every element of the file.
 template <class Convert>
 Tensor decode(const char* op, const IdxFile& f, DType dtype, Convert&& convert) {
-  Tensor out = empty(f.shape, dtype);
-  const unsigned char* src = f.contents.bytes.data() + f.data_offset;
+  Tensor out = internal::empty_for_file(op, f.path, f.shape, dtype);
+  const unsigned char* src = f.bytes.data() + f.data_offset;
   dispatch_dtype(dtype, op, [&]<class D>() {
     D* dst = out.data_ptr<D>();
     visit_element_type(*f.type, [&]<class S>() {

@@ -6,7 +6,8 @@
 //
 // Every reader throws mixgrad::Error naming the file and the byte offset for malformed input:
 // bad magic, unknown element type, zero dimensions, truncated header, data shorter than the
-// sizes promise (truncated) or longer (trailing data), or a corrupt gzip stream.
+// sizes promise (truncated) or longer (trailing data), or a corrupt gzip stream; and for
+// anything but a regular file (a FIFO, a device: refused without reading).
 #include <optional>
 #include <string>
 

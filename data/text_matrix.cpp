@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <cstring>
 #include <limits>
 #include <optional>
 #include <string_view>
@@ -25,10 +24,32 @@ constexpr std::size_t kMinBytesPerThread = std::size_t{1} << 20;
 constexpr std::size_t kMaxQuotedToken = 40;
 
 bool is_blank(char c) {
-  return c == ' ' || c == '\t' || c == '\r';
+  return c == ' ' || c == '\t';
+}
+bool is_line_end(char c) {
+  return c == '\n' || c == '\r';
 }
 bool is_space(char c) {
-  return is_blank(c) || c == '\n';
+  return is_blank(c) || is_line_end(c);
+}
+
+// Lines end with \n, \r\n or a lone \r (old Mac files).
+
+// The first line end in [p, end), or end.
+const char* find_line_end(const char* p, const char* end) {
+  while (p < end && !is_line_end(*p)) ++p;
+  return p;
+}
+// The start of the next line, given the line end at `p` ("\r\n" is one line end).
+const char* after_line_end(const char* p, const char* end) {
+  return *p == '\r' && p + 1 < end && p[1] == '\n' ? p + 2 : p + 1;
+}
+// Line ends in [begin, end), which does not split a "\r\n".
+int64_t count_line_ends(const char* begin, const char* end) {
+  int64_t n = 0;
+  for (const char* p = begin; p < end; ++p)
+    n += *p == '\n' || (*p == '\r' && (p + 1 == end || p[1] != '\n'));
+  return n;
 }
 
 // A run of whole lines: text [begin, end) starting at 1-based line `first_line`, whose rows go
@@ -79,14 +100,22 @@ std::optional<std::string> parse_value(std::string_view token, T& out) {
   return std::nullopt;
 }
 
+// The message for line `line` holding `found` values instead of `cols`.
+std::string wrong_count(int64_t line, int64_t found, int64_t cols) {
+  std::string detail = found == 0 ? "blank line inside the matrix (blank lines are allowed only "
+                                    "at the end of the file); expected "
+                                  : "found " + std::to_string(found) + " values, expected ";
+  return "line " + std::to_string(line) + ": " + detail + std::to_string(cols) +
+         " values like line 1";
+}
+
 // Parses every line of `chunk` into rows of `cols` values at out + (first_line - 1) * cols;
 // returns the message for the first malformed line.
 template <class T>
 std::optional<std::string> parse_chunk(const Chunk& chunk, int64_t cols, T* out) {
   int64_t line = chunk.first_line;
   for (const char* p = chunk.begin; p < chunk.end; ++line) {
-    const char* line_end = static_cast<const char*>(std::memchr(p, '\n', chunk.end - p));
-    if (!line_end) line_end = chunk.end;
+    const char* line_end = find_line_end(p, chunk.end);
     const char* const line_begin = p;
     T* row = out + (line - 1) * cols;
     int64_t col = 0;
@@ -101,18 +130,24 @@ std::optional<std::string> parse_chunk(const Chunk& chunk, int64_t cols, T* out)
       ++col;
       p = token_end;
     }
-    if (col != cols || p < line_end) {
-      const int64_t found = col + count_tokens(p, line_end);
-      std::string detail = found == 0
-                               ? "blank line inside the matrix (blank lines are allowed only "
-                                 "at the end of the file); expected "
-                               : "found " + std::to_string(found) + " values, expected ";
-      return "line " + std::to_string(line) + ": " + detail + std::to_string(cols) +
-             " values like line 1";
-    }
-    p = line_end == chunk.end ? chunk.end : line_end + 1;
+    if (col != cols || p < line_end)
+      return wrong_count(line, col + count_tokens(p, line_end), cols);
+    p = line_end == chunk.end ? chunk.end : after_line_end(line_end, chunk.end);
   }
   return std::nullopt;
+}
+
+// The message for the first line of [begin, end) that does not hold `cols` values.
+std::string first_wrong_line(const char* begin, const char* end, int64_t cols) {
+  int64_t line = 1;
+  for (const char* p = begin;; ++line) {
+    const char* line_end = find_line_end(p, end);
+    const int64_t found = count_tokens(p, line_end);
+    if (found != cols) return wrong_count(line, found, cols);
+    if (line_end == end) break;
+    p = after_line_end(line_end, end);
+  }
+  return "the file is too short for its lines of " + std::to_string(cols) + " values";
 }
 
 struct Lines {
@@ -120,7 +155,7 @@ struct Lines {
   int64_t count = 0;
 };
 
-// Splits [begin, end) (which ends without a newline) into up to `parts` runs of whole lines and
+// Splits [begin, end) (which ends without a line end) into up to `parts` runs of whole lines and
 // numbers their first lines.
 Lines split_lines(const char* begin, const char* end, int64_t parts) {
   std::vector<const char*> starts{begin};
@@ -128,23 +163,24 @@ Lines split_lines(const char* begin, const char* end, int64_t parts) {
   for (int64_t k = 1; k < parts; ++k) {
     const char* guess = begin + size * k / parts;
     if (guess <= starts.back()) continue;
-    const char* newline = static_cast<const char*>(std::memchr(guess - 1, '\n', end - guess + 1));
-    if (!newline) break;
-    starts.push_back(newline + 1);
+    // From guess - 1, so that a guess right after a line end starts there.
+    const char* line_end = find_line_end(guess - 1, end);
+    if (line_end == end) break;
+    starts.push_back(after_line_end(line_end, end));
   }
   Lines lines;
   lines.chunks.resize(starts.size());
   for (std::size_t i = 0; i < starts.size(); ++i)
     lines.chunks[i] = {starts[i], i + 1 < starts.size() ? starts[i + 1] : end, 1};
-  // Line numbers need the newline counts of all earlier chunks: counted in parallel.
-  std::vector<int64_t> newlines(starts.size());
+  // Line numbers need the line-end counts of all earlier chunks: counted in parallel.
+  std::vector<int64_t> line_ends(starts.size());
   cpu::parallel_for(static_cast<int64_t>(starts.size()), 1, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i)
-      newlines[i] = std::count(lines.chunks[i].begin, lines.chunks[i].end, '\n');
+      line_ends[i] = count_line_ends(lines.chunks[i].begin, lines.chunks[i].end);
   });
   for (std::size_t i = 1; i < starts.size(); ++i)
-    lines.chunks[i].first_line = lines.chunks[i - 1].first_line + newlines[i - 1];
-  lines.count = lines.chunks.back().first_line + newlines.back();  // the last line has no \n
+    lines.chunks[i].first_line = lines.chunks[i - 1].first_line + line_ends[i - 1];
+  lines.count = lines.chunks.back().first_line + line_ends.back();  // the last line has no end
   return lines;
 }
 
@@ -159,8 +195,7 @@ Tensor read_text_matrix(const std::string& path, DType dtype) {
   const char* end = begin + bytes.size();
   while (end > begin && is_space(end[-1])) --end;
   if (end == begin) internal::fail(kOp, path, "no values: the file is empty or blank");
-  const char* first_line_end = static_cast<const char*>(std::memchr(begin, '\n', end - begin));
-  const int64_t cols = count_tokens(begin, first_line_end ? first_line_end : end);
+  const int64_t cols = count_tokens(begin, find_line_end(begin, end));
   if (cols == 0)
     internal::fail(kOp, path,
                    "line 1: blank line inside the matrix (blank lines are allowed "
@@ -170,8 +205,15 @@ Tensor read_text_matrix(const std::string& path, DType dtype) {
       1, std::min<int64_t>(get_num_threads(),
                            static_cast<int64_t>(bytes.size() / kMinBytesPerThread)));
   const Lines lines = split_lines(begin, end, threads);
+  // Each row takes at least 2 * cols bytes (values of one character or more, a blank or line end
+  // after each but the last value of the file), so a file too short for all its lines to be full
+  // rows is refused before the matrix is allocated: the allocation stays below 4x the file size
+  // (a first line of 100,000 values followed by 200,000 short lines asked for 80 GB).
+  const auto text_bytes = static_cast<uint64_t>(end - begin);
+  if (static_cast<uint64_t>(lines.count) > (text_bytes + 1) / (2 * static_cast<uint64_t>(cols)))
+    internal::fail(kOp, path, first_wrong_line(begin, end, cols));
   const std::vector<Chunk>& chunks = lines.chunks;
-  Tensor out = empty({lines.count, cols}, dtype);
+  Tensor out = internal::empty_for_file(kOp, path, {lines.count, cols}, dtype);
   std::vector<std::optional<std::string>> errors(chunks.size());
   dispatch_floating(dtype, kOp, [&]<class T>() {
     T* data = out.data_ptr<T>();

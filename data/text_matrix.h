@@ -7,10 +7,12 @@
 
 namespace mixgrad::data {
 
-// The matrix in `path` as a [rows, cols] tensor of `dtype` (float32 or float64). Accepts \n or
-// \r\n line endings, any mix of spaces and tabs, and blank lines at the end of the file. Values
-// are parsed as float64 (then rounded once to float32 when asked), so the file is read exactly
-// as NumPy's loadtxt would read it. Large files are parsed by all CPU threads.
+// The matrix in `path` as a [rows, cols] tensor of `dtype` (float32 or float64). Accepts \n, \r\n
+// and lone \r (old Mac) line endings, any mix of spaces and tabs, and blank lines at the end of
+// the file. Values are parsed as float64 (then rounded once to float32 when asked), so the file
+// is read exactly as NumPy's loadtxt would read it. Large files are parsed by all CPU threads.
+// Memory is bounded by the file's size: a file too short to hold all its lines as full rows is
+// refused before the matrix is allocated.
 //
 // Throws mixgrad::Error naming the file and the position for: an empty or blank file; a blank
 // line before the end; a row whose value count differs from the first row's ("line L: found F

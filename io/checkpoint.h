@@ -19,7 +19,8 @@ namespace mixgrad::io {
 // Prefix of optimizer entries (tensor names and metadata keys) in a checkpoint.
 inline constexpr const char* kOptimizerPrefix = "__optimizer__.";
 
-// Saves atomically (see save_safetensors): an interrupted save keeps the previous file.
+// Saves atomically (see save_safetensors): an interrupted save keeps the previous file, and the
+// temporary files of saves killed midway are removed by the next save of `path`.
 // `metadata` keys must not be "format" (always "pt") or start with kOptimizerPrefix.
 void save_checkpoint(const std::string& path, const nn::Module& module,
                      const optim::Optimizer* optimizer = nullptr,

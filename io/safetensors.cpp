@@ -48,51 +48,70 @@ std::vector<TensorEntry> layout(const NamedTensors& tensors, const ErrorContext&
   return entries;
 }
 
-uint64_t read_length(const std::string& bytes) {
+uint64_t decode_length(const unsigned char (&bytes)[kLengthBytes]) {
   uint64_t n = 0;
-  for (std::size_t i = 0; i < kLengthBytes; ++i)
-    n |= static_cast<uint64_t>(static_cast<unsigned char>(bytes[i])) << (8 * i);
+  for (std::size_t i = 0; i < kLengthBytes; ++i) n |= static_cast<uint64_t>(bytes[i]) << (8 * i);
   return n;
 }
 
 // A boolean tensor holding any byte but 0 or 1 would be undefined behaviour to read.
-void check_bool_bytes(const char* data, const TensorEntry& entry, const ErrorContext& at) {
+void check_bool_bytes(const unsigned char* data, const TensorEntry& entry, const ErrorContext& at) {
   for (uint64_t i = 0; i < entry.end - entry.begin; ++i) {
-    const auto byte = static_cast<unsigned char>(data[i]);
-    at.check(byte <= 1, "tensor '", entry.name, "' (BOOL) holds byte value ",
-             static_cast<int>(byte), " at element ", i, "; expected 0 or 1");
+    at.check(data[i] <= 1, "tensor '", entry.name, "' (BOOL) holds byte value ",
+             static_cast<int>(data[i]), " at element ", i, "; expected 0 or 1");
   }
 }
 
-SafetensorsFile parse_file(const std::string& bytes, const ErrorContext& at) {
-  at.check(bytes.size() >= kLengthBytes, "file is ", bytes.size(),
+// The tensor an entry's data is read into; failing to allocate it (out of memory) is an Error
+// naming the file and the tensor.
+Tensor allocate(const TensorEntry& entry, const ErrorContext& at) {
+  try {
+    return empty(entry.shape, entry.dtype);
+  } catch (const Error& e) {
+    at.fail("tensor '", entry.name, "': ", e.what());
+  }
+}
+
+// Reads the header first and checks it against the file's size, then each tensor straight into
+// its own storage: nothing is allocated before the header has proved that the file holds it,
+// and the file's bytes are never held twice.
+SafetensorsFile read_file(const InputFile& in, const ErrorContext& at) {
+  at.check(in.size() >= kLengthBytes, "file is ", in.size(),
            " bytes, too short for the 8-byte header length");
-  const uint64_t header_size = read_length(bytes);
-  const uint64_t after_length = bytes.size() - kLengthBytes;
+  unsigned char length[kLengthBytes];
+  in.read_at(0, length, kLengthBytes);
+  const uint64_t header_size = decode_length(length);
+  const uint64_t after_length = in.size() - kLengthBytes;
   at.check(header_size <= safetensors_format::kMaxHeaderBytes, "header length ", header_size,
-           " exceeds the format's limit of ", safetensors_format::kMaxHeaderBytes, " bytes");
+           " exceeds the format's limit of ", safetensors_format::kMaxHeaderBytes,
+           " bytes (kMaxHeaderBytes)");
   at.check(header_size <= after_length, "header length ", header_size,
            " runs past the end of the file (", after_length,
            " bytes follow the length field; truncated?)");
-  const std::string_view header_text(bytes.data() + kLengthBytes, header_size);
-  const char* data = bytes.data() + kLengthBytes + header_size;
-  auto header = safetensors_format::decode_header(header_text, after_length - header_size, at);
+  std::string header_text(header_size, '\0');
+  in.read_at(kLengthBytes, header_text.data(), header_text.size());
+  const uint64_t data_start = kLengthBytes + header_size;
+  auto header = safetensors_format::decode_header(header_text, in.size() - data_start, at);
 
   SafetensorsFile file;
   file.metadata = std::move(header.metadata);
   file.tensors.reserve(header.entries.size());
   for (const TensorEntry& entry : header.entries) {
-    const char* source = data + entry.begin;
-    if (entry.dtype == DType::Bool) check_bool_bytes(source, entry, at);
-    Tensor tensor = empty(entry.shape, entry.dtype);
-    if (entry.end > entry.begin) std::memcpy(tensor.data_ptr(), source, entry.end - entry.begin);
+    Tensor tensor = allocate(entry, at);
+    if (entry.end > entry.begin) {
+      auto* bytes = static_cast<unsigned char*>(tensor.data_ptr());
+      in.read_at(data_start + entry.begin, bytes, entry.end - entry.begin);
+      if (entry.dtype == DType::Bool) check_bool_bytes(bytes, entry, at);
+    }
     file.tensors.emplace_back(entry.name, std::move(tensor));
   }
   return file;
 }
 
 SafetensorsFile load_file(const std::string& path, const std::string& op) {
-  return parse_file(read_file_bytes(path, op), ErrorContext{op, path});
+  return out_of_memory_as_error(op, path, [&] {
+    return read_file(InputFile(path, op), ErrorContext{op, path});
+  });
 }
 
 // The file's tensors by name (pointing into `file`, which must outlive the map).

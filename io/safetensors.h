@@ -22,7 +22,9 @@ struct SafetensorsFile {
 // Writes `tensors` (any layout, dtype float32/float64/int32/int64/bool) in the given order,
 // plus `metadata` when not empty. The file is replaced atomically: data goes to a temporary
 // file in the same directory that is flushed and renamed over `path`, so a failed or
-// interrupted save leaves any previous file intact and no temporary file behind.
+// interrupted save leaves any previous file intact. A save that fails with an Error leaves no
+// temporary file behind; one whose process is killed does, and the next save of `path` removes
+// it (see io::AtomicFileWriter in io/file_io.h for the cases that can remain).
 // Throws Error for an empty, duplicate or reserved ("__metadata__") name, an undefined tensor,
 // an unsupported dtype, a name or metadata string that is not UTF-8, or any I/O failure.
 void save_safetensors(const std::string& path, const NamedTensors& tensors,
@@ -30,7 +32,10 @@ void save_safetensors(const std::string& path, const NamedTensors& tensors,
 
 // Reads and validates a whole file (header, dtypes, shapes, offsets tiling the data exactly,
 // boolean bytes 0 or 1). Throws Error naming the file and the problem (tensor, expected vs
-// found) for any malformed, truncated or unsupported input.
+// found) for any malformed, truncated or unsupported input, for anything but a regular file (a
+// FIFO, a device, a directory: refused without reading) and when memory runs out. The header is
+// checked against the file's size before any tensor is allocated, and tensors are read straight
+// into their storage.
 SafetensorsFile load_safetensors(const std::string& path);
 
 // Loads a file into existing tensors in place (e.g. a model's parameters), returning the file's

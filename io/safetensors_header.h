@@ -1,6 +1,7 @@
 #pragma once
 // The JSON header of a safetensors file: encoding on save, decoding and validation on load.
 // Used by io/safetensors.cpp; kept apart so every rule of the format lives in one place.
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -13,8 +14,19 @@
 
 namespace mixgrad::io::safetensors_format {
 
-// The reference implementation refuses larger headers, so files with them are not portable.
+// Limits on what a header may ask of the reader, each refused with an Error that names the
+// constant. The header is checked against them and parsed (in time linear in its size) before
+// anything else is allocated.
+//
+// Header bytes: the reference implementation refuses larger headers, so files with them are not
+// portable. Parsing a header of this size can take about a gigabyte (a JSON value in memory is
+// ten times its text or more).
 inline constexpr uint64_t kMaxHeaderBytes = 100'000'000;
+// Header entries (tensors, plus "__metadata__"): far more than any model stores in one file, and
+// a cost in line with kMaxHeaderBytes: about 1 KiB of memory per entry while loading (parsed
+// JSON, the tensor's bookkeeping), some 20 us each on a busy core. save_safetensors refuses to
+// write more.
+inline constexpr std::size_t kMaxHeaderEntries = 1'000'000;
 
 // One tensor's header entry; offsets are bytes relative to the start of the data buffer.
 struct TensorEntry {
@@ -56,10 +68,11 @@ std::string encode_header(const std::vector<TensorEntry>& entries,
                           const ErrorContext& at);
 
 // Parses `text` (the header bytes) and checks every rule of the format against a data buffer
-// of `data_size` bytes: a JSON object with unique keys, entries with exactly dtype/shape/
-// data_offsets, a dtype mixgrad can hold, non-negative integer dims whose byte size fits and
-// matches the offsets, offsets tiling the data buffer exactly (no gap, overlap or trailing
-// bytes), and string-to-string metadata. Throws Error naming the tensor and what was expected.
+// of `data_size` bytes: at most kMaxHeaderEntries entries, a JSON object with unique keys, entries
+// with exactly dtype/shape/ data_offsets, a dtype mixgrad can hold, non-negative integer dims whose
+// byte size fits and matches the offsets, offsets tiling the data buffer exactly (no gap, overlap
+// or trailing bytes), and string-to-string metadata. Throws Error naming the tensor and what was
+// expected.
 Header decode_header(std::string_view text, uint64_t data_size, const ErrorContext& at);
 
 }  // namespace mixgrad::io::safetensors_format

@@ -68,5 +68,5 @@ TEST(Cifar10, RejectsBadLabelsAndTruncatedRecords) {
   const std::string good = dir.write("good.bin", cifar_records({1}));
   EXPECT_MG_ERROR(mg::data::read_cifar10({good, dir.path("cut.bin")}), dir.path("cut.bin"));
   EXPECT_MG_ERROR(mg::data::read_cifar10({good, dir.path("nope.bin")}),
-                  "cannot open: no such file");
+                  "cannot open file: No such file or directory");
 }

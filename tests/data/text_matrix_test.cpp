@@ -3,6 +3,7 @@
 #include <string>
 
 #include "common/test_util.h"
+#include "core/allocator.h"
 #include "temp_dir.h"
 
 namespace mg = mixgrad;
@@ -31,6 +32,38 @@ TEST(ReadTextMatrix, Float64KeepsFullPrecision) {
   expect_values(read_text_matrix(dir.write_text("f.txt", "0.1")), {1, 1},
                 {static_cast<double>(0.1f)});
   EXPECT_MG_ERROR(read_text_matrix(path, mg::kInt32), "dtype must be float32 or float64");
+}
+
+// \n, \r\n and a lone \r (classic Mac OS) each end a line; "\r\n" is one line end, not two.
+TEST(ReadTextMatrix, LoneCarriageReturnEndsALine) {
+  TempDir dir;
+  expect_values(read_text_matrix(dir.write_text("mac.txt", "1 2\r3 4\r")), {2, 2}, {1, 2, 3, 4});
+  expect_values(read_text_matrix(dir.write_text("mixed.txt", "1 2\r\n3 4\r5 6\n7 8\r\r\n")), {4, 2},
+                {1, 2, 3, 4, 5, 6, 7, 8});
+  EXPECT_MG_ERROR(read_text_matrix(dir.write_text("gap.txt", "1 2\r\r3 4\r")),
+                  "line 2: blank line inside the matrix");
+  EXPECT_MG_ERROR(read_text_matrix(dir.write_text("short.txt", "1 2\r\n3 4\r5\r")),
+                  "line 3: found 1 values, expected 2");
+  EXPECT_MG_ERROR(read_text_matrix(dir.write_text("token.txt", "1 2\r3 x\r")),
+                  "line 2:3: 'x' is not a number");
+}
+
+// A long first line must not make the reader allocate rows x cols before it has seen that the
+// other lines are short: the allocation is bounded by the file's size.
+TEST(ReadTextMatrix, MemoryIsBoundedByTheFileSize) {
+  TempDir dir;
+  std::string text;
+  for (int c = 0; c < 100'000; ++c) text += "1 ";
+  text += "\n";
+  for (int r = 0; r < 200'000; ++r) text += "1\n";  // 600 KB that would claim 80 GB as float32
+  const std::string path = dir.write_text("wide.txt", text);
+  mg::reset_peak_memory_stats(mg::kCPU);
+  const std::size_t allocated_before = mg::memory_stats(mg::kCPU).allocated;
+  EXPECT_MG_ERROR(read_text_matrix(path), "line 2: found 1 values, expected 100000 values");
+  EXPECT_LT(mg::memory_stats(mg::kCPU).peak_allocated - allocated_before, text.size());
+  // The tightest files (one-character values, single separators) still fit the bound.
+  expect_values(read_text_matrix(dir.write_text("tight.txt", "1 2\n3 4")), {2, 2}, {1, 2, 3, 4});
+  expect_values(read_text_matrix(dir.write_text("column.txt", "1\r2\r3")), {3, 1}, {1, 2, 3});
 }
 
 TEST(ReadTextMatrix, RaggedRowsNameTheLine) {
@@ -87,11 +120,12 @@ TEST(ReadTextMatrix, EmptyOrBlankFile) {
                   "no values: the file is empty");
   EXPECT_MG_ERROR(read_text_matrix(dir.write_text("blank.txt", " \r\n\t\n\n")),
                   "no values: the file is empty or blank");
-  EXPECT_MG_ERROR(read_text_matrix(dir.path("missing.txt")), "cannot open: no such file");
+  EXPECT_MG_ERROR(read_text_matrix(dir.path("missing.txt")),
+                  "cannot open file: No such file or directory");
 }
 
 // A file large enough to be split between threads: rows keep their order and line numbers in
-// errors count across the pieces.
+// errors count across the pieces, whichever line ends the pieces start after.
 TEST(ReadTextMatrix, LargeFileParsedInPiecesKeepsRowsAndLineNumbers) {
   TempDir dir;
   const mg::testing::ScopedNumThreads three_threads(3);
@@ -99,7 +133,7 @@ TEST(ReadTextMatrix, LargeFileParsedInPiecesKeepsRowsAndLineNumbers) {
   std::string text;
   for (int64_t r = 0; r < kRows; ++r) {
     for (int64_t c = 0; c < kCols; ++c) text += std::to_string(r * kCols + c) + ".25 ";
-    text += r % 2 ? "\r\n" : "\n";
+    text += r % 3 == 0 ? "\n" : r % 3 == 1 ? "\r\n" : "\r";  // every kind of line end
   }
   ASSERT_GT(text.size(), std::size_t{3} << 20);  // >= 3 pieces of 1 MiB
   const mg::Tensor m = read_text_matrix(dir.write_text("big.txt", text));

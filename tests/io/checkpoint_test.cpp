@@ -137,6 +137,20 @@ TEST(Checkpoint, CorruptFileLeavesTheModuleIntact) {
   EXPECT_MG_ERROR(load_checkpoint(dir.path("missing.safetensors"), b), "missing.safetensors");
 }
 
+// A shape whose strides overflow int64 (issue 17's [0, 65536, 65536, 65536, 65536]) is refused by
+// the shape check, although the tensor would be empty.
+TEST(Checkpoint, OverflowingShapeIsRefused) {
+  ScratchDir dir;
+  const std::string path = dir.path("overflow.safetensors");
+  write_bytes(path, mixgrad::testing::safetensors_bytes(
+                        R"({"fc1.weight":{"dtype":"F32","shape":[0,65536,65536,65536,65536],)"
+                        R"("data_offsets":[0,0]}})"));
+  Net net;
+  EXPECT_MG_ERROR(load_checkpoint(path, net),
+                  "tensor 'fc1.weight': shape [0, 65536, 65536, 65536, 65536] has more elements "
+                  "than int64 can count");
+}
+
 TEST(Checkpoint, ReservedNamesAreRefused) {
   ScratchDir dir;
   Net net;

@@ -124,17 +124,23 @@ TEST_F(CorruptFile, Shapes) {
   expect_rejected(with_shape("[99999999999999999999]"), "must be a non-negative integer");
   expect_rejected(with_shape("[9223372036854775808]"),
                   "shape[0] = 9223372036854775808 is too large");
-  // Sizes whose product overflows, even next to a 0 that makes the tensor empty.
-  expect_rejected(with_shape("[4294967296, 4294967296, 4]"), "has too many elements");
-  expect_rejected(with_shape("[4611686018427387904, 2]"), "has too many elements");
-  expect_rejected(with_shape("[0, 4294967296, 4294967296]"), "has too many elements");
-  // Elements fit but their bytes do not; and a size that fits but disagrees with the offsets.
+  // Sizes whose product overflows (checked_numel), even next to a 0 that makes the tensor empty.
+  const std::string overflow = " has more elements than int64 can count";
+  expect_rejected(with_shape("[4294967296, 4294967296, 4]"),
+                  "tensor 't': shape [4294967296, 4294967296, 4]" + overflow);
+  expect_rejected(with_shape("[4611686018427387904, 2]"), overflow);
+  expect_rejected(with_shape("[0, 4294967296, 4294967296]"), overflow);
+  expect_rejected(with_shape("[0, 65536, 65536, 65536, 65536]"), overflow);
+  // Elements fit but their bytes exceed what mixgrad allocates (checked_nbytes); and a size that
+  // fits but disagrees with the offsets.
   expect_rejected(one_tensor(R"({"dtype":"F64","shape":[2305843009213693952, 2],)"
                              R"("data_offsets":[0,4]})",
                              kFourBytes),
-                  "is too large in bytes");
-  expect_rejected(with_shape("[1152921504606846976]"),
-                  "hold 4 bytes but shape [1152921504606846976] of F32 needs 4611686018427387904");
+                  "tensor 't': 4611686018427387904 elements of 8 bytes exceed the largest tensor "
+                  "mixgrad allocates");
+  expect_rejected(with_shape("[1152921504606846976]"), "exceed the largest tensor");
+  expect_rejected(with_shape("[288230376151711744]"),
+                  "hold 4 bytes but shape [288230376151711744] of F32 needs 1152921504606846976");
 }
 
 TEST_F(CorruptFile, DataOffsets) {
