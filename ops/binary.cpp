@@ -36,10 +36,14 @@ Broadcast broadcast_operands(const char* op, const Tensor& a, const Tensor& b, D
   return r;
 }
 
+DType binary_compute_dtype(BinaryOp op, const Tensor& a, const Tensor& b) {
+  const DType dtype = result_type(a, b);
+  return kernels::binary_needs_float(op) && !is_floating(dtype) ? default_dtype() : dtype;
+}
+
 Tensor binary_forward(const char* op, BinaryOp code, const Tensor& a, const Tensor& b,
                       OpParams params, Tensor out) {
-  DType dtype = result_type(a, b);
-  if (kernels::binary_needs_float(code) && !is_floating(dtype)) dtype = default_dtype();
+  DType dtype = binary_compute_dtype(code, a, b);
   if (out.defined()) dtype = out.dtype();  // in-place keeps self's dtype
   Broadcast bc = broadcast_operands(op, a, b, dtype);
   if (out.defined()) {
@@ -254,8 +258,9 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, Scalar value) {
 
 Tensor& masked_fill_(Tensor& x, const Tensor& mask, Scalar value) {
   check_mask("masked_fill_", x, mask);
+  // masked_fill keeps x's dtype: the value is converted, as in PyTorch.
   return apply_inplace(
-      x, "masked_fill_", {},
+      x, {"masked_fill_", x.dtype()}, {},
       [&] {
         Tensor v = scalar_tensor(value, options_of(x));
         Tensor m = expand(mask, x.shape());
@@ -268,8 +273,10 @@ namespace {
 template <class OutOfPlace>
 Tensor& binary_inplace(Tensor& self, const char* name, BinaryOp code, const Tensor& other,
                        OpParams params, OutOfPlace&& out_of_place) {
+  MG_CHECK(other.defined(), name, "got an undefined tensor");
   return apply_inplace(
-      self, name, {other}, [&] { detail::binary_forward(name, code, self, other, params, self); },
+      self, {name, detail::binary_compute_dtype(code, self, other)}, {other},
+      [&] { detail::binary_forward(name, code, self, other, params, self); },
       [&](const Tensor& current) { return to(out_of_place(current), self.dtype()); });
 }
 }  // namespace
@@ -287,8 +294,6 @@ Tensor& mul_(Tensor& self, const Tensor& other) {
                         [&](const Tensor& current) { return mul(current, other); });
 }
 Tensor& div_(Tensor& self, const Tensor& other) {
-  MG_CHECK(self.is_floating_point(), "div_", "true division cannot write into a ", self.dtype(),
-           " tensor; use div()");
   return binary_inplace(self, "div_", BinaryOp::Div, other, {},
                         [&](const Tensor& current) { return div(current, other); });
 }

@@ -15,9 +15,22 @@
 
 namespace mixgrad {
 
+// What the checks shared by every in-place op need to know about the op.
+struct InplaceOp {
+  const char* name;
+  // The dtype the out-of-place op computes its result in. Writing it into self must be a cast
+  // that loses no kind of information (can_cast), as in PyTorch: int64.add_(float tensor) would
+  // otherwise truncate silently.
+  DType result_dtype;
+};
+
 template <class WriteInPlace, class OutOfPlace>
-Tensor& apply_inplace(Tensor& self, const char* op, std::initializer_list<Tensor> others,
+Tensor& apply_inplace(Tensor& self, const InplaceOp& spec, std::initializer_list<Tensor> others,
                       WriteInPlace&& write, OutOfPlace&& out_of_place) {
+  const char* op = spec.name;
+  MG_CHECK(can_cast(spec.result_dtype, self.dtype()), op, "result type ", spec.result_dtype,
+           " can't be cast to the desired output type ", self.dtype(), " of the tensor (shape ",
+           self.shape(), ") written in place; use the out-of-place op");
   // Threads would race on elements that several positions share (an expanded tensor).
   for (int64_t d = 0; d < self.dim(); ++d)
     MG_CHECK(self.strides()[d] != 0 || self.shape()[d] <= 1, op,
