@@ -260,7 +260,7 @@ Tensor& masked_fill_(Tensor& x, const Tensor& mask, Scalar value) {
   check_mask("masked_fill_", x, mask);
   // masked_fill keeps x's dtype: the value is converted, as in PyTorch.
   return apply_inplace(
-      x, {"masked_fill_", x.dtype()}, {},
+      x, {.name = "masked_fill_", .result_dtype = x.dtype(), .elementwise = true}, {mask},
       [&] {
         Tensor v = scalar_tensor(value, options_of(x));
         Tensor m = expand(mask, x.shape());
@@ -275,8 +275,11 @@ Tensor& binary_inplace(Tensor& self, const char* name, BinaryOp code, const Tens
                        OpParams params, OutOfPlace&& out_of_place) {
   MG_CHECK(other.defined(), name, "got an undefined tensor");
   return apply_inplace(
-      self, {name, detail::binary_compute_dtype(code, self, other)}, {other},
-      [&] { detail::binary_forward(name, code, self, other, params, self); },
+      self,
+      {.name = name,
+       .result_dtype = detail::binary_compute_dtype(code, self, other),
+       .elementwise = true},
+      {other}, [&] { detail::binary_forward(name, code, self, other, params, self); },
       [&](const Tensor& current) { return to(out_of_place(current), self.dtype()); });
 }
 }  // namespace

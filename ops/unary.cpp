@@ -197,8 +197,11 @@ Tensor clamp(const Tensor& x, std::optional<double> min, std::optional<double> m
 Tensor& clamp_(Tensor& self, std::optional<double> min, std::optional<double> max) {
   const OpParams p = clamp_params("clamp_", min, max);
   return apply_inplace(
-      self, {"clamp_", detail::unary_compute_dtype(UnaryOp::Clamp, self)}, {},
-      [&] { kernels::unary(self.device(), UnaryOp::Clamp, p, self, self); },
+      self,
+      {.name = "clamp_",
+       .result_dtype = detail::unary_compute_dtype(UnaryOp::Clamp, self),
+       .elementwise = true},
+      {}, [&] { kernels::unary(self.device(), UnaryOp::Clamp, p, self, self); },
       [&](const Tensor& current) { return clamp(current, min, max); });
 }
 
