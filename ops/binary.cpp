@@ -101,7 +101,22 @@ Tensor add(const Tensor& a, const Tensor& b, Scalar alpha) {
   return out;
 }
 
+namespace {
+// As PyTorch: a bool operand of a subtraction is almost always a mask meant to be inverted, and
+// the arithmetic (xor for two bools, 0/1 otherwise) would hide that bug. C++ bools count too.
+void check_sub_operands(const char* op, const Tensor& a, const Tensor& b) {
+  if (!a.defined() || !b.defined()) return;  // reported by the op itself
+  MG_CHECK(a.dtype() != DType::Bool || b.dtype() != DType::Bool, op,
+           "subtraction, the `-` operator, with two bool tensors is not supported; use ne() "
+           "(logical xor) instead");
+  MG_CHECK(a.dtype() != DType::Bool && b.dtype() != DType::Bool, op,
+           "subtraction, the `-` operator, with a bool tensor is not supported; if you are "
+           "trying to invert a mask, use logical_not() instead");
+}
+}  // namespace
+
 Tensor sub(const Tensor& a, const Tensor& b, Scalar alpha) {
+  check_sub_operands("sub", a, b);
   Tensor out = detail::binary_forward("sub", BinaryOp::Sub, a, b, {alpha.to_double()});
   record("sub", out, {a, b}, [alpha = alpha.to_double()](const Tensor& g, InputGrads in) {
     in[0].add(g);
@@ -289,6 +304,7 @@ Tensor& add_(Tensor& self, const Tensor& other, Scalar alpha) {
                         [&](const Tensor& current) { return add(current, other, alpha); });
 }
 Tensor& sub_(Tensor& self, const Tensor& other, Scalar alpha) {
+  check_sub_operands("sub_", self, other);
   return binary_inplace(self, "sub_", BinaryOp::Sub, other, {alpha.to_double()},
                         [&](const Tensor& current) { return sub(current, other, alpha); });
 }

@@ -66,9 +66,9 @@ Tensor piecewise_constant(const char* name, UnaryOp op, const Tensor& x) {
 }  // namespace
 
 Tensor neg(const Tensor& x) {
-  MG_CHECK(x.dtype() != DType::Bool, "neg",
-           "negation of a bool tensor is not supported; use "
-           "logical_not");
+  MG_CHECK(!x.defined() || x.dtype() != DType::Bool, "neg",
+           "negation, the `-` operator, on a bool tensor is not supported; if you are trying to "
+           "invert a mask, use logical_not() instead");
   Tensor out = unary_forward(UnaryOp::Neg, x);
   record("neg", out, {x}, [](const Tensor& g, InputGrads in) { in[0].add(neg(g)); });
   return out;
