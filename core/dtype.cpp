@@ -87,6 +87,11 @@ DType promote_with_scalar(DType t, bool scalar_is_floating) {
   return t;
 }
 
+bool can_cast(DType from, DType to) {
+  if (is_floating(from) && !is_floating(to)) return false;
+  return from == DType::Bool || to != DType::Bool;
+}
+
 namespace {
 DType g_default_dtype = DType::Float32;
 }

@@ -31,6 +31,11 @@ DType promote_types(DType a, DType b);
 // dtype for integral scalars; any floating scalar lifts an integral tensor to the default float.
 DType promote_with_scalar(DType t, bool scalar_is_floating);
 
+// Whether a result computed in `from` may be written into a tensor of dtype `to` by an in-place
+// op (PyTorch's canCast): everything but floating -> integral and non-bool -> bool, the casts
+// that would silently drop fractions or collapse values to true/false.
+bool can_cast(DType from, DType to);
+
 // Floating dtype used by creation functions, and so by every module's parameters, when none is
 // given (float32 unless changed). A process-wide setting meant to be chosen once at start-up (or
 // in a test): it is not synchronised between threads. set_default_dtype throws Error for a

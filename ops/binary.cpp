@@ -36,10 +36,14 @@ Broadcast broadcast_operands(const char* op, const Tensor& a, const Tensor& b, D
   return r;
 }
 
+DType binary_compute_dtype(BinaryOp op, const Tensor& a, const Tensor& b) {
+  const DType dtype = result_type(a, b);
+  return kernels::binary_needs_float(op) && !is_floating(dtype) ? default_dtype() : dtype;
+}
+
 Tensor binary_forward(const char* op, BinaryOp code, const Tensor& a, const Tensor& b,
                       OpParams params, Tensor out) {
-  DType dtype = result_type(a, b);
-  if (kernels::binary_needs_float(code) && !is_floating(dtype)) dtype = default_dtype();
+  DType dtype = binary_compute_dtype(code, a, b);
   if (out.defined()) dtype = out.dtype();  // in-place keeps self's dtype
   Broadcast bc = broadcast_operands(op, a, b, dtype);
   if (out.defined()) {
@@ -97,7 +101,22 @@ Tensor add(const Tensor& a, const Tensor& b, Scalar alpha) {
   return out;
 }
 
+namespace {
+// As PyTorch: a bool operand of a subtraction is almost always a mask meant to be inverted, and
+// the arithmetic (xor for two bools, 0/1 otherwise) would hide that bug. C++ bools count too.
+void check_sub_operands(const char* op, const Tensor& a, const Tensor& b) {
+  if (!a.defined() || !b.defined()) return;  // reported by the op itself
+  MG_CHECK(a.dtype() != DType::Bool || b.dtype() != DType::Bool, op,
+           "subtraction, the `-` operator, with two bool tensors is not supported; use ne() "
+           "(logical xor) instead");
+  MG_CHECK(a.dtype() != DType::Bool && b.dtype() != DType::Bool, op,
+           "subtraction, the `-` operator, with a bool tensor is not supported; if you are "
+           "trying to invert a mask, use logical_not() instead");
+}
+}  // namespace
+
 Tensor sub(const Tensor& a, const Tensor& b, Scalar alpha) {
+  check_sub_operands("sub", a, b);
   Tensor out = detail::binary_forward("sub", BinaryOp::Sub, a, b, {alpha.to_double()});
   record("sub", out, {a, b}, [alpha = alpha.to_double()](const Tensor& g, InputGrads in) {
     in[0].add(g);
@@ -254,8 +273,9 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, Scalar value) {
 
 Tensor& masked_fill_(Tensor& x, const Tensor& mask, Scalar value) {
   check_mask("masked_fill_", x, mask);
+  // masked_fill keeps x's dtype: the value is converted, as in PyTorch.
   return apply_inplace(
-      x, "masked_fill_", {},
+      x, {.name = "masked_fill_", .result_dtype = x.dtype(), .elementwise = true}, {mask},
       [&] {
         Tensor v = scalar_tensor(value, options_of(x));
         Tensor m = expand(mask, x.shape());
@@ -268,8 +288,13 @@ namespace {
 template <class OutOfPlace>
 Tensor& binary_inplace(Tensor& self, const char* name, BinaryOp code, const Tensor& other,
                        OpParams params, OutOfPlace&& out_of_place) {
+  MG_CHECK(other.defined(), name, "got an undefined tensor");
   return apply_inplace(
-      self, name, {other}, [&] { detail::binary_forward(name, code, self, other, params, self); },
+      self,
+      {.name = name,
+       .result_dtype = detail::binary_compute_dtype(code, self, other),
+       .elementwise = true},
+      {other}, [&] { detail::binary_forward(name, code, self, other, params, self); },
       [&](const Tensor& current) { return to(out_of_place(current), self.dtype()); });
 }
 }  // namespace
@@ -279,6 +304,7 @@ Tensor& add_(Tensor& self, const Tensor& other, Scalar alpha) {
                         [&](const Tensor& current) { return add(current, other, alpha); });
 }
 Tensor& sub_(Tensor& self, const Tensor& other, Scalar alpha) {
+  check_sub_operands("sub_", self, other);
   return binary_inplace(self, "sub_", BinaryOp::Sub, other, {alpha.to_double()},
                         [&](const Tensor& current) { return sub(current, other, alpha); });
 }
@@ -287,8 +313,6 @@ Tensor& mul_(Tensor& self, const Tensor& other) {
                         [&](const Tensor& current) { return mul(current, other); });
 }
 Tensor& div_(Tensor& self, const Tensor& other) {
-  MG_CHECK(self.is_floating_point(), "div_", "true division cannot write into a ", self.dtype(),
-           " tensor; use div()");
   return binary_inplace(self, "div_", BinaryOp::Div, other, {},
                         [&](const Tensor& current) { return div(current, other); });
 }

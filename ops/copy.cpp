@@ -49,8 +49,9 @@ Tensor to(const Tensor& x, Device device) {
 
 Tensor& copy_(Tensor& self, const Tensor& src) {
   const Tensor source = expand(src, self.shape());
+  // A copy converts to self's dtype by definition, so any source dtype may be written.
   return apply_inplace(
-      self, "copy_", {src},
+      self, {.name = "copy_", .result_dtype = self.dtype(), .elementwise = true}, {src},
       [&] {
         if (self.device() == source.device() || source.device().is_cpu())
           kernels::copy(self.device(), self, source);

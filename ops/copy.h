@@ -8,7 +8,8 @@ namespace mixgrad {
 Tensor contiguous(const Tensor& x);
 // A dense copy with its own storage (differentiable).
 Tensor clone(const Tensor& x);
-// Writes src (broadcast to self's shape, converted to self's dtype) into self.
+// Writes src (broadcast to self's shape, converted to self's dtype) into self; a src over part of
+// self's memory (a shifted view) is read through a temporary, as in PyTorch.
 Tensor& copy_(Tensor& self, const Tensor& src);
 // Converts dtype (x itself when it already has it). Gradients flow back between float dtypes.
 Tensor to(const Tensor& x, DType dtype);

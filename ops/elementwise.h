@@ -79,7 +79,11 @@ Tensor silu(const Tensor& x);  // x * sigmoid(x)
 // the halves or their gradients. Throws Error for a 0-dim x or an odd last dim.
 Tensor swiglu(const Tensor& x);
 
-// ---- in-place forms (self's dtype is kept) ----
+// ---- in-place forms ----
+// Self keeps its dtype; the op's result type must cast to it (can_cast), so int64.add_(1.5) and
+// int.div_(x) throw Error rather than truncate, as in PyTorch. An operand over self's memory
+// other than exactly self (x.narrow(0, 1, 4).add_(x.narrow(0, 0, 4)), x.add_(x.t())) is read
+// through a temporary: the result is the out-of-place one (ops/inplace.h).
 Tensor& add_(Tensor& self, const Tensor& other, Scalar alpha = 1);
 Tensor& sub_(Tensor& self, const Tensor& other, Scalar alpha = 1);
 Tensor& mul_(Tensor& self, const Tensor& other);

@@ -15,6 +15,9 @@ struct Broadcast {
   Tensor a, b;
   Shape shape;
 };
+// The dtype a binary op computes in: the promoted dtype of a and b (result_type), the default
+// float where the op needs a float and both are integral.
+DType binary_compute_dtype(kernels::BinaryOp op, const Tensor& a, const Tensor& b);
 Broadcast broadcast_operands(const char* op, const Tensor& a, const Tensor& b, DType dtype);
 // Output allocated here unless `out` is given (in-place forms pass self).
 Tensor binary_forward(const char* op, kernels::BinaryOp code, const Tensor& a, const Tensor& b,

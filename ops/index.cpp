@@ -163,8 +163,10 @@ Tensor scatter_out_of_place(const char* op, ScatterMode mode, const Tensor& x, i
 
 Tensor& scatter_in_place(const char* op, ScatterMode mode, Tensor& x, int64_t dim,
                          const Tensor& index, const Tensor& src) {
+  // The source must match x's dtype (or be a number converted to it), so the result is x's.
+  // Not element-wise: an operand over x's memory is read through a temporary.
   return apply_inplace(
-      x, op, {index, src},
+      x, {.name = op, .result_dtype = x.dtype()}, {index, src},
       [&] {
         const ScatterArgs a = scatter_args(op, x, dim, index, src);
         as_op(op,
@@ -417,8 +419,10 @@ Tensor index_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor
 
 Tensor& index_add_(Tensor& x, int64_t dim, const Tensor& index, const Tensor& src, Scalar alpha) {
   const char* op = "index_add_";
+  // The source must match x's dtype, so the result is x's. Not element-wise: an operand over
+  // x's memory is read through a temporary.
   return apply_inplace(
-      x, op, {index, src},
+      x, {.name = op, .result_dtype = x.dtype()}, {index, src},
       [&] {
         const IndexAddArgs a = index_add_args(op, x, dim, index, src, alpha);
         as_op(op, [&] {
@@ -457,8 +461,11 @@ Tensor index_put(const Tensor& x, const std::vector<Tensor>& indices, const Tens
 Tensor& index_put_(Tensor& x, const std::vector<Tensor>& indices, const Tensor& values,
                    bool accumulate) {
   const char* op = "index_put_";
+  // The source must match x's dtype (or be a number converted to it), so the result is x's.
+  // Not element-wise: values over x's memory are read through a temporary.
   return apply_inplace(
-      x, op, {values}, [&] { put_rows(op, x, advanced_index(op, x, indices), values, accumulate); },
+      x, {.name = op, .result_dtype = x.dtype()}, {values},
+      [&] { put_rows(op, x, advanced_index(op, x, indices), values, accumulate); },
       [&](const Tensor& current) {
         return index_put_out_of_place(op, current, indices, values, accumulate);
       });

@@ -66,9 +66,9 @@ Tensor piecewise_constant(const char* name, UnaryOp op, const Tensor& x) {
 }  // namespace
 
 Tensor neg(const Tensor& x) {
-  MG_CHECK(x.dtype() != DType::Bool, "neg",
-           "negation of a bool tensor is not supported; use "
-           "logical_not");
+  MG_CHECK(!x.defined() || x.dtype() != DType::Bool, "neg",
+           "negation, the `-` operator, on a bool tensor is not supported; if you are trying to "
+           "invert a mask, use logical_not() instead");
   Tensor out = unary_forward(UnaryOp::Neg, x);
   record("neg", out, {x}, [](const Tensor& g, InputGrads in) { in[0].add(neg(g)); });
   return out;
@@ -197,7 +197,11 @@ Tensor clamp(const Tensor& x, std::optional<double> min, std::optional<double> m
 Tensor& clamp_(Tensor& self, std::optional<double> min, std::optional<double> max) {
   const OpParams p = clamp_params("clamp_", min, max);
   return apply_inplace(
-      self, "clamp_", {}, [&] { kernels::unary(self.device(), UnaryOp::Clamp, p, self, self); },
+      self,
+      {.name = "clamp_",
+       .result_dtype = detail::unary_compute_dtype(UnaryOp::Clamp, self),
+       .elementwise = true},
+      {}, [&] { kernels::unary(self.device(), UnaryOp::Clamp, p, self, self); },
       [&](const Tensor& current) { return clamp(current, min, max); });
 }
 

@@ -115,6 +115,33 @@ TEST(BinaryOps, BoolArithmeticIsLogical) {
   expect_values(a * b, {4}, {1, 0, 0, 0});
 }
 
+TEST(BinaryOps, SubtractingBoolsIsRejected) {
+  // As PyTorch: the result would be xor or 0/1 arithmetic, hiding a mask meant to be inverted.
+  const Tensor a = tensor({true, false}), b = tensor({true, true});
+  const char* two = "with two bool tensors is not supported; use ne() (logical xor) instead";
+  const char* one =
+      "with a bool tensor is not supported; if you are trying to invert a mask, use "
+      "logical_not() instead";
+  EXPECT_MG_ERROR(mg::sub(a, b), std::string("sub: subtraction, the `-` operator, ") + two);
+  EXPECT_MG_ERROR(a - b, two);
+  EXPECT_MG_ERROR(a - true, two);  // a C++ bool is a bool operand too
+  EXPECT_MG_ERROR(1 - a, std::string("sub: subtraction, the `-` operator, ") + one);  // rsub
+  EXPECT_MG_ERROR(a - 1, one);
+  EXPECT_MG_ERROR(tensor({1.0f, 2.0f}) - a, one);
+  EXPECT_MG_ERROR(tensor<int64_t>({1, 2}) - false, one);
+  Tensor m = tensor({true, false});
+  EXPECT_MG_ERROR(m.sub_(b), "sub_: subtraction");
+  EXPECT_MG_ERROR(m -= 1, one);
+  Tensor f = tensor({1.0, 2.0});
+  EXPECT_MG_ERROR(f.sub_(a), std::string("sub_: subtraction, the `-` operator, ") + one);
+  expect_values(m, {2}, {1, 0});  // nothing was written
+  expect_values(f, {2}, {1, 2});
+  // What the messages suggest instead, and subtraction of bools converted to numbers.
+  expect_values(mg::ne(a, b), {2}, {0, 1});
+  expect_values(mg::logical_not(a), {2}, {0, 1});
+  expect_values(1 - a.to(kInt64), {2}, {0, 1});
+}
+
 // ---------------------------------------------------------------- broadcasting
 
 TEST(BinaryBroadcast, MatrixPlusRowVector) {
@@ -558,7 +585,8 @@ TEST(InplaceOps, SelfKeepsItsDtype) {
   i.mul_(3);
   EXPECT_EQ(i.dtype(), kInt32);
   expect_values(i, {2}, {3, 6});
-  EXPECT_MG_ERROR(i.div_(2), "div_: true division cannot write into a int32 tensor");
+  EXPECT_MG_ERROR(i.div_(2),
+                  "div_: result type float32 can't be cast to the desired output type int32");
 }
 
 TEST(InplaceOps, SelfMustHoldTheBroadcastShape) {

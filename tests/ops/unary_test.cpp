@@ -64,7 +64,9 @@ TEST(UnaryOps, NegIsExactAndKeepsIntegerDtype) {
 }
 
 TEST(UnaryOps, NegOfBoolIsRejected) {
-  EXPECT_MG_ERROR(mg::neg(tensor({true, false})), "logical_not");
+  EXPECT_MG_ERROR(mg::neg(tensor({true, false})),
+                  "neg: negation, the `-` operator, on a bool tensor is not supported; if you are "
+                  "trying to invert a mask, use logical_not() instead");
   EXPECT_MG_ERROR(-tensor({true}), "neg");
 }
 
