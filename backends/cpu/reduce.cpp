@@ -320,7 +320,8 @@ void reduce_slices(const Tensor& out, const Tensor& indices, const Tensor& in,
       for_each_offset(in_slice, rest_numel, f);
     };
     for (int64_t o = begin; o < end; ++o, at.next()) {
-      const T* base = src + at.at(0);
+      // An empty input may have no storage: no arithmetic on its null pointer.
+      const T* base = slice_numel == 0 ? src : src + at.at(0);
       Out* target = dst + at.at(1);
       if constexpr (Op == ReduceOp::Sum || Op == ReduceOp::Prod) {
         Acc<T> acc = identity<T, Op>();
@@ -431,7 +432,7 @@ void reduce(ReduceOp op, const Tensor& out, const Tensor& indices, const Tensor&
   dispatch_dtype(in.dtype(), "reduce", [&]<class T>() {
     dispatch_enum<ReduceOp, static_cast<int>(ReduceOp::Count)>(op, [&]<ReduceOp Op>() {
       if constexpr (!is_logical(Op)) {
-        if (reduce_rows<T, Op>(out, indices, in, reduced)) return;
+        if (in.numel() > 0 && reduce_rows<T, Op>(out, indices, in, reduced)) return;
       }
       reduce_slices<T, Op>(out, indices, in, reduced);
     });
