@@ -5,16 +5,20 @@
 #   make bench - build, run mixgrad-bench and its libtorch peer, print the ratio table
 #                (make bench-threads: at 1 and at all threads; make bench-foundation: the
 #                Google Benchmark one)
+#   make fuzz  - build the libFuzzer targets with clang (preset fuzz, build/fuzz), write the
+#                seed corpus, fuzz every reader for FUZZ_SECONDS each; fails on any finding
 PRESET ?= release
 BUILD_DIR := build/$(PRESET)
 JOBS ?= $(shell nproc)
 
 # Debian packages the build needs (libopenblas-openmp-dev: OpenBLAS built for OpenMP callers),
 # and what the model zoo reads and draws with: Fashion-MNIST, the English word list, gnuplot
-# for the plots, Graphviz for `mixgrad graph --svg`.
+# for the plots, Graphviz for `mixgrad graph --svg`; clang with libFuzzer (libclang-rt-dev),
+# its OpenMP (libomp-dev) and llvm-symbolizer (llvm) for the fuzz targets.
 DEB_PACKAGES := build-essential cmake ninja-build ccache libopenblas-openmp-dev \
 	libboost-graph-dev libgtest-dev libbenchmark-dev nlohmann-json3-dev zlib1g-dev libcli11-dev \
-	dataset-fashion-mnist wamerican gnuplot-nox graphviz
+	dataset-fashion-mnist wamerican gnuplot-nox graphviz \
+	clang libclang-rt-dev libomp-dev llvm
 
 # `make run` builds the CUDA backend only where there is a GPU to run it on (nvcc alone is not
 # reason enough to spend minutes compiling kernels that cannot run).
@@ -22,7 +26,7 @@ RUN_CUDA := $(shell nvidia-smi -L >/dev/null 2>&1 && echo AUTO || echo OFF)
 RUN_DIR := build/run
 RUN_ARGS ?=
 
-.PHONY: deps configure build test run run-build bench bench-threads bench-foundation clean
+.PHONY: deps configure build test run run-build bench bench-threads bench-foundation fuzz clean
 
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \
@@ -65,6 +69,14 @@ bench-threads: build
 # The foundation workloads (Google Benchmark).
 bench-foundation: build
 	$(BUILD_DIR)/bench/mixgrad-foundation-bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+
+# Every reader under libFuzzer for FUZZ_SECONDS (the corpus and any findings stay in
+# build/fuzz/fuzz/; see fuzz/run.sh). `make test` runs the same targets for a few seconds each.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	cmake --preset fuzz
+	cmake --build build/fuzz -j $(JOBS)
+	fuzz/run.sh build/fuzz $(FUZZ_SECONDS)
 
 clean:
 	rm -rf build

@@ -3,7 +3,9 @@
 // GCC 12 reports a false -Wmaybe-uninitialized inside Boost.Graph's edge iterator when it is
 // inlined here; the warning is about Boost's optional<> storage, not our code.
 #pragma GCC diagnostic push
+#ifndef __clang__  // clang has no such warning, and warns about the unknown name
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <boost/graph/adjacency_list.hpp>
 #include <boost/graph/graphviz.hpp>
 #include <sstream>

@@ -38,6 +38,7 @@ class BlendedLinear : public nn::Module {
   Tensor operator()(const Tensor& x, const Tensor& alpha);
   // Evaluates with an explicit mode (Auto resolves by batch size).
   Tensor forward(const Tensor& x, const Tensor& alpha, BlendMode mode);
+  using nn::Module::forward;  // stays visible, and throws: a blended layer takes two inputs
   std::string extra_repr() const override;
 
   int64_t num_experts() const { return weight.size(0); }

@@ -235,8 +235,10 @@ std::vector<std::pair<Tensor, Tensor>> Module::plan_load(const NamedTensors& sta
   std::vector<std::string> problems;
   std::vector<std::pair<Tensor, Tensor>> copies;  // target, source
   for (const auto& [name, target] : own) {
+    // Named copy: clang 14 cannot capture a structured binding (P1091 came in clang 16).
+    const std::string& wanted = name;
     auto it =
-        std::find_if(state.begin(), state.end(), [&](const auto& e) { return e.first == name; });
+        std::find_if(state.begin(), state.end(), [&](const auto& e) { return e.first == wanted; });
     if (it == state.end()) {
       if (strict) problems.push_back("missing '" + name + "'");
       continue;
@@ -256,8 +258,9 @@ std::vector<std::pair<Tensor, Tensor>> Module::plan_load(const NamedTensors& sta
   }
   if (strict) {
     for (const auto& [name, t] : state) {
+      const std::string& given = name;  // clang 14: no lambda capture of a structured binding
       bool known =
-          std::any_of(own.begin(), own.end(), [&](const auto& e) { return e.first == name; });
+          std::any_of(own.begin(), own.end(), [&](const auto& e) { return e.first == given; });
       if (!known) problems.push_back("unexpected '" + name + "'");
     }
   }

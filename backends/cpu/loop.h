@@ -9,7 +9,9 @@
 // GCC 12 at -O3 reports a memmove of small_vector's growth path as overflowing the inline buffer
 // (a false positive, -Wstringop-overflow): silenced for boost's own code only.
 #pragma GCC diagnostic push
+#ifndef __clang__  // clang has no such warning, and warns about the unknown name
 #pragma GCC diagnostic ignored "-Wstringop-overflow"
+#endif
 #include <boost/container/small_vector.hpp>
 #pragma GCC diagnostic pop
 

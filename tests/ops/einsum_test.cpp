@@ -208,7 +208,8 @@ TEST(Einsum, MixedExpressionsMatchTheDefinition) {
     const std::vector<double> values = got.to_vector<double>();
     ASSERT_EQ(values.size(), expected.size());
     for (size_t i = 0; i < values.size(); ++i) EXPECT_NEAR(values[i], expected[i], 1e-12);
-    EXPECT_GRADCHECK([&equation](const Inputs& x) { return mg::einsum(equation, x); }, in);
+    // Captured by name: clang 14 cannot capture a structured binding (P1091 came in clang 16).
+    EXPECT_GRADCHECK([&eq = equation](const Inputs& x) { return mg::einsum(eq, x); }, in);
   }
 }
 

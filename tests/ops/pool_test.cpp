@@ -413,7 +413,10 @@ TEST(AdaptiveAvgPool2d, RandomShapesMatchReference) {
 TEST(AdaptiveAvgPool2d, Gradcheck) {
   for (auto [shape, out] : std::vector<std::pair<Shape, SpatialSize<2>>>{
            {{2, 2, 7, 5}, {3, 2}}, {{3, 4, 3}, {5, 4}}, {{1, 2, 4, 4}, 1}}) {
-    auto fn = [out](const std::vector<Tensor>& in) { return adaptive_avg_pool2d(in[0], out); };
+    // A named copy: clang 14 cannot capture a structured binding (P1091 came in clang 16).
+    auto fn = [size = out](const std::vector<Tensor>& in) {
+      return adaptive_avg_pool2d(in[0], size);
+    };
     std::vector<Tensor> inputs{testing::grad_input(shape, out[0])};
     EXPECT_GRADCHECK(fn, inputs);
   }
