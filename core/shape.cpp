@@ -59,11 +59,13 @@ std::size_t checked_nbytes(int64_t elements, std::size_t itemsize, const char* o
 }
 
 Shape contiguous_strides(const Shape& shape) {
+  // Unsigned, so a shape that checked_numel refuses (its callers check first) wraps instead of
+  // being undefined behaviour.
   Shape strides(shape.size());
-  int64_t s = 1;
+  uint64_t s = 1;
   for (int64_t i = static_cast<int64_t>(shape.size()) - 1; i >= 0; --i) {
-    strides[i] = s;
-    s *= std::max<int64_t>(shape[i], 1);
+    strides[i] = static_cast<int64_t>(s);
+    s *= static_cast<uint64_t>(std::max<int64_t>(shape[i], 1));
   }
   return strides;
 }

@@ -29,6 +29,7 @@ Tensor empty_strided(const Shape& shape, const Shape& strides, TensorOptions opt
 }
 
 Tensor empty(const Shape& shape, TensorOptions options) {
+  checked_numel(shape, "empty");  // before the strides: they are products of the sizes
   return empty_strided(shape, contiguous_strides(shape), options);
 }
 
