@@ -8,7 +8,8 @@
 # fuzz/regressions/<target>/ first. A finding (crash, sanitizer report, leak, timeout, out of
 # memory) is saved as <build dir>/fuzz/findings/<target>/<kind>-<sha1>, its log beside it; the
 # script goes on with the other targets and exits 1 if any target found something.
-# Environment: FUZZ_RSS_MB (default 2048), FUZZ_TIMEOUT (seconds per input, default 10).
+# Environment: FUZZ_RSS_MB (default 2048), FUZZ_TIMEOUT (seconds per input, default 10),
+# FUZZ_SEED (libFuzzer's random seed; random when unset).
 set -euo pipefail
 
 if [ $# -lt 2 ]; then
@@ -42,9 +43,11 @@ for t in "${targets[@]}"; do
   [ -d "$source_dir/regressions/$t" ] && dirs+=("$source_dir/regressions/$t")
   log=$findings/last-run.log
   echo "== $t: ${seconds}s from $(ls "$corpus" | wc -l) corpus inputs"
+  seed=()  # FUZZ_SEED fixes libFuzzer's random seed (the test suite's run: reproducible)
+  [ -n "${FUZZ_SEED:-}" ] && seed=(-seed="$FUZZ_SEED")
   if "$build/mixgrad_fuzz_$t" -max_total_time="$seconds" -rss_limit_mb="${FUZZ_RSS_MB:-2048}" \
     -timeout="${FUZZ_TIMEOUT:-10}" -artifact_prefix="$findings/" -print_final_stats=1 \
-    "${dirs[@]}" >"$log" 2>&1; then
+    "${seed[@]}" "${dirs[@]}" >"$log" 2>&1; then
     grep -E "^stat::number_of_executed_units|^stat::new_units_added" "$log" | sed 's/^/   /'
   else
     echo "!! $t found something (log: $log):"

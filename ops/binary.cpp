@@ -92,8 +92,29 @@ DType result_type(const Tensor& a, const Tensor& b) {
   return t.dtype();
 }
 
+namespace {
+// alpha as the kernels take it (a double), checked as in PyTorch: an integral result takes no
+// floating alpha (it would be truncated), a bool alpha only for a bool result; and an integral
+// alpha must be one the double holds exactly.
+double alpha_param(const char* op, BinaryOp code, const Tensor& a, const Tensor& b, Scalar alpha) {
+  if (!a.defined() || !b.defined()) return alpha.to_double();  // reported by the op itself
+  const DType dtype = detail::binary_compute_dtype(code, a, b);
+  MG_CHECK(!alpha.is_bool() || dtype == DType::Bool, op,
+           "a bool alpha is only supported for bool results, got ", dtype);
+  if (!is_floating(dtype)) {
+    MG_CHECK(!alpha.is_floating(), op, "for integral input tensors (", dtype,
+             "), argument alpha must not be a floating point number, got ", alpha.to_double());
+    constexpr int64_t kExact = int64_t{1} << 53;
+    MG_CHECK(alpha.to_int() >= -kExact && alpha.to_int() <= kExact, op, "alpha ", alpha.to_int(),
+             " is beyond 2^53, which integer add/sub does not support");
+  }
+  return alpha.to_double();
+}
+}  // namespace
+
 Tensor add(const Tensor& a, const Tensor& b, Scalar alpha) {
-  Tensor out = detail::binary_forward("add", BinaryOp::Add, a, b, {alpha.to_double()});
+  Tensor out = detail::binary_forward("add", BinaryOp::Add, a, b,
+                                      {alpha_param("add", BinaryOp::Add, a, b, alpha)});
   record("add", out, {a, b}, [alpha = alpha.to_double()](const Tensor& g, InputGrads in) {
     in[0].add(g);
     if (needs(in, 1)) in[1].add(alpha == 1 ? g : g * alpha);
@@ -117,7 +138,8 @@ void check_sub_operands(const char* op, const Tensor& a, const Tensor& b) {
 
 Tensor sub(const Tensor& a, const Tensor& b, Scalar alpha) {
   check_sub_operands("sub", a, b);
-  Tensor out = detail::binary_forward("sub", BinaryOp::Sub, a, b, {alpha.to_double()});
+  Tensor out = detail::binary_forward("sub", BinaryOp::Sub, a, b,
+                                      {alpha_param("sub", BinaryOp::Sub, a, b, alpha)});
   record("sub", out, {a, b}, [alpha = alpha.to_double()](const Tensor& g, InputGrads in) {
     in[0].add(g);
     if (needs(in, 1)) in[1].add(g * -alpha);
@@ -300,12 +322,14 @@ Tensor& binary_inplace(Tensor& self, const char* name, BinaryOp code, const Tens
 }  // namespace
 
 Tensor& add_(Tensor& self, const Tensor& other, Scalar alpha) {
-  return binary_inplace(self, "add_", BinaryOp::Add, other, {alpha.to_double()},
+  return binary_inplace(self, "add_", BinaryOp::Add, other,
+                        {alpha_param("add_", BinaryOp::Add, self, other, alpha)},
                         [&](const Tensor& current) { return add(current, other, alpha); });
 }
 Tensor& sub_(Tensor& self, const Tensor& other, Scalar alpha) {
   check_sub_operands("sub_", self, other);
-  return binary_inplace(self, "sub_", BinaryOp::Sub, other, {alpha.to_double()},
+  return binary_inplace(self, "sub_", BinaryOp::Sub, other,
+                        {alpha_param("sub_", BinaryOp::Sub, self, other, alpha)},
                         [&](const Tensor& current) { return sub(current, other, alpha); });
 }
 Tensor& mul_(Tensor& self, const Tensor& other) {

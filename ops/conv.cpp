@@ -86,7 +86,8 @@ int64_t plan_dim(const char* op, const char* dim_name, int64_t size, int64_t ker
                  int64_t dilation, std::optional<int64_t> padding, int64_t& pad_before) {
   MG_CHECK(stride > 0, op, "stride must be positive, got ", stride, " (", dim_name, ")");
   MG_CHECK(dilation > 0, op, "dilation must be positive, got ", dilation, " (", dim_name, ")");
-  const int64_t span = checked_mul(dilation, kernel - 1, op, "the kernel's span") + 1;
+  const int64_t span = checked_add(checked_mul(dilation, kernel - 1, op, "the kernel's span"), 1,
+                                   op, "the kernel's span");
   // Same: total padding span - 1, the odd element after the input (as PyTorch).
   const int64_t pad_total = padding ? checked_mul(2, *padding, op, "the padding") : span - 1;
   pad_before = padding ? *padding : pad_total / 2;

@@ -76,11 +76,16 @@ void as_op(const char* op, F&& kernel_call) {
   }
 }
 
+// The kernel takes alpha as a double and converts it to x's dtype: for an integer x it must be
+// a whole number the double holds exactly (infinities and |alpha| > 2^53 are refused).
 void check_alpha(const char* op, const Tensor& x, Scalar alpha) {
-  MG_CHECK(x.is_floating_point() || !alpha.is_floating() ||
-               alpha.to_double() == std::floor(alpha.to_double()),
-           op, "alpha ", alpha.to_double(), " must be an integer for a tensor of dtype ",
-           x.dtype());
+  const double a = alpha.to_double();
+  constexpr int64_t kExact = int64_t{1} << 53;
+  const bool exact = alpha.is_floating()
+                         ? std::isfinite(a) && a == std::floor(a) && std::fabs(a) <= 0x1p53
+                         : alpha.to_int() >= -kExact && alpha.to_int() <= kExact;
+  MG_CHECK(x.is_floating_point() || exact, op, "alpha ", a,
+           " must be an integer of magnitude at most 2^53 for a tensor of dtype ", x.dtype());
 }
 
 // Adds `g` (shaped like the index of a gather/scatter) to the gradient of a source that may be

@@ -70,7 +70,7 @@ Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
                r.shape());
     starts[i] = out_shape[d];
     sizes[i] = t.size(d);
-    out_shape[d] += t.size(d);
+    out_shape[d] = checked_add(out_shape[d], t.size(d), "cat", "the concatenated size");
   }
   Tensor out = empty(out_shape, TensorOptions(dtype).device(r.device()));
   for (int64_t i = 0; i < n; ++i)
@@ -109,8 +109,8 @@ std::vector<Tensor> split(const Tensor& x, int64_t split_size, int64_t dim) {
            "positive (0 only for an empty dim), got ",
            split_size, " for dim ", d, " of size ", size, " (shape ", x.shape(), ")");
   // An empty dim still gives one (empty) piece.
-  const int64_t count =
-      split_size == 0 ? 1 : std::max<int64_t>((size + split_size - 1) / split_size, 1);
+  const int64_t count =  // not (size + split_size - 1) / split_size: that overflows
+      split_size == 0 ? 1 : std::max<int64_t>(size / split_size + (size % split_size != 0), 1);
   std::vector<int64_t> sizes(count);
   for (int64_t i = 0; i < count; ++i) sizes[i] = std::min(split_size, size - i * split_size);
   return narrow_pieces(x, d, sizes);
@@ -122,7 +122,7 @@ std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, in
   int64_t total = 0;
   for (int64_t s : sizes) {
     MG_CHECK(s >= 0, "split", "split sizes must be non-negative, got ", sizes);
-    total += s;
+    total = checked_add(total, s, "split", "the sum of the split sizes");
   }
   MG_CHECK(total == x.size(d), "split", "split sizes ", sizes, " add up to ", total, " but dim ", d,
            " of shape ", x.shape(), " has size ", x.size(d));
@@ -136,7 +136,7 @@ std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int64_t dim) {
   const int64_t size = x.size(d);
   // An empty dim still gives `chunks` (empty) pieces, which split by size could not express.
   if (size == 0) return narrow_pieces(x, d, std::vector<int64_t>(chunks, 0));
-  return split(x, (size + chunks - 1) / chunks, d);
+  return split(x, size / chunks + (size % chunks != 0), d);
 }
 
 Tensor repeat(const Tensor& x, const Shape& repeats) {

@@ -43,7 +43,8 @@ int64_t floor_div(int64_t a, int64_t b) {
 // PyTorch's pooling output size for one dim.
 // Checked: huge kernel, dilation or stride values must not overflow into a plausible size.
 int64_t pooled_size(const char* op, int64_t in, const PoolAxis& a, bool ceil_mode) {
-  const int64_t span = checked_mul(a.dilation, a.kernel - 1, op, "the window's span") + 1;
+  const int64_t span = checked_add(checked_mul(a.dilation, a.kernel - 1, op, "the window's span"),
+                                   1, op, "the window's span");
   const int64_t padded = checked_add(in, 2 * a.padding, op, "the padded size");  // p <= k/2
   const int64_t room = checked_add(padded - span, ceil_mode ? a.stride - 1 : 0, op, "the size");
   int64_t out = floor_div(room, a.stride) + 1;

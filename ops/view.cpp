@@ -88,10 +88,11 @@ Tensor slice(const Tensor& x, int64_t dim, std::optional<int64_t> start_opt,
   };
   const int64_t start = clamp_bound(start_opt.value_or(0));
   const int64_t end = std::max(start, clamp_bound(end_opt.value_or(size)));
-  const int64_t len = (end - start + step - 1) / step;
+  // Neither can overflow: len > 1 only when step < size, and then stride * step fits too.
+  const int64_t len = end == start ? 0 : (end - start - 1) / step + 1;
   Shape sizes = x.shape(), strides = x.strides();
   sizes[d] = len;
-  strides[d] *= step;
+  if (len > 1) strides[d] *= step;
   Tensor out = make_view(x, sizes, strides, x.storage_offset() + start * x.strides()[d]);
   record("slice", out, {x}, [d, start, end, step](const Tensor& g, InputGrads in) {
     Tensor region = slice(in[0].buffer(), d, start, end, step);

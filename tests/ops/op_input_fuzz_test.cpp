@@ -130,7 +130,7 @@ Expected ref_slice(const Ref& x, int64_t dim, int64_t start, int64_t end, int64_
   auto clamp = [size](int64_t v) { return std::clamp<int64_t>(v < 0 ? v + size : v, 0, size); };
   const int64_t b = clamp(start), e = std::max(b, clamp(end));
   Shape shape = x.shape;
-  shape[*d] = (e - b + step - 1) / step;
+  shape[*d] = e == b ? 0 : (e - b - 1) / step + 1;
   return build(shape, [&](Shape i) {
     i[*d] = b + i[*d] * step;
     return get(x, i);

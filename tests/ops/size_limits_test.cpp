@@ -162,6 +162,42 @@ TEST(SizeLimits, ConvAndPoolRefuseGeometryThatOverflows) {
   EXPECT_THROW(mg::max_pool2d(x, 3, {.stride = kMax, .padding = 1, .ceil_mode = true}), mg::Error);
   EXPECT_THROW(mg::max_pool2d(x, 3, {.dilation = kMax / 2}), mg::Error);
   EXPECT_EQ(mg::max_pool2d(x, 3, {.stride = kMax}).numel(), 1);
+  EXPECT_THROW(mg::max_pool2d(x, 2, {.dilation = kMax}), mg::Error);  // span kMax + 1
+  EXPECT_THROW(mg::conv2d(x, mg::ones({1, 1, 2, 2}), {}, {.dilation = kMax}), mg::Error);
+}
+
+TEST(SizeLimits, SliceSplitChunkAndCatWithHugeArguments) {
+  const Tensor x = mg::arange(6).reshape({2, 3});
+  EXPECT_EQ(mg::slice(x, 1, 0, 3, kMax).to_vector<int64_t>(), (std::vector<int64_t>{0, 3}));
+  EXPECT_EQ(mg::slice(x, 0, 0, 2, int64_t{1} << 62).shape(), (mg::Shape{1, 3}));
+  EXPECT_EQ(mg::slice(x, 1, 1, kMax, 2).to_vector<int64_t>(), (std::vector<int64_t>{1, 4}));
+  EXPECT_EQ(mg::split(x, kMax, 1).size(), 1u);
+  EXPECT_THROW(mg::split(x, std::vector<int64_t>{kMax, 1}, 0), mg::Error);
+  EXPECT_EQ(mg::chunk(x, kMax, 1).size(), 3u);
+  const Tensor wide = mg::ones({1}).expand({0, int64_t{1} << 62});
+  EXPECT_THROW(mg::cat({wide, wide}, 1), mg::Error);
+}
+
+TEST(SizeLimits, AlphaFollowsPyTorchsRulesAndFitsItsDouble) {
+  const Tensor i = mg::arange(3);
+  EXPECT_THROW(mg::add(i, i, 0.5), mg::Error);  // would be truncated
+  EXPECT_THROW(mg::sub(i, i, 2.0), mg::Error);
+  EXPECT_THROW(mg::add(i, i, kMax), mg::Error);  // 2^63 as a double: no int64
+  EXPECT_EQ(mg::add(i, i, 3).to_vector<int64_t>(), (std::vector<int64_t>{0, 4, 8}));
+  EXPECT_EQ(mg::add(i.to(mg::kFloat32), i, 0.5).to_vector<float>(),
+            (std::vector<float>{0, 1.5f, 3}));
+  Tensor j = i.clone();
+  EXPECT_THROW(j.add_(i, 0.5), mg::Error);
+  EXPECT_EQ(j.to_vector<int64_t>(), (std::vector<int64_t>{0, 1, 2}));  // untouched
+  EXPECT_THROW(mg::add(mg::ones({2}), mg::ones({2}), true), mg::Error);
+  EXPECT_THROW(mg::index_add(i, 0, mg::tensor<int64_t>({0}), mg::tensor<int64_t>({1}),
+                             std::numeric_limits<double>::infinity()),
+               mg::Error);
+  EXPECT_THROW(mg::index_add(i, 0, mg::tensor<int64_t>({0}), mg::tensor<int64_t>({1}), kMax),
+               mg::Error);
+  EXPECT_EQ(mg::index_add(i, 0, mg::tensor<int64_t>({0}), mg::tensor<int64_t>({1}), 2.0)
+                .to_vector<int64_t>(),
+            (std::vector<int64_t>{2, 1, 2}));
 }
 
 TEST(SizeLimits, RandintOverTheFullInt64Range) {
