@@ -36,6 +36,8 @@ class StridedLoop {
       elem_[k] = static_cast<int64_t>(operands[k]->element_size());
     }
     numel_ = numel_of(shape);
+    // Nothing to walk; the strides of an empty tensor's other dims may not fit in bytes.
+    if (numel_ == 0) return;
     // Innermost dim first; drop size-1 dims; merge dim d into d-1 when contiguous for all.
     for (int64_t d = static_cast<int64_t>(shape.size()) - 1; d >= 0; --d) {
       if (shape[d] == 1) continue;

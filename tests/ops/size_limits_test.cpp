@@ -32,6 +32,9 @@ TEST(SizeLimits, CreationRefusesSizesWhoseBytesOrCountOverflow) {
   // A zero dim makes the tensor empty but its strides still have to fit.
   EXPECT_THROW(mg::zeros({0, k2e40, k2e40}), mg::Error);
   EXPECT_EQ(mg::zeros({0, k2e40}).numel(), 0);
+  // Strides of 2^62 elements are no byte offsets: an empty fill must not compute them (UBSan).
+  EXPECT_EQ(mg::zeros({0, int64_t{1} << 62}).numel(), 0);
+  EXPECT_EQ(mg::eye(int64_t{1} << 62, 0).numel(), 0);
   EXPECT_THROW(mg::tensor(std::vector<float>{1.f}, mg::Shape{k2e40, k2e40, 0}), mg::Error);
   float value = 1.f;
   EXPECT_THROW(mg::from_blob(&value, {k2e40, k2e40}, mg::kFloat32), mg::Error);
