@@ -4,6 +4,10 @@
 #include <benchmark/benchmark.h>
 #include <mixgrad.h>
 
+#include <string>
+
+#include "io/safetensors_header.h"
+
 namespace {
 
 // 16 experts stored as W [E, d, d]; tokens split evenly, each expert applied through W[e].
@@ -67,5 +71,27 @@ void BM_SmallOpOverhead(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(mg::add(a, b));
 }
 BENCHMARK(BM_SmallOpOverhead);
+
+// Decoding a safetensors header of N one-element entries (issue 17: it must be linear in N; the
+// old duplicate-key parse callback took 11 s for 40k entries).
+void BM_SafetensorsHeaderDecode(benchmark::State& state) {
+  namespace format = mg::io::safetensors_format;
+  const auto n = static_cast<std::size_t>(state.range(0));
+  std::string text = "{";
+  for (std::size_t i = 0; i < n; ++i) {
+    if (i > 0) text += ",";
+    text += "\"layer" + std::to_string(i) + ".weight\":{\"dtype\":\"F32\",\"shape\":[1],";
+    text += "\"data_offsets\":[" + std::to_string(4 * i) + "," + std::to_string(4 * i + 4) + "]}";
+  }
+  text += "}";
+  const format::ErrorContext at{"bench", "header"};
+  for (auto _ : state) benchmark::DoNotOptimize(format::decode_header(text, 4 * n, at));
+  state.SetComplexityN(state.range(0));
+}
+BENCHMARK(BM_SafetensorsHeaderDecode)
+    ->RangeMultiplier(2)
+    ->Range(5000, 40000)
+    ->Complexity(benchmark::oN)
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace

@@ -93,7 +93,8 @@ void normal(const Tensor& out, uint64_t seed, uint64_t first_block, double mean,
 }
 
 void randint(const Tensor& out, uint64_t seed, uint64_t first_block, int64_t low, int64_t high) {
-  fill_random(out, seed, first_block, RandintDraw{low, static_cast<uint64_t>(high) - static_cast<uint64_t>(low)});
+  fill_random(out, seed, first_block,
+              RandintDraw{low, static_cast<uint64_t>(high) - static_cast<uint64_t>(low)});
 }
 
 }  // namespace mixgrad::cuda

@@ -3,7 +3,6 @@
 #include "io/safetensors_header.h"
 
 #include <algorithm>
-#include <chrono>
 #include <string>
 #include <vector>
 
@@ -27,28 +26,13 @@ std::string header_of(std::size_t count) {
   return text + "}";
 }
 
-// The fastest of a few decodes, in seconds: the least disturbed by whatever else the machine runs.
-double fastest_decode(const std::string& header, std::size_t count) {
-  double best = 1e9;
-  for (int run = 0; run < 3; ++run) {
-    const auto start = std::chrono::steady_clock::now();
-    const Header decoded = decode_header(header, 4 * count, kAt);
-    best = std::min(
-        best, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-    EXPECT_EQ(decoded.entries.size(), count);
-  }
-  return best;
-}
-
-// 8x the entries must cost about 8x the time, not 64x as the old parse callback's did (which
-// took 11 s for 40k entries). The bound leaves room for n log n and a noisy machine.
-TEST(SafetensorsHeader, ParseTimeIsLinearInTheEntryCount) {
-  constexpr std::size_t kSmall = 5'000, kLarge = 40'000;
-  const std::string small = header_of(kSmall), large = header_of(kLarge);
-  const double small_seconds = fastest_decode(small, kSmall);
-  const double large_seconds = fastest_decode(large, kLarge);
-  EXPECT_LT(large_seconds, 32 * small_seconds) << kSmall << " entries: " << small_seconds << " s, "
-                                               << kLarge << " entries: " << large_seconds << " s";
+// A large header decodes completely. Its cost (linear in the entry count; the old parse callback
+// took 11 s for 40k entries) is a benchmark, not a test: BM_SafetensorsHeaderDecode in
+// bench/foundation_bench.cpp.
+TEST(SafetensorsHeader, FortyThousandEntriesDecode) {
+  constexpr std::size_t kEntries = 40'000;
+  const Header decoded = decode_header(header_of(kEntries), 4 * kEntries, kAt);
+  ASSERT_EQ(decoded.entries.size(), kEntries);
 }
 
 TEST(SafetensorsHeader, EntryCountIsLimited) {
