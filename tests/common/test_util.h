@@ -55,7 +55,6 @@ struct NamedOp {
   UnaryFn fn;
 };
 
-// Standard-normal values of `dtype` from a fixed seed.
 // Sets the CPU thread count for a scope and restores the previous one at its end (also when an
 // assertion leaves the test early).
 class ScopedNumThreads {
@@ -69,6 +68,7 @@ class ScopedNumThreads {
   int saved_;
 };
 
+// Standard-normal values of `dtype` from a fixed seed.
 inline Tensor seeded_randn(const Shape& shape, DType dtype, uint64_t seed) {
   Generator gen(seed);
   return randn(shape, TensorOptions(dtype), &gen);
