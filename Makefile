@@ -14,11 +14,12 @@ JOBS ?= $(shell nproc)
 # Debian packages the build needs (libopenblas-openmp-dev: OpenBLAS built for OpenMP callers),
 # and what the model zoo reads and draws with: Fashion-MNIST, the English word list, gnuplot
 # for the plots, Graphviz for `mixgrad graph --svg`; clang with libFuzzer (libclang-rt-dev),
-# its OpenMP (libomp-dev) and llvm-symbolizer (llvm) for the fuzz targets.
+# its OpenMP (libomp-dev) and llvm-symbolizer (llvm) for the fuzz targets; OpenMPI for training
+# over several processes (dist/, the dist tests run under mpirun).
 DEB_PACKAGES := build-essential cmake ninja-build ccache libopenblas-openmp-dev \
 	libboost-graph-dev libgtest-dev libbenchmark-dev nlohmann-json3-dev zlib1g-dev libcli11-dev \
 	dataset-fashion-mnist wamerican gnuplot-nox graphviz \
-	clang libclang-rt-dev libomp-dev llvm
+	clang libclang-rt-dev libomp-dev llvm libopenmpi-dev openmpi-bin
 
 # `make run` builds the CUDA backend only where there is a GPU to run it on (nvcc alone is not
 # reason enough to spend minutes compiling kernels that cannot run).

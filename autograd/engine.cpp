@@ -14,6 +14,29 @@ namespace mixgrad::autograd {
 
 namespace {
 
+// The callbacks of the backward pass running on this thread (null outside one).
+thread_local std::vector<std::function<void()>>* t_callbacks = nullptr;
+
+// Installs a pass's callback list for its lifetime, restoring the outer one (a backward run from
+// a hook) afterwards, also when the pass throws.
+class CallbackScope {
+ public:
+  CallbackScope() : outer_(t_callbacks) { t_callbacks = &callbacks_; }
+  ~CallbackScope() { t_callbacks = outer_; }
+  CallbackScope(const CallbackScope&) = delete;
+  CallbackScope& operator=(const CallbackScope&) = delete;
+  void run() {
+    for (size_t i = 0; i < callbacks_.size(); ++i) {
+      auto fn = std::move(callbacks_[i]);  // fn may queue more, which moves the vector
+      fn();
+    }
+  }
+
+ private:
+  std::vector<std::function<void()>> callbacks_;
+  std::vector<std::function<void()>>* outer_;
+};
+
 struct NodeState {
   int dependencies = 0;
   std::vector<Tensor> buffers;    // gradient of each forward output
@@ -32,6 +55,7 @@ class GraphTask {
 
   void run(const std::vector<Edge>& roots, const std::vector<Tensor>& root_grads,
            const std::vector<Capture>& captures, std::vector<Tensor>* captured) {
+    CallbackScope callbacks;
     count_dependencies(roots);
     if (!captures.empty()) mark_leading_to(captures);
     for (size_t i = 0; i < roots.size(); ++i) {
@@ -64,6 +88,7 @@ class GraphTask {
       }
       states_.erase(node);  // frees the gradient buffers as soon as they are consumed
     }
+    callbacks.run();
   }
 
  private:
@@ -253,6 +278,14 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
       result[i] = result[i].expand(inputs[i].shape()).contiguous();
   }
   return result;
+}
+
+void queue_callback(std::function<void()> fn) {
+  MG_CHECK(t_callbacks != nullptr, "autograd::queue_callback",
+           "no backward pass is running on this thread (queue callbacks from a hook or a "
+           "backward function)");
+  MG_CHECK(static_cast<bool>(fn), "autograd::queue_callback", "got an empty function");
+  t_callbacks->push_back(std::move(fn));
 }
 
 }  // namespace mixgrad::autograd

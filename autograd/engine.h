@@ -1,5 +1,6 @@
 #pragma once
 // Reverse-mode execution of the recorded graph.
+#include <functional>
 #include <vector>
 
 #include "core/tensor.h"
@@ -17,5 +18,12 @@ void backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>& gra
 std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
                          const std::vector<Tensor>& grad_outputs = {}, bool retain_graph = false,
                          bool allow_unused = false);
+
+// Runs `fn` once the backward pass (backward or grad) that is running now has run every node,
+// before it returns; callbacks run in the order queued, with grad mode off, and may queue more.
+// For work that must follow the whole pass, such as waiting for gradient reductions started
+// from hooks (PyTorch's engine queue_callback). Throws Error when no backward pass is running
+// on this thread.
+void queue_callback(std::function<void()> fn);
 
 }  // namespace mixgrad::autograd

@@ -266,3 +266,39 @@ TEST(Hooks, GradientKeptByAHookIsNotReusedAsTheGradBuffer) {
   expect_values(kept[0], {1}, {2});
   expect_values(kept[1], {1}, {3});
 }
+
+TEST(QueueCallback, RunsAfterEveryNodeInQueueOrder) {
+  auto a = mg::tensor({1.0, 2.0}).requires_grad_();
+  auto b = mg::tensor({3.0}).requires_grad_();
+  std::vector<std::string> events;
+  // `a`'s hook runs before `b` is accumulated; the callbacks must wait for both.
+  a.register_hook([&](const Tensor& g) {
+    events.push_back("hook a");
+    mg::autograd::queue_callback([&] {
+      events.push_back(b.grad().defined() && a.grad().defined() ? "first, after all" : "early");
+      mg::autograd::queue_callback([&] { events.push_back("queued by a callback"); });
+    });
+    mg::autograd::queue_callback([&] { events.push_back("second"); });
+    return g;
+  });
+  ((a * 2).sum() + (b * 3).sum()).backward();
+  EXPECT_EQ(events, (std::vector<std::string>{"hook a", "first, after all", "second",
+                                              "queued by a callback"}));
+  // The queue belongs to one pass: the next backward starts empty.
+  events.clear();
+  auto c = mg::tensor({1.0}).requires_grad_();
+  (c * 2).sum().backward();
+  EXPECT_TRUE(events.empty());
+}
+
+TEST(QueueCallback, OutsideABackwardPassIsAnError) {
+  EXPECT_MG_ERROR(mg::autograd::queue_callback([] {}), "no backward pass is running");
+  // Also after a pass whose callback threw: the pass's queue is gone.
+  auto a = mg::tensor({1.0}).requires_grad_();
+  a.register_hook([](const Tensor& g) {
+    mg::autograd::queue_callback([] { throw mg::Error("test", "callback failed"); });
+    return g;
+  });
+  EXPECT_MG_ERROR((a * 2).sum().backward(), "callback failed");
+  EXPECT_MG_ERROR(mg::autograd::queue_callback([] {}), "no backward pass is running");
+}

@@ -1,0 +1,243 @@
+#include "dist/data_parallel.h"
+
+#include <chrono>
+#include <map>
+
+#include "autograd/engine.h"
+#include "autograd/grad_mode.h"
+#include "dist/collectives.h"
+#include "ops/ops.h"
+
+namespace mixgrad::dist {
+
+namespace {
+
+const char* kOp = "DataParallel";
+
+// The dtype a parameter's gradient travels in: the transport reduces float32 and float64.
+DType wire_dtype(DType t) {
+  return t == DType::Float64 ? kFloat64 : kFloat32;
+}
+
+}  // namespace
+
+struct DataParallel::State {
+  struct Slot {
+    Tensor param;
+    size_t bucket = 0;
+    int64_t offset = 0;  // of its values in the bucket's buffer
+    int64_t flag = 0;    // of its "had a gradient" flag in the bucket's buffer
+    HookId hook = 0;
+    bool filled = false;
+  };
+  struct Bucket {
+    Tensor buffer;  // CPU, wire dtype: every slot's values, then one flag per slot
+    std::vector<size_t> slots;
+    size_t missing = 0;
+    std::unique_ptr<PendingReduction> pending;
+  };
+
+  Group group;  // a private duplicate: its reductions never interleave with other collectives
+  std::vector<Slot> slots;
+  std::vector<Bucket> buckets;
+  bool sync = true;
+  bool armed = false;  // a backward pass has started filling buckets
+  size_t next_launch = 0;
+  double wait_seconds = 0;
+
+  void on_gradient(size_t index, const Tensor& grad, const std::weak_ptr<State>& self);
+  void fill(Slot& slot, const Tensor& value, bool had_gradient);
+  void launch_ready();
+  void finish();
+};
+
+void DataParallel::State::on_gradient(size_t index, const Tensor& grad,
+                                      const std::weak_ptr<State>& self) {
+  if (!sync) return;
+  if (!armed) {
+    armed = true;
+    next_launch = 0;
+    for (Slot& s : slots) s.filled = false;
+    for (Bucket& b : buckets) b.missing = b.slots.size();
+    autograd::queue_callback([self] {
+      if (auto state = self.lock()) state->finish();
+    });
+  }
+  Slot& slot = slots[index];
+  MG_CHECK(slot.bucket >= next_launch, kOp, "a gradient of a parameter of shape ",
+           slot.param.shape(),
+           " arrived after its bucket was reduced (was it used by two backward passes at once?)");
+  // The value .grad() will hold after this pass accumulates: what is averaged.
+  const Tensor old = slot.param.grad();
+  fill(slot, old.defined() ? old + grad : grad, true);
+  if (!slot.filled) {
+    slot.filled = true;
+    if (--buckets[slot.bucket].missing == 0) launch_ready();
+  }
+}
+
+void DataParallel::State::fill(Slot& slot, const Tensor& value, bool had_gradient) {
+  Tensor& buffer = buckets[slot.bucket].buffer;
+  Tensor values = buffer.narrow(0, slot.offset, slot.param.numel());
+  if (value.defined()) {
+    values.copy_(value.reshape({-1}).to(kCPU));
+  } else {
+    values.zero_();
+  }
+  buffer.narrow(0, slot.flag, 1).fill_(had_gradient ? 1 : 0);
+}
+
+// Starts the reductions of the complete buckets at the front, in bucket order: every process
+// starts the same reductions in the same order whenever its gradients arrive.
+void DataParallel::State::launch_ready() {
+  while (next_launch < buckets.size() && buckets[next_launch].missing == 0) {
+    Bucket& b = buckets[next_launch++];
+    b.pending = group.comm().start_all_reduce(b.buffer.data_ptr(), b.buffer.numel(),
+                                              b.buffer.dtype(), ReduceOp::Sum);
+  }
+}
+
+void DataParallel::State::finish() {
+  armed = false;
+  // Parameters without a gradient in this pass: their accumulated gradient (after no_sync
+  // passes) or zeros, flagged as unused here.
+  for (Slot& s : slots) {
+    if (s.filled) continue;
+    const Tensor old = s.param.grad();
+    fill(s, old, old.defined());
+    s.filled = true;
+    --buckets[s.bucket].missing;
+  }
+  launch_ready();
+  const auto start = std::chrono::steady_clock::now();
+  for (Bucket& b : buckets) {
+    b.pending->wait();
+    b.pending.reset();
+  }
+  wait_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double processes = static_cast<double>(group.size());
+  for (Slot& s : slots) {
+    const Tensor& buffer = buckets[s.bucket].buffer;
+    if (buffer.narrow(0, s.flag, 1).item<double>() == 0) continue;  // no process had one
+    Tensor mean = buffer.narrow(0, s.offset, s.param.numel()) / processes;
+    s.param.set_grad(mean.reshape(s.param.shape()).to(s.param.dtype()).to(s.param.device()));
+  }
+}
+
+DataParallel::DataParallel(nn::Module& module, DataParallelOptions options)
+    : DataParallel(module, world(), options) {}
+
+DataParallel::DataParallel(nn::Module& module, Group group, DataParallelOptions options) {
+  std::vector<Tensor> trained;
+  for (const Tensor& p : module.parameters())
+    if (p.requires_grad()) trained.push_back(p);
+  attach(std::move(trained), module.buffers(), std::move(group), options);
+}
+
+DataParallel::DataParallel(std::vector<Tensor> parameters, std::vector<Tensor> buffers, Group group,
+                           DataParallelOptions options) {
+  attach(std::move(parameters), std::move(buffers), std::move(group), options);
+}
+
+void DataParallel::attach(std::vector<Tensor> parameters, std::vector<Tensor> buffers, Group group,
+                          DataParallelOptions options) {
+  MG_CHECK(group.member(), kOp, "this process is not a member of the group");
+  MG_CHECK(options.bucket_bytes >= 1, kOp, "bucket_bytes must be at least 1, got ",
+           options.bucket_bytes);
+  for (const Tensor& p : parameters)
+    MG_CHECK(p.defined() && p.requires_grad() && p.is_leaf(), kOp,
+             "every parameter must be a leaf that requires grad");
+  // The processes must agree on the parameters, or the buckets would not line up: compare
+  // counts, sizes and a digest of shapes and dtypes.
+  {
+    uint64_t digest = 1469598103934665603ull;
+    auto mix = [&](uint64_t v) { digest = (digest ^ v) * 1099511628211ull; };
+    int64_t elements = 0;
+    for (const Tensor& p : parameters) {
+      mix(static_cast<uint64_t>(p.dtype()));
+      for (int64_t s : p.shape()) mix(static_cast<uint64_t>(s));
+      elements += p.numel();
+    }
+    const int64_t mine[3] = {static_cast<int64_t>(parameters.size()), elements,
+                             static_cast<int64_t>(digest >> 1)};
+    Tensor low = tensor(std::vector<int64_t>(mine, mine + 3));
+    Tensor high = low.clone();
+    all_reduce_(low, ReduceOp::Min, group);
+    all_reduce_(high, ReduceOp::Max, group);
+    MG_CHECK(low.to_vector<int64_t>() == high.to_vector<int64_t>(), kOp, "the processes of ",
+             group.describe(),
+             " hold different parameters (counts, shapes or dtypes); this one has ",
+             parameters.size(), " parameters with ", elements, " elements");
+  }
+  if (options.broadcast_state) {
+    NoGradGuard no_grad;
+    for (const std::vector<Tensor>* list : {&parameters, &buffers})
+      for (const Tensor& t : *list) Tensor(t).copy_(broadcast(t, 0, group));
+  }
+
+  state_ = std::make_shared<State>();
+  state_->group = Group(group.comm().split(0, group.rank()));
+  // Buckets: parameters in reverse order, one run per wire dtype, closed at bucket_bytes.
+  std::map<DType, size_t> open;  // the bucket still filling, per wire dtype
+  std::vector<int64_t> bucket_values;
+  for (size_t k = parameters.size(); k-- > 0;) {
+    const Tensor& p = parameters[k];
+    const DType wire = wire_dtype(p.dtype());
+    auto it = open.find(wire);
+    if (it == open.end() ||
+        (bucket_values[it->second] > 0 &&
+         (bucket_values[it->second] + p.numel()) * static_cast<int64_t>(dtype_size(wire)) >
+             options.bucket_bytes)) {
+      state_->buckets.emplace_back();
+      bucket_values.push_back(0);
+      it = open.insert_or_assign(wire, state_->buckets.size() - 1).first;
+    }
+    State::Slot slot;
+    slot.param = p;
+    slot.bucket = it->second;
+    slot.offset = bucket_values[it->second];
+    bucket_values[it->second] += p.numel();
+    state_->buckets[it->second].slots.push_back(state_->slots.size());
+    state_->slots.push_back(slot);
+  }
+  for (size_t b = 0; b < state_->buckets.size(); ++b) {
+    State::Bucket& bucket = state_->buckets[b];
+    const DType wire = wire_dtype(state_->slots[bucket.slots[0]].param.dtype());
+    int64_t flag = bucket_values[b];
+    for (size_t i : bucket.slots) state_->slots[i].flag = flag++;
+    bucket.buffer = zeros({flag}, TensorOptions(wire));
+  }
+  std::weak_ptr<State> weak = state_;
+  for (size_t i = 0; i < state_->slots.size(); ++i) {
+    state_->slots[i].hook = state_->slots[i].param.register_hook([weak, i](const Tensor& g) {
+      if (auto state = weak.lock()) state->on_gradient(i, g, weak);
+      return Tensor();
+    });
+  }
+}
+
+DataParallel::~DataParallel() {
+  for (const State::Slot& s : state_->slots) s.param.remove_hook(s.hook);
+}
+
+DataParallel::NoSync::NoSync(DataParallel& ddp) : ddp_(ddp), saved_(ddp.state_->sync) {
+  ddp_.state_->sync = false;
+}
+
+DataParallel::NoSync::~NoSync() {
+  ddp_.state_->sync = saved_;
+}
+
+const Group& DataParallel::group() const {
+  return state_->group;
+}
+
+int64_t DataParallel::num_buckets() const {
+  return static_cast<int64_t>(state_->buckets.size());
+}
+
+double DataParallel::wait_seconds() const {
+  return state_->wait_seconds;
+}
+
+}  // namespace mixgrad::dist
