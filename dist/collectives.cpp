@@ -3,6 +3,7 @@
 // its backward, which is the adjoint collective.
 #include "dist/collectives.h"
 
+#include <chrono>
 #include <numeric>
 
 #include "autograd/function.h"
@@ -81,6 +82,8 @@ Tensor grad_or_zeros(const std::vector<Tensor>& grads, const OutputMeta& out) {
 int64_t byte_size(const Tensor& t) {
   return t.numel() * static_cast<int64_t>(t.element_size());
 }
+
+double g_all_to_all_seconds = 0;
 
 Shape with_rows(Shape shape, int64_t rows) {
   shape[0] = rows;
@@ -211,7 +214,10 @@ Tensor all_to_all(const Tensor& x, std::span<const int64_t> send_rows,
     NoGradGuard no_grad;
     Tensor h = host_view(x);
     Tensor out = empty(with_rows(x.shape(), received), options_of(h));
+    const auto start = std::chrono::steady_clock::now();
     group.comm().all_to_all(h.data_ptr(), send_bytes, out.data_ptr(), recv_bytes);
+    g_all_to_all_seconds +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     y = like_input(out, x);
   }
   record(name, {y}, {x},
@@ -221,6 +227,10 @@ Tensor all_to_all(const Tensor& x, std::span<const int64_t> send_rows,
            in[0].add(all_to_all(grad_or_zeros(g, out), recv, send, group));
          });
   return y;
+}
+
+double all_to_all_seconds() {
+  return g_all_to_all_seconds;
 }
 
 std::vector<int64_t> all_to_all_counts(std::span<const int64_t> counts, const Group& group) {

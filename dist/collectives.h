@@ -43,6 +43,10 @@ Tensor reduce_scatter(const Tensor& x, ReduceOp op = ReduceOp::Sum, const Group&
 Tensor all_to_all(const Tensor& x, std::span<const int64_t> send_rows,
                   std::span<const int64_t> recv_rows, const Group& group = world());
 
+// Seconds this process has spent in all_to_all (forward and backward) so far: the expert
+// exchange of expert-parallel MoE layers.
+double all_to_all_seconds();
+
 // counts [size * m] (m values for each rank, in rank order) -> the m values every rank sent
 // this one, in rank order: the usual first step of an all_to_all with variable sizes.
 std::vector<int64_t> all_to_all_counts(std::span<const int64_t> counts,

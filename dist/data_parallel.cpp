@@ -6,6 +6,7 @@
 #include "autograd/engine.h"
 #include "autograd/grad_mode.h"
 #include "dist/collectives.h"
+#include "dist/expert_parallel.h"
 #include "ops/ops.h"
 
 namespace mixgrad::dist {
@@ -38,10 +39,11 @@ struct DataParallel::State {
   };
 
   Group group;  // a private duplicate: its reductions never interleave with other collectives
+  double processes = 1;  // the divisor of the summed gradients
   std::vector<Slot> slots;
   std::vector<Bucket> buckets;
-  bool sync = true;
-  bool armed = false;  // a backward pass has started filling buckets
+  const bool* sync = nullptr;  // the owner's switch (no_sync)
+  bool armed = false;          // a backward pass has started filling buckets
   size_t next_launch = 0;
   double wait_seconds = 0;
 
@@ -53,7 +55,7 @@ struct DataParallel::State {
 
 void DataParallel::State::on_gradient(size_t index, const Tensor& grad,
                                       const std::weak_ptr<State>& self) {
-  if (!sync) return;
+  if (!*sync) return;
   if (!armed) {
     armed = true;
     next_launch = 0;
@@ -115,7 +117,6 @@ void DataParallel::State::finish() {
     b.pending.reset();
   }
   wait_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  const double processes = static_cast<double>(group.size());
   for (Slot& s : slots) {
     const Tensor& buffer = buckets[s.bucket].buffer;
     if (buffer.narrow(0, s.flag, 1).item<double>() == 0) continue;  // no process had one
@@ -131,16 +132,30 @@ DataParallel::DataParallel(nn::Module& module, Group group, DataParallelOptions 
   std::vector<Tensor> trained;
   for (const Tensor& p : module.parameters())
     if (p.requires_grad()) trained.push_back(p);
-  attach(std::move(trained), module.buffers(), std::move(group), options);
+  attach(std::move(trained), module.buffers(), group, options, group.size());
+}
+
+DataParallel::DataParallel(nn::Module& module, const ParallelGroups& groups,
+                           DataParallelOptions options) {
+  auto trained = [](std::vector<Tensor> all) {
+    std::erase_if(all, [](const Tensor& p) { return !p.requires_grad(); });
+    return all;
+  };
+  attach(trained(replicated_parameters(module)), module.buffers(), groups.data, options,
+         groups.data.size());
+  // An expert's gradient already sums the contributions of every token of its expert group:
+  // summed over the processes holding the same expert, it covers all processes' tokens once.
+  attach(trained(expert_parameters(module)), {}, groups.expert_data, options,
+         groups.expert.size() * groups.expert_data.size());
 }
 
 DataParallel::DataParallel(std::vector<Tensor> parameters, std::vector<Tensor> buffers, Group group,
                            DataParallelOptions options) {
-  attach(std::move(parameters), std::move(buffers), std::move(group), options);
+  attach(std::move(parameters), std::move(buffers), group, options, group.size());
 }
 
-void DataParallel::attach(std::vector<Tensor> parameters, std::vector<Tensor> buffers, Group group,
-                          DataParallelOptions options) {
+void DataParallel::attach(std::vector<Tensor> parameters, std::vector<Tensor> buffers,
+                          const Group& group, const DataParallelOptions& options, int processes) {
   MG_CHECK(group.member(), kOp, "this process is not a member of the group");
   MG_CHECK(options.bucket_bytes >= 1, kOp, "bucket_bytes must be at least 1, got ",
            options.bucket_bytes);
@@ -175,8 +190,11 @@ void DataParallel::attach(std::vector<Tensor> parameters, std::vector<Tensor> bu
       for (const Tensor& t : *list) Tensor(t).copy_(broadcast(t, 0, group));
   }
 
-  state_ = std::make_shared<State>();
-  state_->group = Group(group.comm().split(0, group.rank()));
+  auto state = std::make_shared<State>();
+  states_.push_back(state);
+  state->group = Group(group.comm().split(0, group.rank()));
+  state->processes = processes;
+  state->sync = &sync_;
   // Buckets: parameters in reverse order, one run per wire dtype, closed at bucket_bytes.
   std::map<DType, size_t> open;  // the bucket still filling, per wire dtype
   std::vector<int64_t> bucket_values;
@@ -188,28 +206,28 @@ void DataParallel::attach(std::vector<Tensor> parameters, std::vector<Tensor> bu
         (bucket_values[it->second] > 0 &&
          (bucket_values[it->second] + p.numel()) * static_cast<int64_t>(dtype_size(wire)) >
              options.bucket_bytes)) {
-      state_->buckets.emplace_back();
+      state->buckets.emplace_back();
       bucket_values.push_back(0);
-      it = open.insert_or_assign(wire, state_->buckets.size() - 1).first;
+      it = open.insert_or_assign(wire, state->buckets.size() - 1).first;
     }
     State::Slot slot;
     slot.param = p;
     slot.bucket = it->second;
     slot.offset = bucket_values[it->second];
     bucket_values[it->second] += p.numel();
-    state_->buckets[it->second].slots.push_back(state_->slots.size());
-    state_->slots.push_back(slot);
+    state->buckets[it->second].slots.push_back(state->slots.size());
+    state->slots.push_back(slot);
   }
-  for (size_t b = 0; b < state_->buckets.size(); ++b) {
-    State::Bucket& bucket = state_->buckets[b];
-    const DType wire = wire_dtype(state_->slots[bucket.slots[0]].param.dtype());
+  for (size_t b = 0; b < state->buckets.size(); ++b) {
+    State::Bucket& bucket = state->buckets[b];
+    const DType wire = wire_dtype(state->slots[bucket.slots[0]].param.dtype());
     int64_t flag = bucket_values[b];
-    for (size_t i : bucket.slots) state_->slots[i].flag = flag++;
+    for (size_t i : bucket.slots) state->slots[i].flag = flag++;
     bucket.buffer = zeros({flag}, TensorOptions(wire));
   }
-  std::weak_ptr<State> weak = state_;
-  for (size_t i = 0; i < state_->slots.size(); ++i) {
-    state_->slots[i].hook = state_->slots[i].param.register_hook([weak, i](const Tensor& g) {
+  std::weak_ptr<State> weak = state;
+  for (size_t i = 0; i < state->slots.size(); ++i) {
+    state->slots[i].hook = state->slots[i].param.register_hook([weak, i](const Tensor& g) {
       if (auto state = weak.lock()) state->on_gradient(i, g, weak);
       return Tensor();
     });
@@ -217,27 +235,28 @@ void DataParallel::attach(std::vector<Tensor> parameters, std::vector<Tensor> bu
 }
 
 DataParallel::~DataParallel() {
-  for (const State::Slot& s : state_->slots) s.param.remove_hook(s.hook);
+  for (const auto& state : states_)
+    for (const State::Slot& s : state->slots) s.param.remove_hook(s.hook);
 }
 
-DataParallel::NoSync::NoSync(DataParallel& ddp) : ddp_(ddp), saved_(ddp.state_->sync) {
-  ddp_.state_->sync = false;
+DataParallel::NoSync::NoSync(DataParallel& ddp) : ddp_(ddp), saved_(ddp.sync_) {
+  ddp_.sync_ = false;
 }
 
 DataParallel::NoSync::~NoSync() {
-  ddp_.state_->sync = saved_;
-}
-
-const Group& DataParallel::group() const {
-  return state_->group;
+  ddp_.sync_ = saved_;
 }
 
 int64_t DataParallel::num_buckets() const {
-  return static_cast<int64_t>(state_->buckets.size());
+  int64_t n = 0;
+  for (const auto& state : states_) n += static_cast<int64_t>(state->buckets.size());
+  return n;
 }
 
 double DataParallel::wait_seconds() const {
-  return state_->wait_seconds;
+  double seconds = 0;
+  for (const auto& state : states_) seconds += state->wait_seconds;
+  return seconds;
 }
 
 }  // namespace mixgrad::dist

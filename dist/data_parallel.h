@@ -44,8 +44,11 @@ class DataParallel {
   // shapes or dtypes of the parameters, or for a bucket size < 1.
   explicit DataParallel(nn::Module& module, DataParallelOptions options = {});
   DataParallel(nn::Module& module, Group group, DataParallelOptions options = {});
-  // The same for an explicit parameter list (as MoE layers split theirs between groups);
-  // `buffers` are only broadcast.
+  // An expert-parallel model (dist::shard_experts): the replicated parameters are averaged
+  // over groups.data, each process's experts over groups.expert_data (the processes holding
+  // the same experts), scaled so that every step equals one process's on the whole batch.
+  DataParallel(nn::Module& module, const ParallelGroups& groups, DataParallelOptions options = {});
+  // An explicit parameter list averaged over `group`; `buffers` are only broadcast.
   DataParallel(std::vector<Tensor> parameters, std::vector<Tensor> buffers, Group group,
                DataParallelOptions options = {});
   ~DataParallel();
@@ -68,7 +71,6 @@ class DataParallel {
   };
   NoSync no_sync() { return NoSync(*this); }
 
-  const Group& group() const;
   int64_t num_buckets() const;
   // Seconds spent waiting for reductions at the end of backward passes so far (the part of
   // the communication that the backward did not hide).
@@ -77,10 +79,12 @@ class DataParallel {
   struct State;
 
  private:
-  void attach(std::vector<Tensor> parameters, std::vector<Tensor> buffers, Group group,
-              DataParallelOptions options);
+  // Averages `parameters` over `group`: the summed gradients divided by `processes`.
+  void attach(std::vector<Tensor> parameters, std::vector<Tensor> buffers, const Group& group,
+              const DataParallelOptions& options, int processes);
 
-  std::shared_ptr<State> state_;
+  std::vector<std::shared_ptr<State>> states_;  // one per group
+  bool sync_ = true;
 };
 
 }  // namespace mixgrad::dist

@@ -54,6 +54,12 @@ Tensor ExpertList::forward(const Tensor& rows, const Tensor& counts) {
   return outputs.size() == 1 ? outputs.front() : cat(outputs, 0);
 }
 
+std::shared_ptr<Experts> ExpertList::shard(int64_t first, int64_t count) const {
+  check_expert_range("ExpertList.shard", first, count, num_experts());
+  return std::make_shared<ExpertList>(std::vector<std::shared_ptr<nn::Module>>(
+      modules_.begin() + first, modules_.begin() + first + count));
+}
+
 Tensor ExpertList::expert(int64_t e, const Tensor& x) {
   check_expert_index("ExpertList.expert", e, num_experts());
   return run_checked(e, x);

@@ -22,6 +22,8 @@ class ExpertList : public Experts {
   Tensor forward(const Tensor& rows, const Tensor& counts) override;
   Tensor expert(int64_t e, const Tensor& x) override;
   int64_t num_experts() const override { return static_cast<int64_t>(modules_.size()); }
+  // The same modules (shared, not copied) of experts [first, first + count).
+  std::shared_ptr<Experts> shard(int64_t first, int64_t count) const override;
   // Bounds-checked access to expert e's module.
   const std::shared_ptr<nn::Module>& operator[](int64_t e) const;
 

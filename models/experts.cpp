@@ -19,4 +19,15 @@ std::vector<int64_t> check_expert_counts(const char* who, const Tensor& rows, co
   return host;
 }
 
+std::shared_ptr<Experts> Experts::shard(int64_t, int64_t) const {
+  throw Error("Experts.shard", type_name() +
+                                   " cannot be cut into shares of experts (expert parallelism "
+                                   "takes FFNExperts or an ExpertList)");
+}
+
+void check_expert_range(const char* who, int64_t first, int64_t count, int64_t num_experts) {
+  MG_CHECK(first >= 0 && count >= 1 && first <= num_experts - count, who, "experts [", first, ", ",
+           first, " + ", count, ") are not a non-empty range within the ", num_experts, " experts");
+}
+
 }  // namespace mixgrad::models

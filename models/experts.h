@@ -16,7 +16,15 @@ class Experts : public nn::Module {
   // Expert e on any rows [N, d] -> [N, d_out]: dense references and inspection.
   virtual Tensor expert(int64_t e, const Tensor& x) = 0;
   virtual int64_t num_experts() const = 0;
+  // A module holding only experts [first, first + count) of this one, numbered from 0 and with
+  // the same values (expert parallelism keeps one such share per process). Draws no random
+  // numbers. The default throws Error: not every kind of experts can be cut apart.
+  virtual std::shared_ptr<Experts> shard(int64_t first, int64_t count) const;
 };
+
+// Throws Error naming `who` unless [first, first + count) is a non-empty range of experts
+// within [0, num_experts).
+void check_expert_range(const char* who, int64_t first, int64_t count, int64_t num_experts);
 
 // Throws Error naming `who` unless counts is an int64 [num_experts] tensor of non-negative
 // values summing to rows.size(0) (rows must be 2-D); returns the counts as host integers.

@@ -1,5 +1,6 @@
 #include "models/ffn_experts.h"
 
+#include "autograd/grad_mode.h"
 #include "nn/init.h"
 #include "ops/ops.h"
 
@@ -18,6 +19,27 @@ FFNExperts::FFNExperts(FFNExpertsOptions options) : options_(options) {
     b1 = register_parameter("b1", nn::init::fan_in_uniform({e, h1}, d, t));
     b2 = register_parameter("b2", nn::init::fan_in_uniform({e, d}, h, t));
   }
+}
+
+FFNExperts::FFNExperts(FFNExpertsOptions options, Uninitialised) : options_(options) {}
+
+std::shared_ptr<Experts> FFNExperts::shard(int64_t first, int64_t count) const {
+  check_expert_range("FFNExperts.shard", first, count, options_.num_experts);
+  FFNExpertsOptions options = options_;
+  options.num_experts = count;
+  std::shared_ptr<FFNExperts> part(new FFNExperts(options, Uninitialised{}));
+  NoGradGuard no_grad;
+  auto take = [&](const char* name, const Tensor& stacked) {
+    return stacked.defined()
+               ? part->register_parameter(name, stacked.narrow(0, first, count).clone(),
+                                          stacked.requires_grad())
+               : Tensor();
+  };
+  part->w1 = take("w1", w1);
+  part->w2 = take("w2", w2);
+  part->b1 = take("b1", b1);
+  part->b2 = take("b2", b2);
+  return part;
 }
 
 Tensor FFNExperts::forward(const Tensor& rows, const Tensor& counts) {

@@ -28,12 +28,16 @@ class FFNExperts : public Experts {
   Tensor forward(const Tensor& rows, const Tensor& counts) override;
   Tensor expert(int64_t e, const Tensor& x) override;
   int64_t num_experts() const override { return options_.num_experts; }
+  // Copies of the stacked weights of experts [first, first + count).
+  std::shared_ptr<Experts> shard(int64_t first, int64_t count) const override;
   std::string extra_repr() const override;
   const FFNExpertsOptions& options() const { return options_; }
 
   Tensor w1, b1, w2, b2;
 
  private:
+  struct Uninitialised {};
+  FFNExperts(FFNExpertsOptions options, Uninitialised);
   FFNExpertsOptions options_;
 };
 

@@ -64,18 +64,28 @@ MoE::MoE(MoEOptions options, std::shared_ptr<Gate> custom_gate,
 }
 
 MoEOutput run_routed_experts(const Tensor& tokens, const Routing& routing, Experts& experts,
-                             const ExpertCapacity& capacity, bool training) {
-  const int64_t e = experts.num_experts();
+                             const ExpertCapacity& capacity, bool training,
+                             ExpertPlacement* placement) {
+  const int64_t e = placement ? placement->num_experts() : experts.num_experts();
+  MG_CHECK(!placement || experts.num_experts() == placement->local_experts(), "MoE",
+           "this process holds ", placement ? placement->local_experts() : 0,
+           " experts, but the experts module (", experts.type_name(), ") has ",
+           experts.num_experts());
   Tensor keep = routing.keep;
   if (!capacity.dropless && !routing.load_bounded) {
     const double factor = training ? capacity.factor_train : capacity.factor_eval;
-    const int64_t limit = expert_capacity(tokens.size(0), e, factor, capacity.min_capacity);
-    Tensor within = lt(expert_positions(routing.expert_index, e), limit);
+    ExpertPlacement::Queue queue =
+        placement
+            ? placement->queue(routing.expert_index, e)
+            : ExpertPlacement::Queue{expert_positions(routing.expert_index, e), tokens.size(0)};
+    const int64_t limit = expert_capacity(queue.tokens, e, factor, capacity.min_capacity);
+    Tensor within = lt(queue.positions, limit);
     keep = keep.defined() ? logical_and(keep, within) : within;
   }
   const DispatchPlan plan = make_dispatch_plan(routing.expert_index, e, keep);
   const Tensor rows = dispatch(tokens, plan);
-  const Tensor expert_out = experts.forward(rows, plan.counts);
+  const Tensor expert_out =
+      placement ? placement->run(rows, plan.counts, experts) : experts.forward(rows, plan.counts);
   MG_CHECK(expert_out.shape() == rows.shape(), "MoE", "the experts (", experts.type_name(),
            ") must return one row of width ", tokens.size(1), " per row; they mapped ",
            describe(rows), " to ", describe(expert_out));
@@ -101,8 +111,8 @@ MoEOutput MoE::operator()(const Tensor& x) {
                                 .factor_eval = options_.capacity_factor_eval,
                                 .min_capacity = options_.min_capacity,
                                 .dropless = options_.dropless};
-  MoEOutput out =
-      run_routed_experts(tokens, gate->route(tokens), *experts, capacity, is_training());
+  MoEOutput out = run_routed_experts(tokens, gate->route(tokens), *experts, capacity, is_training(),
+                                     placement.get());
   if (shared) out.output = out.output + (*shared)(tokens);
   out.output = out.output.reshape(x.shape());
   return out;

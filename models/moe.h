@@ -43,12 +43,39 @@ struct ExpertCapacity {
   bool dropless = false;
 };
 
+// Where the experts of an MoE layer live when they are spread over several processes (expert
+// parallelism; dist::shard_experts installs an implementation). The layer then holds only this
+// process's experts, while its gate still routes over all of them.
+class ExpertPlacement {
+ public:
+  virtual ~ExpertPlacement() = default;
+  // The layer's experts over all processes; this process holds experts
+  // [first_expert(), first_expert() + local_experts()).
+  virtual int64_t num_experts() const = 0;
+  virtual int64_t first_expert() const = 0;
+  virtual int64_t local_experts() const = 0;
+  // The capacity queue over the tokens of every process of the layer's group, as if they were
+  // one batch in rank order: each (token, slot) pair's position in its expert's queue (int64
+  // [T, k], the rule of expert_positions) and the number of tokens of all processes.
+  struct Queue {
+    Tensor positions;
+    int64_t tokens = 0;
+  };
+  virtual Queue queue(const Tensor& expert_index, int64_t num_experts) = 0;
+  // rows [R, d] sorted by expert with counts int64 [num_experts] -> every row's expert output
+  // [R, d], each computed by the process holding its expert (`local`: this process's experts).
+  // Collective over the group.
+  virtual Tensor run(const Tensor& rows, const Tensor& counts, Experts& local) = 0;
+};
+
 // The expert half of an MoE layer, shared by MoE and HierarchicalMoE: applies capacity (unless
 // dropless or the gate bounds the load), sorts the token-slots by expert, runs every expert once
 // on its rows and combines the outputs. tokens [T, d] -> output [T, d] plus statistics.
-// Throws Error if the experts do not return [rows, d].
+// With a placement, the capacity queue spans every process's tokens and the rows travel to
+// the processes holding their experts. Throws Error if the experts do not return [rows, d].
 MoEOutput run_routed_experts(const Tensor& tokens, const Routing& routing, Experts& experts,
-                             const ExpertCapacity& capacity, bool training);
+                             const ExpertCapacity& capacity, bool training,
+                             ExpertPlacement* placement = nullptr);
 
 class MoE : public FeedForward {
  public:
@@ -65,8 +92,11 @@ class MoE : public FeedForward {
   const MoEOptions& options() const { return options_; }
 
   std::shared_ptr<Gate> gate;
+  // All E experts, or with a placement this process's share of them.
   std::shared_ptr<Experts> experts;
   std::shared_ptr<nn::Sequential> shared;  // null without shared experts
+  // Null: every expert is in this process. Set by dist::shard_experts.
+  std::shared_ptr<ExpertPlacement> placement;
 
  private:
   MoEOptions options_;

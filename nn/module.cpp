@@ -124,14 +124,30 @@ Tensor Module::register_buffer(const std::string& name, Tensor value, bool persi
   return value;
 }
 
+std::shared_ptr<Module> Module::replace_module(const std::string& name,
+                                               std::shared_ptr<Module> module) {
+  MG_CHECK(module != nullptr, type_name() + ".replace_module", "submodule '", name, "' is null");
+  check_not_containing_this(name, *module, "replace_module");
+  for (auto& [child_name, child] : children_) {
+    if (child_name != name) continue;
+    child = module;
+    return module;
+  }
+  throw Error(type_name() + ".replace_module", "no submodule is registered as '" + name + "'");
+}
+
 void Module::add_child(const std::string& name, std::shared_ptr<Module> child) {
   check_new_name(name, "register_module");
   MG_CHECK(child != nullptr, type_name() + ".register_module", "submodule '", name, "' is null");
-  bool contains_this = false;
-  child->apply([&](Module& m) { contains_this = contains_this || &m == this; });
-  MG_CHECK(!contains_this, type_name() + ".register_module", "submodule '", name,
-           "' contains this module: a module tree cannot have cycles");
+  check_not_containing_this(name, *child, "register_module");
   children_.emplace_back(name, std::move(child));
+}
+
+void Module::check_not_containing_this(const std::string& name, Module& child, const char* what) {
+  bool contains_this = false;
+  child.apply([&](Module& m) { contains_this = contains_this || &m == this; });
+  MG_CHECK(!contains_this, type_name() + "." + what, "submodule '", name,
+           "' contains this module: a module tree cannot have cycles");
 }
 
 void Module::collect_tensors(const std::string& prefix, bool recurse, bool parameters,

@@ -75,6 +75,11 @@ class Module : public std::enable_shared_from_this<Module> {
     return member;
   }
 
+  // Puts `module` in the place of the submodule registered as `name` (same name, same position
+  // in every listing); the old one is no longer part of this module. Returns `module`. Throws
+  // Error if no submodule has that name or `module` is null.
+  std::shared_ptr<Module> replace_module(const std::string& name, std::shared_ptr<Module> module);
+
   // Recursive views, in registration order, with dotted names ("experts.3.w1"). A tensor or
   // module registered under several names (tied weights, a shared expert) appears once.
   NamedTensors named_parameters(bool recurse = true) const;
@@ -149,6 +154,7 @@ class Module : public std::enable_shared_from_this<Module> {
                    const std::function<Tensor(const std::vector<Tensor>&)>& body);
   void check_new_name(const std::string& name, const char* what) const;
   void add_child(const std::string& name, std::shared_ptr<Module> child);
+  void check_not_containing_this(const std::string& name, Module& child, const char* what);
   // `seen` (optional) drops tensors already collected.
   void collect_tensors(const std::string& prefix, bool recurse, bool parameters,
                        bool persistent_only, NamedTensors& out,

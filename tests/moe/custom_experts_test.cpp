@@ -193,5 +193,34 @@ TEST(CustomExperts, Errors) {
   EXPECT_MG_ERROR(two.expert(2, zeros({1, kD}, kFloat64)), "expert 2 is out of range");
 }
 
+// Expert parallelism cuts experts into shares: a share computes exactly what the same experts
+// compute in the whole module, and copies (FFNExperts) or shares (ExpertList) their weights.
+TEST(ExpertShards, ShareComputesWhatTheWholeComputes) {
+  manual_seed(3);
+  FFNExperts ffn({.num_experts = 4, .d_model = kD, .hidden = 5, .tensor_options = kFloat64});
+  ExpertList list({std::make_shared<nn::Linear>(kD, kD, true, kFloat64),
+                   std::make_shared<nn::Linear>(kD, kD, true, kFloat64),
+                   std::make_shared<nn::Linear>(kD, kD, true, kFloat64)});
+  const Tensor x = mixgrad::testing::seeded_randn({3, kD}, kFloat64, 4);
+  for (Experts* whole : std::initializer_list<Experts*>{&ffn, &list}) {
+    SCOPED_TRACE(whole->type_name());
+    const uint64_t before = default_generator().offset();
+    std::shared_ptr<Experts> share = whole->shard(1, 2);
+    EXPECT_EQ(default_generator().offset(), before);
+    EXPECT_EQ(share->num_experts(), 2);
+    for (int64_t e = 0; e < 2; ++e)
+      expect_close(share->expert(e, x), whole->expert(e + 1, x), 0, 0);
+    EXPECT_MG_ERROR(whole->shard(2, 2 + whole->num_experts()), "not a non-empty range");
+    EXPECT_MG_ERROR(whole->shard(-1, 1), "not a non-empty range");
+  }
+  auto part = std::dynamic_pointer_cast<FFNExperts>(ffn.shard(2, 2));
+  ASSERT_TRUE(part);
+  EXPECT_EQ(part->w1.shape(), Shape({2, kD, 5}));
+  EXPECT_TRUE(part->w1.requires_grad());
+  EXPECT_NE(part->w1.data_ptr(), ffn.w1.narrow(0, 2, 2).data_ptr());  // a copy
+  BatchedExperts batched(2, std::make_shared<nn::Linear>(kD, kD));
+  EXPECT_MG_ERROR(batched.shard(0, 1), "cannot be cut");
+}
+
 }  // namespace
 }  // namespace mixgrad::models

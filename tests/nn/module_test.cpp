@@ -54,6 +54,20 @@ TEST(Module, RegisteredHandlesShareTheRegistryTensor) {
   EXPECT_TRUE(fc.weight.is_leaf());
 }
 
+TEST(Module, ReplaceModuleKeepsTheNameAndPlace) {
+  TinyMoE m;
+  auto wider = std::make_shared<ModuleList>(std::make_shared<Linear>(3, 4));
+  EXPECT_EQ(m.replace_module("experts", wider), wider);
+  EXPECT_EQ(
+      names_of(m.named_parameters()),
+      (std::vector<std::string>{"experts.0.weight", "experts.0.bias", "gate.weight", "gate.bias"}));
+  EXPECT_MG_ERROR(m.replace_module("nothing", wider), "no submodule is registered as 'nothing'");
+  EXPECT_MG_ERROR(m.replace_module("experts", nullptr), "is null");
+  auto outer = std::make_shared<ModuleList>(std::make_shared<Linear>(1, 1));
+  auto inner = std::make_shared<ModuleList>(outer);
+  EXPECT_MG_ERROR(outer->replace_module("0", inner), "cannot have cycles");
+}
+
 TEST(Module, RegistrationErrors) {
   Module m;
   m.register_parameter("w", zeros({2}));

@@ -1,0 +1,44 @@
+#pragma once
+// Expert parallelism (as DeepSpeed's ep_size, GShard, Switch): the experts of each MoE layer
+// spread over the processes of an expert group, E / P each. The gate runs on every process;
+// each token-slot travels to the process holding its expert (one all-to-all of counts and one
+// of rows), the experts run on the rows they received, the outputs return by the reverse
+// all-to-all, and combining is local. Capacity is decided over the tokens of the whole group,
+// in rank order, so the same tokens are dropped as when one process runs the group's tokens as
+// one batch; dropless layers keep every token.
+//
+//   mg::dist::init();
+//   auto groups = mg::dist::parallel_groups(/*expert_parallel=*/2);
+//   auto model = build_model();                        // as for one process, same seed everywhere
+//   mg::dist::shard_experts(*model, groups.expert);    // every MoE layer keeps this rank's experts
+//   mg::dist::DataParallel ddp(*model, groups);        // gradients averaged where they must be
+//
+// What differs from one process: balancing losses (aux_loss) and routing statistics are
+// computed over each process's own tokens, as DeepSpeed does; a noisy gate draws its own noise.
+#include <vector>
+
+#include "dist/process_group.h"
+#include "nn/module.h"
+
+namespace mixgrad::dist {
+
+// Spreads the experts of every models::MoE layer in `model` over `expert_group`: process r
+// keeps experts [r * E / P, (r + 1) * E / P) (FFNExperts and ExpertList can be cut) and routes
+// through the group. Returns the number of layers. Throws Error (before changing anything)
+// if a layer's expert count is not divisible by the group size, a layer is already sharded,
+// or its experts cannot be cut.
+int64_t shard_experts(nn::Module& model, const Group& expert_group);
+
+// The parameters of the sharded experts in `model` (what each process alone holds), and all the
+// others (replicated on every process).
+std::vector<Tensor> expert_parameters(nn::Module& model);
+std::vector<Tensor> replicated_parameters(nn::Module& model);
+
+// Checkpoints across layouts. full_state_dict: the state dict of the same model in one process
+// (every expert gathered under its global name; collective over the expert groups).
+// load_full_state_dict: a one-process state dict into a sharded model (this process's experts
+// taken from it), so that a checkpoint saved at one expert-parallel size loads at any other.
+NamedTensors full_state_dict(nn::Module& model);
+void load_full_state_dict(nn::Module& model, const NamedTensors& state, bool strict = true);
+
+}  // namespace mixgrad::dist

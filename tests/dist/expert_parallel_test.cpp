@@ -1,0 +1,197 @@
+// Expert-parallel MoE against one process: for every expert-parallel size that divides the
+// world, top-1 and top-2, capacity with drops and dropless, E = P and E = 2P, the sharded layer
+// (with DataParallel over the ParallelGroups) gives the same outputs, the same gradients and,
+// after 10 Adam steps, the same parameters as one process running each expert group's tokens
+// as one batch (float64). And checkpoints move between expert-parallel sizes.
+#include "dist/expert_parallel.h"
+
+#include "common/test_util.h"
+#include "dist/collectives.h"
+#include "dist/data_parallel.h"
+
+using namespace mixgrad;
+using namespace mixgrad::testing;
+
+namespace {
+
+const int64_t kTokens = 6;  // per process
+const int64_t kModel = 4;
+
+struct Case {
+  int ep;  // processes per expert group
+  int64_t experts;
+  int64_t k;
+  bool dropless;
+  std::string name() const {
+    return "ep " + std::to_string(ep) + ", E " + std::to_string(experts) + ", top-" +
+           std::to_string(k) + (dropless ? ", dropless" : ", capacity");
+  }
+};
+
+std::shared_ptr<models::MoE> make_moe(const Case& c) {
+  manual_seed(11);  // the same parameters on every process and in the reference
+  return std::make_shared<models::MoE>(
+      models::MoEOptions{.d_model = kModel,
+                         .hidden = 8,
+                         .num_experts = c.experts,
+                         .k = c.k,
+                         .capacity_factor_train = 0.75,  // drops a few token-slots
+                         .min_capacity = 1,
+                         .dropless = c.dropless,
+                         .tensor_options = TensorOptions(kFloat64)});
+}
+
+// The tokens of world rank r at a training step.
+Tensor tokens_of(int r, int step) {
+  Generator gen(static_cast<uint64_t>(1000 * step + r));
+  return randn({kTokens, kModel}, kFloat64, &gen);
+}
+
+Tensor token_loss(const Tensor& out) {
+  return square(out).sum({1}).mean();
+}
+
+void expect_equal_to_one_process(const Case& c) {
+  SCOPED_TRACE(c.name());
+  const int me = dist::rank();
+  const dist::ParallelGroups groups = dist::parallel_groups(c.ep);
+  const std::vector<int> members = groups.expert.world_ranks();
+  auto reference = make_moe(c);
+  auto sharded = make_moe(c);
+  ASSERT_EQ(dist::shard_experts(*sharded, groups.expert), 1);
+  EXPECT_EQ(sharded->experts->num_experts(), c.experts / c.ep);
+  dist::DataParallel ddp(*sharded, groups);
+  optim::Adam ref_opt(reference->parameters(), {.lr = 0.01});
+  optim::Adam opt(sharded->parameters(), {.lr = 0.01});
+  const int groups_count = dist::world_size() / c.ep;
+  int64_t dropped = 0;
+  for (int step = 0; step < 10; ++step) {
+    SCOPED_TRACE("step " + std::to_string(step));
+    // One process: every expert group's tokens as one batch, the losses averaged over groups.
+    ref_opt.zero_grad();
+    Tensor ref_loss;
+    Tensor ref_mine, ref_input_grad;
+    for (int g = 0; g < groups_count; ++g) {
+      std::vector<Tensor> parts;
+      for (int i = 0; i < c.ep; ++i) parts.push_back(tokens_of(g * c.ep + i, step));
+      Tensor x = cat(parts, 0).requires_grad_();
+      models::MoEOutput out = (*reference)(x);
+      Tensor loss = token_loss(out.output) / static_cast<double>(groups_count);
+      loss.backward();
+      if (g == me / c.ep) {
+        ref_mine = out.output.narrow(0, (me % c.ep) * kTokens, kTokens).detach();
+        ref_input_grad = x.grad().narrow(0, (me % c.ep) * kTokens, kTokens);
+        // The group's drops, as the sharded layers count them summed over the group.
+        dropped = out.dropped;
+      }
+    }
+    // Expert-parallel: this process's tokens, its mean loss (DataParallel averages).
+    opt.zero_grad();
+    Tensor x = tokens_of(me, step).requires_grad_();
+    models::MoEOutput out = (*sharded)(x);
+    expect_close(out.output, ref_mine, 1e-12, 1e-10);
+    token_loss(out.output).backward();
+    // The input's gradient carries the loss of its own group only, scaled as the groups are.
+    expect_close(x.grad() / static_cast<double>(groups_count) / static_cast<double>(c.ep),
+                 ref_input_grad, 1e-12, 1e-10);
+    Tensor group_dropped = full({}, out.dropped, kInt64);
+    dist::all_reduce_(group_dropped, dist::ReduceOp::Sum, groups.expert);
+    EXPECT_EQ(group_dropped.item<int64_t>(), dropped);
+    if (!c.dropless && step == 0) {
+      EXPECT_GT(dropped, 0) << "the capacity case drops nothing";
+    }
+    // Every gradient, experts gathered to one process's layout.
+    auto ref_params = reference->named_parameters();
+    for (const auto& [name, ref] : ref_params) {
+      SCOPED_TRACE(name);
+      Tensor grad_here;
+      for (const auto& [n, p] : sharded->named_parameters())
+        if (n == name) grad_here = p.grad();
+      ASSERT_TRUE(ref.grad().defined());
+      if (name.rfind("experts.", 0) == 0) {
+        Tensor gathered = dist::all_gather(grad_here, groups.expert);
+        expect_close(gathered, ref.grad(), 1e-12, 1e-10);
+      } else {
+        expect_close(grad_here, ref.grad(), 1e-12, 1e-10);
+      }
+    }
+    ref_opt.step();
+    opt.step();
+  }
+  const NamedTensors full = dist::full_state_dict(*sharded);
+  const NamedTensors ref_state = reference->state_dict();
+  ASSERT_EQ(full.size(), ref_state.size());
+  for (size_t i = 0; i < full.size(); ++i) {
+    SCOPED_TRACE(full[i].first);
+    EXPECT_EQ(full[i].first, ref_state[i].first);
+    expect_close(full[i].second, ref_state[i].second, 1e-12, 1e-10);
+  }
+}
+
+std::vector<int> expert_parallel_sizes() {
+  std::vector<int> sizes;
+  for (int p = 1; p <= dist::world_size(); ++p)
+    if (dist::world_size() % p == 0) sizes.push_back(p);
+  return sizes;
+}
+
+}  // namespace
+
+TEST(ExpertParallel, EqualsOneProcess) {
+  for (int ep : expert_parallel_sizes())
+    for (int64_t experts : {int64_t{ep}, int64_t{2 * ep}})
+      for (int64_t k : {1, 2})
+        for (bool dropless : {false, true}) {
+          if (k > experts) continue;
+          expect_equal_to_one_process({ep, experts, k, dropless});
+        }
+}
+
+TEST(ExpertParallel, CheckpointsMoveBetweenExpertParallelSizes) {
+  const Case c{dist::world_size(), 4 * dist::world_size(), 2, false};
+  auto sharded = make_moe(c);
+  const dist::ParallelGroups groups = dist::parallel_groups(c.ep);
+  dist::shard_experts(*sharded, groups.expert);
+  // Train a step so that the state differs from the seed's (the gate equal on every process).
+  {
+    dist::DataParallel ddp(*sharded, groups);
+    optim::Adam opt(sharded->parameters(), {.lr = 0.05});
+    token_loss((*sharded)(tokens_of(dist::rank(), 0)).output).backward();
+    opt.step();
+  }
+  const NamedTensors saved = dist::full_state_dict(*sharded);
+  // Into one process's layout, and into every other expert-parallel size.
+  auto single = make_moe(c);
+  single->load_state_dict(saved);
+  for (int ep : expert_parallel_sizes()) {
+    SCOPED_TRACE("ep " + std::to_string(ep));
+    auto other = make_moe(c);
+    dist::shard_experts(*other, dist::parallel_groups(ep).expert);
+    dist::load_full_state_dict(*other, saved);
+    const NamedTensors back = dist::full_state_dict(*other);
+    ASSERT_EQ(back.size(), saved.size());
+    for (size_t i = 0; i < back.size(); ++i) expect_close(back[i].second, saved[i].second, 0, 0);
+    other->eval();
+    single->eval();
+    // Eval capacity spans the expert group: compare on the group's tokens.
+    Tensor x = tokens_of(dist::rank(), 5);
+    Tensor mine = (*other)(x).output;
+    std::vector<Tensor> parts = {dist::all_gather(x, dist::parallel_groups(ep).expert)};
+    Tensor ref = (*single)(parts[0]).output.narrow(0, (dist::rank() % ep) * kTokens, kTokens);
+    expect_close(mine, ref, 1e-12, 1e-10);
+  }
+}
+
+TEST(ExpertParallel, BadLayoutsAreErrors) {
+  auto moe = make_moe({1, 3, 1, false});  // 3 experts
+  if (dist::world_size() > 1 && 3 % dist::world_size() != 0) {
+    EXPECT_MG_ERROR(dist::shard_experts(*moe, dist::world()), "cannot share evenly");
+  }
+  auto ok = make_moe({1, 2 * dist::world_size(), 1, false});
+  dist::shard_experts(*ok, dist::world());
+  EXPECT_MG_ERROR(dist::shard_experts(*ok, dist::world()), "sharded already");
+  auto wrong = dist::full_state_dict(*ok);
+  for (auto& [name, t] : wrong)
+    if (name == "experts.w1") t = t.narrow(0, 0, 1);
+  EXPECT_MG_ERROR(dist::load_full_state_dict(*ok, wrong), "must hold all");
+}
