@@ -18,10 +18,12 @@ struct Output {
 
 struct TrainOptions {
   std::string model;
-  zoo::Settings settings;  // as given; the model's defaults fill the rest
-  int threads = 0;         // 0: the library's default
-  std::string out_dir;     // empty: runs/<model>-<timestamp>
-  std::string resume;      // a checkpoint to continue from
+  zoo::Settings settings;   // as given; the model's defaults fill the rest
+  int threads = 0;          // 0: the library's default
+  std::string out_dir;      // empty: runs/<model>-<timestamp>
+  std::string resume;       // a checkpoint to continue from
+  int expert_parallel = 1;  // --ep: processes sharing each MoE layer's experts
+  int data_parallel = 1;    // --dp: replicas of that group
   Output output;
 };
 

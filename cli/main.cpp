@@ -5,10 +5,13 @@
 //   mixgrad graph fashion-moe --out step.dot --svg
 //   mixgrad export mann --checkpoint runs/mq/checkpoint.safetensors --out mann-weights
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <thread>
 
 #include "cli/commands.h"
+#include "cli/parallel.h"
 #include "core/error.h"
 
 namespace mixgrad::cli {
@@ -62,6 +65,10 @@ int main_impl(int argc, char** argv) {
   train_cmd->add_option("--data", train.settings.data_dir, "data directory (default: the model's)");
   train_cmd->add_option("--out", train.out_dir, "output directory (default: runs/MODEL-TIME)");
   train_cmd->add_option("--resume", train.resume, "checkpoint to continue from");
+  train_cmd->add_option("--ep", train.expert_parallel,
+                        "processes sharing each MoE layer's experts (runs under mpirun)");
+  train_cmd->add_option("--dp", train.data_parallel,
+                        "data-parallel copies of the --ep group (runs under mpirun)");
   add_output_flags(*train_cmd, train.output);
 
   EvalOptions eval;
@@ -99,6 +106,10 @@ int main_impl(int argc, char** argv) {
   if (app.got_subcommand(train_cmd)) {
     reject_explicit_zeros(*train_cmd, train.settings);
     train.settings.device = parse_device(train_device);
+    const Parallelism parallel{train.expert_parallel, train.data_parallel};
+    check_parallelism(parallel);
+    if (parallel.processes() > 1 && !dist::launched_by_mpi())
+      relaunch_under_mpirun(parallel.processes(), argv);
     return run_train(train);
   }
   if (app.got_subcommand(eval_cmd)) return run_eval(eval);
@@ -109,13 +120,29 @@ int main_impl(int argc, char** argv) {
 }  // namespace
 }  // namespace mixgrad::cli
 
+namespace {
+
+// Under mpirun (--ep/--dp) every process may hit the same mistake: rank 0 reports it as the
+// single-process command does, the others mark theirs with the rank and leave a moment later,
+// so that mpirun, which ends the job when the first process fails, does not cut rank 0 short.
+void report_error(const char* what) {
+  const int rank = mixgrad::dist::initialized() ? mixgrad::dist::rank() : 0;
+  if (rank == 0) {
+    std::fprintf(stderr, "mixgrad: error: %s\n", what);
+    return;
+  }
+  std::fprintf(stderr, "mixgrad: error (rank %d): %s\n", rank, what);
+  std::fflush(stderr);
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   try {
     return mixgrad::cli::main_impl(argc, argv);
-  } catch (const mixgrad::Error& e) {
-    std::fprintf(stderr, "mixgrad: error: %s\n", e.what());
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "mixgrad: error: %s\n", e.what());
+    report_error(e.what());
   }
   return 1;
 }

@@ -30,9 +30,8 @@ double median(std::vector<double> v) {
   return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-std::string percent(int64_t part, int64_t whole) {
-  return whole > 0 ? fixed(100.0 * static_cast<double>(part) / static_cast<double>(whole), 2) + "%"
-                   : "0%";
+std::string percent(double part, double whole) {
+  return whole > 0 ? fixed(100.0 * part / whole, 2) + "%" : "0%";
 }
 
 }  // namespace
@@ -94,9 +93,17 @@ void print_summary(std::ostream& out, const RunSummary& summary) {
     }
     out << "  dropped token-slots: training " << last_train.dropped << " of "
         << last_train.routed_slots() << " ("
-        << percent(last_train.dropped, last_train.routed_slots())
+        << percent(static_cast<double>(last_train.dropped),
+                   static_cast<double>(last_train.routed_slots()))
         << ") in the last epoch (capacity); evaluation " << last_test.dropped << " of "
         << last_test.routed_slots() << "\n";
+  }
+  if (summary.processes > 1) {
+    double seconds = 0.0;
+    for (const PassStats& pass : summary.train) seconds += pass.seconds;
+    out << "  " << summary.processes << " processes; rank 0 spent "
+        << fixed(summary.all_to_all_seconds, 2) << " s in expert all-to-alls ("
+        << percent(summary.all_to_all_seconds, seconds) << " of the training time)\n";
   }
   out << "  checkpoint " << summary.checkpoint << "\n";
   const fs::path dir = fs::path(summary.checkpoint).parent_path();

@@ -9,11 +9,13 @@
 
 #include "backends/cpu/parallel.h"
 #include "cli/commands.h"
+#include "cli/parallel.h"
 #include "cli/report.h"
 #include "cli/run_record.h"
 #include "cli/runner.h"
 #include "core/error.h"
 #include "core/generator.h"
+#include "dist/collectives.h"
 #include "io/checkpoint.h"
 #include "io/file_io.h"
 #include "optim/adam.h"
@@ -50,6 +52,13 @@ int run_train(const TrainOptions& options) {
   settings.device = options.settings.device;
   if (options.threads < 0) throw Error("train", "--threads must be >= 1");
   if (options.threads > 0) set_num_threads(options.threads);
+  ParallelRun parallel({options.expert_parallel, options.data_parallel});
+  // The processes share the machine's cores (each with its share of the default).
+  if (options.threads == 0 && parallel.active())
+    set_num_threads(std::max(1, get_num_threads() / parallel.parallelism().processes()));
+  MG_CHECK(options.resume.empty() || options.expert_parallel == 1, "train",
+           "--resume with --ep > 1 is not supported yet; resume in one process (the checkpoint "
+           "is in one process's layout) or with --dp only");
 
   std::optional<RunRecord> resumed;
   if (!options.resume.empty()) {
@@ -80,12 +89,21 @@ int run_train(const TrainOptions& options) {
   const fs::path out_dir = !options.out_dir.empty() ? fs::path(options.out_dir)
                            : resumed                ? fs::absolute(options.resume).parent_path()
                                      : fs::path("runs") / (entry.name + "-" + timestamp());
-  io::ensure_writable_directory(out_dir.string(), "train --out");
+  // Several processes: one writes and prints.
+  const bool writer = parallel.writer();
+  if (writer) io::ensure_writable_directory(out_dir.string(), "train --out");
+  parallel.prepare(task->module());
 
   // Human output goes to stdout, or to stderr when stdout carries the JSON lines.
-  const bool human = !options.output.quiet;
+  const bool human = !options.output.quiet && writer;
+  const bool json = options.output.json && writer;
   std::ostream& log = options.output.json ? std::cerr : std::cout;
   if (human) print_header(log, entry, settings, *task, out_dir.string());
+  if (human && parallel.active()) {
+    log << "  processes " << parallel.parallelism().processes() << " (--ep "
+        << parallel.parallelism().expert << " --dp " << parallel.parallelism().data
+        << "): each trains on 1/" << parallel.parallelism().processes() << " of every batch\n";
+  }
 
   data::DataLoader loader(
       task->train_data(),
@@ -102,10 +120,13 @@ int run_train(const TrainOptions& options) {
   }
 
   const std::string metric = entry.metric.name;
-  train::CsvLogger metrics_csv((out_dir / "metrics.csv").string(), metric_columns(metric),
-                               resumed ? train::CsvMode::kAppend : train::CsvMode::kTruncate);
+  std::optional<train::CsvLogger> metrics_csv;
+  if (writer) {
+    metrics_csv.emplace((out_dir / "metrics.csv").string(), metric_columns(metric),
+                        resumed ? train::CsvMode::kAppend : train::CsvMode::kTruncate);
+  }
   std::optional<train::CsvLogger> load_csv;
-  if (entry.routed) {
+  if (entry.routed && writer) {
     load_csv.emplace((out_dir / "expert_load.csv").string(),
                      std::vector<std::string>{"epoch", "expert", "fraction"},
                      resumed ? train::CsvMode::kAppend : train::CsvMode::kTruncate);
@@ -121,11 +142,12 @@ int run_train(const TrainOptions& options) {
   summary.entry = &entry;
   for (int64_t epoch = first_epoch; epoch <= settings.epochs; ++epoch) {
     if (bar) bar->start_epoch(epoch, settings.epochs, loader.size());
-    const PassStats train_pass = train_epoch(*task, loader, optimizer, schedule,
-                                             bar ? &*bar : nullptr, settings.device, epoch);
+    const PassStats train_pass =
+        parallel.combine(train_epoch(*task, loader, optimizer, schedule, bar ? &*bar : nullptr,
+                                     settings.device, epoch, parallel.shard()));
     steps += train_pass.batches;
-    const PassStats test_pass =
-        evaluate(*task, std::max<int64_t>(settings.batch, 1000), settings.device);
+    const PassStats test_pass = parallel.combine(evaluate(
+        *task, std::max<int64_t>(settings.batch, 1000), settings.device, parallel.shard()));
     const double items_per_second =
         static_cast<double>(train_pass.items) / std::max(train_pass.seconds, 1e-9);
     if (bar) {
@@ -133,11 +155,12 @@ int run_train(const TrainOptions& options) {
     }
     // The checkpoint first: a run killed in between resumes after this epoch, so its CSV rows
     // are never written twice.
-    io::save_checkpoint(checkpoint, task->module(), &optimizer,
-                        to_metadata({.model = entry.name,
-                                     .settings = settings,
-                                     .epochs_done = epoch,
-                                     .steps_done = steps}));
+    parallel.save_checkpoint(checkpoint, task->module(), optimizer,
+                             to_metadata({.model = entry.name,
+                                          .settings = settings,
+                                          .epochs_done = epoch,
+                                          .steps_done = steps}));
+    if (!writer) continue;  // the rest is what the writing process prints and writes
     // One record of the epoch for metrics.csv and the --json line alike.
     nlohmann::json record = {{"epoch", epoch},
                              {"train_loss", train_pass.loss},
@@ -154,12 +177,12 @@ int run_train(const TrainOptions& options) {
       row.emplace_back(name, value.is_number_integer() ? train::CsvValue(value.get<int64_t>())
                                                        : train::CsvValue(value.get<double>()));
     }
-    metrics_csv.log(row);
+    metrics_csv->log(row);
     const std::vector<double> load = expert_fractions(train_pass);
     for (size_t e = 0; load_csv && e < load.size(); ++e) {
       load_csv->log({{"epoch", epoch}, {"expert", static_cast<int64_t>(e)}, {"fraction", load[e]}});
     }
-    if (options.output.json) {
+    if (json) {
       nlohmann::json j = record;
       // In JSON the throughput says what it counts.
       j[entry.items + "_per_second"] = items_per_second;
@@ -170,7 +193,12 @@ int run_train(const TrainOptions& options) {
     summary.add_epoch(train_pass, test_pass);
   }
 
+  if (!writer) return 0;
   summary.checkpoint = checkpoint;
+  if (parallel.active()) {
+    summary.processes = parallel.parallelism().processes();
+    summary.all_to_all_seconds = dist::all_to_all_seconds();
+  }
   summary.plots = render_plots(out_dir.string(), entry);
   std::ostringstream discard;
   std::ostream& report_out = human ? log : discard;

@@ -1,5 +1,8 @@
 #include "dist/expert_parallel.h"
 
+#include <cinttypes>
+#include <cstdio>
+#include <map>
 #include <numeric>
 #include <set>
 
@@ -155,8 +158,9 @@ int64_t shard_experts(nn::Module& model, const Group& expert_group) {
   const int64_t p = expert_group.size();
   for (const auto& [prefix, moe] : layers) {
     const int64_t e = moe->options().num_experts;
-    MG_CHECK(moe->placement == nullptr, op, "the MoE layer '", prefix, "' is sharded already");
-    MG_CHECK(e % p == 0, op, "the MoE layer '", prefix, "' has ", e,
+    const std::string layer = prefix.empty() ? "(the model)" : prefix.substr(0, prefix.size() - 1);
+    MG_CHECK(moe->placement == nullptr, op, "the MoE layer '", layer, "' is sharded already");
+    MG_CHECK(e % p == 0, op, "the MoE layer '", layer, "' has ", e,
              " experts, which the expert group of ", p, " processes cannot share evenly");
   }
   for (const auto& [prefix, moe] : layers) {
@@ -246,6 +250,38 @@ void load_full_state_dict(nn::Module& model, const NamedTensors& state, bool str
     }
   }
   model.load_state_dict(local, strict);
+}
+
+optim::OptimizerState full_optimizer_state(nn::Module& model, const optim::Optimizer& optimizer) {
+  const char* op = "dist.full_optimizer_state";
+  // Each expert parameter with its layer's placement, and whether it is stacked over experts.
+  std::map<const void*, std::pair<const AllToAllPlacement*, bool>> experts;
+  for (const auto& [prefix, moe, placement] : sharded_layers(model)) {
+    for (const auto& [name, t] : moe->experts->named_parameters()) {
+      std::string tail;
+      experts[t.impl_ptr().get()] = {placement, leading_index(name, &tail) < 0};
+    }
+  }
+  NoGradGuard no_grad;
+  optim::OptimizerState state = optimizer.state_dict();
+  for (auto& [name, t] : state.tensors) {
+    // "state.<group>.<index>.<buffer>": the buffer of parameter <index> of group <group>.
+    int64_t group = -1, index = -1;
+    if (std::sscanf(name.c_str(), "state.%" SCNd64 ".%" SCNd64 ".", &group, &index) != 2) continue;
+    const auto& groups = optimizer.param_groups();
+    MG_CHECK(group >= 0 && group < static_cast<int64_t>(groups.size()) && index >= 0 &&
+                 index < static_cast<int64_t>(groups[group].params.size()),
+             op, "the optimizer names state '", name, "' of a parameter it does not have");
+    const auto it = experts.find(groups[group].params[index].impl_ptr().get());
+    if (it == experts.end()) continue;
+    const auto [placement, stacked] = it->second;
+    MG_CHECK(stacked, op,
+             "the optimizer state of experts that are not stacked (ExpertList) "
+             "cannot be put in one process's layout");
+    if (t.dim() >= 1 && t.size(0) == placement->local_experts())
+      t = all_gather(t, placement->group());
+  }
+  return state;
 }
 
 }  // namespace mixgrad::dist

@@ -19,6 +19,7 @@
 
 #include "dist/process_group.h"
 #include "nn/module.h"
+#include "optim/optimizer.h"
 
 namespace mixgrad::dist {
 
@@ -40,5 +41,10 @@ std::vector<Tensor> replicated_parameters(nn::Module& model);
 // taken from it), so that a checkpoint saved at one expert-parallel size loads at any other.
 NamedTensors full_state_dict(nn::Module& model);
 void load_full_state_dict(nn::Module& model, const NamedTensors& state, bool strict = true);
+// The optimizer's state as one process would hold it for the same model: the state tensors of
+// stacked experts (FFNExperts) gathered along dim 0 like their parameters. Collective over the
+// expert groups. Throws Error for state of experts that are not stacked (ExpertList), whose
+// parameter positions differ between layouts.
+optim::OptimizerState full_optimizer_state(nn::Module& model, const optim::Optimizer& optimizer);
 
 }  // namespace mixgrad::dist

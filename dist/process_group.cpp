@@ -88,6 +88,10 @@ void init() {
   std::atexit(finalize_at_exit);
 }
 
+bool launched_by_mpi() {
+  return detail::mpi_launched();
+}
+
 bool initialized() {
   State& s = state();
   std::lock_guard lock(s.mutex);

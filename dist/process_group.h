@@ -42,6 +42,8 @@ class Group {
 // Error when the environment asks for MPI and mixgrad was built without it, or MPI fails.
 void init();
 bool initialized();
+// Whether an MPI launcher (mpirun, srun with PMIx, ...) started this process.
+bool launched_by_mpi();
 // Leaves the world (MPI_Finalize); also done at exit. Groups must not be used afterwards.
 void finalize();
 

@@ -16,7 +16,18 @@ bool has_optimizer_prefix(const std::string& name) {
 void save_checkpoint(const std::string& path, const nn::Module& module,
                      const optim::Optimizer* optimizer,
                      const std::map<std::string, std::string>& metadata) {
-  NamedTensors tensors = module.state_dict();
+  if (optimizer == nullptr) {
+    save_checkpoint(path, module.state_dict(), nullptr, metadata);
+    return;
+  }
+  const optim::OptimizerState state = optimizer->state_dict();
+  save_checkpoint(path, module.state_dict(), &state, metadata);
+}
+
+void save_checkpoint(const std::string& path, const NamedTensors& module_state,
+                     const optim::OptimizerState* optimizer_state,
+                     const std::map<std::string, std::string>& metadata) {
+  NamedTensors tensors = module_state;
   for (const auto& [name, t] : tensors) {
     MG_CHECK(!has_optimizer_prefix(name), "save_checkpoint", "module tensor '", name,
              "' uses the prefix reserved for optimizer state (", kOptimizerPrefix, ")");
@@ -30,10 +41,11 @@ void save_checkpoint(const std::string& path, const nn::Module& module,
              "' uses the prefix reserved for optimizer state (", kOptimizerPrefix, ")");
     header[key] = value;
   }
-  if (optimizer != nullptr) {
-    optim::OptimizerState state = optimizer->state_dict();
-    for (auto& [name, t] : state.tensors) tensors.emplace_back(kOptimizerPrefix + name, t);
-    for (auto& [key, value] : state.scalars) header[kOptimizerPrefix + key] = value;
+  if (optimizer_state != nullptr) {
+    for (const auto& [name, t] : optimizer_state->tensors)
+      tensors.emplace_back(kOptimizerPrefix + name, t);
+    for (const auto& [key, value] : optimizer_state->scalars)
+      header[kOptimizerPrefix + key] = value;
   }
   save_safetensors(path, tensors, header);
 }

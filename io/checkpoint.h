@@ -7,12 +7,15 @@
 #include <map>
 #include <string>
 
+#include "core/tensor.h"
+
 namespace mixgrad::nn {
 class Module;
 }
 namespace mixgrad::optim {
 class Optimizer;
-}
+struct OptimizerState;
+}  // namespace mixgrad::optim
 
 namespace mixgrad::io {
 
@@ -24,6 +27,12 @@ inline constexpr const char* kOptimizerPrefix = "__optimizer__.";
 // `metadata` keys must not be "format" (always "pt") or start with kOptimizerPrefix.
 void save_checkpoint(const std::string& path, const nn::Module& module,
                      const optim::Optimizer* optimizer = nullptr,
+                     const std::map<std::string, std::string>& metadata = {});
+
+// The same from states already taken (a model spread over several processes gathers its
+// state first, see dist::full_state_dict); `optimizer_state` may be null.
+void save_checkpoint(const std::string& path, const NamedTensors& module_state,
+                     const optim::OptimizerState* optimizer_state,
                      const std::map<std::string, std::string>& metadata = {});
 
 // Loads a checkpoint into `module` (and `optimizer`, which then must be in the file) and

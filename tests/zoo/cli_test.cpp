@@ -112,6 +112,43 @@ CommandResult eval_json(const std::string& model, const fs::path& checkpoint) {
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
+// Several processes (--ep/--dp): the command starts itself under mpirun.
+
+#ifdef MIXGRAD_TEST_MPI
+TEST(CliParallel, ExpertParallelRunPrintsOnceAndWritesOneProcessCheckpoint) {
+  TempDir scratch;
+  const fs::path out = scratch.dir() / "fm";
+  const CommandResult r =
+      train("fashion-moe", out, {"--epochs", "2", "--batch", "32", "--json", "--ep", "2"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  // Rank 0 alone prints: one JSON line per epoch.
+  const auto lines = r.out_lines();
+  ASSERT_EQ(lines.size(), 2u) << r.out;
+  const json last = json::parse(lines.back());
+  EXPECT_GT(last["test_accuracy"].get<double>(), 0.3);
+  // The checkpoint has one process's layout: eval (one process) reproduces the last epoch.
+  const CommandResult e = eval_json("fashion-moe", out / "checkpoint.safetensors");
+  ASSERT_EQ(e.exit_code, 0) << e;
+  EXPECT_NEAR(json::parse(e.out_lines().back())["test_accuracy"].get<double>(),
+              last["test_accuracy"].get<double>(), 1e-9);
+  // And it resumes in one process, optimizer state included.
+  const CommandResult resumed = train(
+      "fashion-moe", out, {"--epochs", "3", "--resume", (out / "checkpoint.safetensors").string()});
+  EXPECT_EQ(resumed.exit_code, 0) << resumed;
+}
+
+TEST(CliParallel, LayoutsThatCannotWorkAreErrors) {
+  TempDir scratch;
+  const fs::path out = scratch.dir() / "out";
+  expect_user_error(train("fashion-moe", out, {"--ep", "3", "--epochs", "1"}),
+                    {"8 experts", "cannot share evenly"});
+  expect_user_error(train("fashion-mlp", out, {"--ep", "2", "--epochs", "1"}),
+                    {"--ep", "has none"});
+  expect_user_error(train("fashion-moe", out, {"--ep", "0"}), {"--ep and --dp must be >= 1"});
+}
+#endif
+
+// ---------------------------------------------------------------------------------------------
 // User mistakes
 
 TEST(CliErrors, UnknownModelNamesItAndTheKnownOnes) {

@@ -1,0 +1,55 @@
+#pragma once
+// `mixgrad train --ep N --dp M`: one training run over N x M processes. The command starts
+// itself again under mpirun when it was not started by it; every process builds the same model
+// from the same seed, the MoE layers' experts are spread over groups of N processes, each
+// process trains on its share of every batch, and DataParallel keeps the rest equal. Rank 0
+// prints and writes; the checkpoint is in one process's layout (`mixgrad eval` reads it).
+#include <map>
+#include <memory>
+#include <string>
+
+#include "cli/runner.h"
+#include "dist/data_parallel.h"
+#include "dist/process_group.h"
+#include "optim/optimizer.h"
+
+namespace mixgrad::cli {
+
+struct Parallelism {
+  int expert = 1;  // processes sharing each MoE layer's experts (--ep)
+  int data = 1;    // replicas of that group (--dp)
+  int processes() const { return expert * data; }
+};
+
+// Runs this command again under `mpirun -np <processes>` with the same arguments (replacing
+// this process). Throws Error if mpirun cannot be started.
+[[noreturn]] void relaunch_under_mpirun(int processes, char** argv);
+
+// Throws Error for sizes < 1.
+void check_parallelism(const Parallelism& p);
+
+class ParallelRun {
+ public:
+  // Joins the MPI world; throws Error unless it has p.processes() processes.
+  explicit ParallelRun(Parallelism p);
+  bool active() const { return parallelism_.processes() > 1; }
+  bool writer() const;  // the process that prints and writes files (rank 0)
+  BatchShard shard() const;
+  // Spreads the experts (--ep > 1; throws Error for a model without MoE layers) and attaches
+  // DataParallel. Call before building the optimizer.
+  void prepare(nn::Module& model);
+  // The pass as one process would count it: sums over the processes, the slowest time.
+  PassStats combine(PassStats local) const;
+  // Collective: writes the checkpoint in one process's layout (rank 0 writes).
+  void save_checkpoint(const std::string& path, nn::Module& model,
+                       const optim::Optimizer& optimizer,
+                       const std::map<std::string, std::string>& metadata) const;
+  const Parallelism& parallelism() const { return parallelism_; }
+
+ private:
+  Parallelism parallelism_;
+  dist::ParallelGroups groups_;
+  std::unique_ptr<dist::DataParallel> ddp_;
+};
+
+}  // namespace mixgrad::cli
