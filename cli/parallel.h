@@ -45,6 +45,8 @@ class ParallelRun {
                        const optim::Optimizer& optimizer,
                        const std::map<std::string, std::string>& metadata) const;
   const Parallelism& parallelism() const { return parallelism_; }
+  // Seconds backward passes waited for gradient reductions (the part not overlapped).
+  double gradient_wait_seconds() const { return ddp_ ? ddp_->wait_seconds() : 0.0; }
 
  private:
   Parallelism parallelism_;

@@ -103,7 +103,9 @@ void print_summary(std::ostream& out, const RunSummary& summary) {
     for (const PassStats& pass : summary.train) seconds += pass.seconds;
     out << "  " << summary.processes << " processes; rank 0 spent "
         << fixed(summary.all_to_all_seconds, 2) << " s in expert all-to-alls ("
-        << percent(summary.all_to_all_seconds, seconds) << " of the training time)\n";
+        << percent(summary.all_to_all_seconds, seconds) << " of the training time) and "
+        << fixed(summary.gradient_wait_seconds, 2) << " s waiting for gradient reductions ("
+        << percent(summary.gradient_wait_seconds, seconds) << ")\n";
   }
   out << "  checkpoint " << summary.checkpoint << "\n";
   const fs::path dir = fs::path(summary.checkpoint).parent_path();

@@ -28,8 +28,9 @@ struct RunSummary {
   std::vector<PassStats> train, test;  // one per epoch of this run
   std::string checkpoint;
   PlotFiles plots;
-  int processes = 1;                // training processes (--ep x --dp)
-  double all_to_all_seconds = 0.0;  // rank 0's time in the expert all-to-alls
+  int processes = 1;                   // training processes (--ep x --dp)
+  double all_to_all_seconds = 0.0;     // rank 0's time in the expert all-to-alls
+  double gradient_wait_seconds = 0.0;  // rank 0's wait for gradient reductions
 
   void add_epoch(const PassStats& train_pass, const PassStats& test_pass) {
     train.push_back(train_pass);

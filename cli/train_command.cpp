@@ -198,6 +198,7 @@ int run_train(const TrainOptions& options) {
   if (parallel.active()) {
     summary.processes = parallel.parallelism().processes();
     summary.all_to_all_seconds = dist::all_to_all_seconds();
+    summary.gradient_wait_seconds = parallel.gradient_wait_seconds();
   }
   summary.plots = render_plots(out_dir.string(), entry);
   std::ostringstream discard;

@@ -1,5 +1,6 @@
 #include "dist/data_parallel.h"
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 
@@ -14,6 +15,7 @@ namespace mixgrad::dist {
 namespace {
 
 const char* kOp = "DataParallel";
+constexpr int64_t kFirstBucketBytes = int64_t{1} << 20;
 
 // The dtype a parameter's gradient travels in: the transport reduces float32 and float64.
 DType wire_dtype(DType t) {
@@ -45,6 +47,7 @@ struct DataParallel::State {
   const bool* sync = nullptr;  // the owner's switch (no_sync)
   bool armed = false;          // a backward pass has started filling buckets
   size_t next_launch = 0;
+  size_t next_poll = 0;  // buckets before it have finished reducing
   double wait_seconds = 0;
 
   void on_gradient(size_t index, const Tensor& grad, const std::weak_ptr<State>& self);
@@ -59,6 +62,7 @@ void DataParallel::State::on_gradient(size_t index, const Tensor& grad,
   if (!armed) {
     armed = true;
     next_launch = 0;
+    next_poll = 0;
     for (Slot& s : slots) s.filled = false;
     for (Bucket& b : buckets) b.missing = b.slots.size();
     autograd::queue_callback([self] {
@@ -76,6 +80,8 @@ void DataParallel::State::on_gradient(size_t index, const Tensor& grad,
     slot.filled = true;
     if (--buckets[slot.bucket].missing == 0) launch_ready();
   }
+  // MPI moves a started reduction along only inside MPI calls: look at the running ones.
+  while (next_poll < next_launch && buckets[next_poll].pending->ready()) ++next_poll;
 }
 
 void DataParallel::State::fill(Slot& slot, const Tensor& value, bool had_gradient) {
@@ -195,7 +201,8 @@ void DataParallel::attach(std::vector<Tensor> parameters, std::vector<Tensor> bu
   state->group = Group(group.comm().split(0, group.rank()));
   state->processes = processes;
   state->sync = &sync_;
-  // Buckets: parameters in reverse order, one run per wire dtype, closed at bucket_bytes.
+  // Buckets: parameters in reverse order, one run per wire dtype, closed at bucket_bytes; the
+  // first at most 1 MiB (as PyTorch's), so that communication starts early in the backward.
   std::map<DType, size_t> open;  // the bucket still filling, per wire dtype
   std::vector<int64_t> bucket_values;
   for (size_t k = parameters.size(); k-- > 0;) {
@@ -205,7 +212,8 @@ void DataParallel::attach(std::vector<Tensor> parameters, std::vector<Tensor> bu
     if (it == open.end() ||
         (bucket_values[it->second] > 0 &&
          (bucket_values[it->second] + p.numel()) * static_cast<int64_t>(dtype_size(wire)) >
-             options.bucket_bytes)) {
+             (it->second == 0 ? std::min(options.bucket_bytes, kFirstBucketBytes)
+                              : options.bucket_bytes))) {
       state->buckets.emplace_back();
       bucket_values.push_back(0);
       it = open.insert_or_assign(wire, state->buckets.size() - 1).first;

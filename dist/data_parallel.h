@@ -30,7 +30,8 @@
 namespace mixgrad::dist {
 
 struct DataParallelOptions {
-  // Target size of one bucket's reduction (as PyTorch's bucket_cap_mb = 25).
+  // Target size of one bucket's reduction (as PyTorch's bucket_cap_mb = 25); the first bucket
+  // (the last layers' gradients) holds at most 1 MiB.
   int64_t bucket_bytes = int64_t{25} << 20;
   // Copy rank 0's parameters and buffers to every process at construction (as DDP does), so
   // replicas start equal whatever their seeds.
