@@ -3,6 +3,7 @@
 // explicit stack (no recursion, so deep graphs cannot overflow the call stack), each once.
 #include "autograd/engine.h"
 
+#include <atomic>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -14,15 +15,24 @@ namespace mixgrad::autograd {
 
 namespace {
 
-// The callbacks of the backward pass running on this thread (null outside one).
+// The callbacks and the description of the backward pass running on this thread (null and
+// empty outside one).
 thread_local std::vector<std::function<void()>>* t_callbacks = nullptr;
+thread_local PassInfo t_pass;
+std::atomic<uint64_t> g_passes{0};
 
-// Installs a pass's callback list for its lifetime, restoring the outer one (a backward run from
-// a hook) afterwards, also when the pass throws.
+// Installs a pass's callback list and description for its lifetime, restoring the outer ones (a
+// backward run from a hook) afterwards, also when the pass throws.
 class CallbackScope {
  public:
-  CallbackScope() : outer_(t_callbacks) { t_callbacks = &callbacks_; }
-  ~CallbackScope() { t_callbacks = outer_; }
+  explicit CallbackScope(bool accumulates) : outer_(t_callbacks), outer_pass_(t_pass) {
+    t_callbacks = &callbacks_;
+    t_pass = {++g_passes, accumulates};
+  }
+  ~CallbackScope() {
+    t_callbacks = outer_;
+    t_pass = outer_pass_;
+  }
   CallbackScope(const CallbackScope&) = delete;
   CallbackScope& operator=(const CallbackScope&) = delete;
   void run() {
@@ -35,6 +45,7 @@ class CallbackScope {
  private:
   std::vector<std::function<void()>> callbacks_;
   std::vector<std::function<void()>>* outer_;
+  PassInfo outer_pass_;
 };
 
 struct NodeState {
@@ -55,7 +66,7 @@ class GraphTask {
 
   void run(const std::vector<Edge>& roots, const std::vector<Tensor>& root_grads,
            const std::vector<Capture>& captures, std::vector<Tensor>* captured) {
-    CallbackScope callbacks;
+    CallbackScope callbacks(accumulate_);
     count_dependencies(roots);
     if (!captures.empty()) mark_leading_to(captures);
     for (size_t i = 0; i < roots.size(); ++i) {
@@ -286,6 +297,10 @@ void queue_callback(std::function<void()> fn) {
            "backward function)");
   MG_CHECK(static_cast<bool>(fn), "autograd::queue_callback", "got an empty function");
   t_callbacks->push_back(std::move(fn));
+}
+
+PassInfo current_pass() {
+  return t_pass;
 }
 
 }  // namespace mixgrad::autograd

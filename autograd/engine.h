@@ -1,5 +1,6 @@
 #pragma once
 // Reverse-mode execution of the recorded graph.
+#include <cstdint>
 #include <functional>
 #include <vector>
 
@@ -25,5 +26,14 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
 // from hooks (PyTorch's engine queue_callback). Throws Error when no backward pass is running
 // on this thread.
 void queue_callback(std::function<void()> fn);
+
+// The backward pass running on this thread: a number that differs for every pass (0 when none
+// runs), and whether it accumulates into .grad() (backward) or not (grad). Hooks that act on
+// .grad(), such as gradient synchronisation, use them to tell passes apart.
+struct PassInfo {
+  uint64_t id = 0;
+  bool accumulates = false;
+};
+PassInfo current_pass();
 
 }  // namespace mixgrad::autograd

@@ -24,6 +24,7 @@ DType wire_dtype(DType t) {
 
 }  // namespace
 
+// The parameters averaged over one group, in buckets.
 struct DataParallel::State {
   struct Slot {
     Tensor param;
@@ -37,38 +38,70 @@ struct DataParallel::State {
     Tensor buffer;  // CPU, wire dtype: every slot's values, then one flag per slot
     std::vector<size_t> slots;
     size_t missing = 0;
-    std::unique_ptr<PendingReduction> pending;
+    std::unique_ptr<PendingReduction> pending;  // while its reduction runs
   };
 
   Group group;  // a private duplicate: its reductions never interleave with other collectives
   double processes = 1;  // the divisor of the summed gradients
   std::vector<Slot> slots;
   std::vector<Bucket> buckets;
-  const bool* sync = nullptr;  // the owner's switch (no_sync)
-  bool armed = false;          // a backward pass has started filling buckets
   size_t next_launch = 0;
   size_t next_poll = 0;  // buckets before it have finished reducing
   double wait_seconds = 0;
 
-  void on_gradient(size_t index, const Tensor& grad, const std::weak_ptr<State>& self);
+  void reset();
+  void take(size_t index, const Tensor& grad);
   void fill(Slot& slot, const Tensor& value, bool had_gradient);
   void launch_ready();
+  void launch_rest();
+  void wait_and_write();
+  void settle() noexcept;
+};
+
+// What the groups' States of one DataParallel share: the no_sync switch and the backward pass
+// their buckets collect. Every hook arms all of them, and one callback finishes all of them, so
+// that a process whose experts got no rows (no hook of theirs ran) still joins every reduction.
+struct DataParallel::Shared {
+  bool sync = true;
+  uint64_t armed_pass = 0;  // 0: no pass is collecting
+  std::vector<std::unique_ptr<State>> states;
+
+  void on_gradient(size_t state, size_t slot, const Tensor& grad,
+                   const std::weak_ptr<Shared>& self);
   void finish();
 };
 
-void DataParallel::State::on_gradient(size_t index, const Tensor& grad,
-                                      const std::weak_ptr<State>& self) {
-  if (!*sync) return;
-  if (!armed) {
-    armed = true;
-    next_launch = 0;
-    next_poll = 0;
-    for (Slot& s : slots) s.filled = false;
-    for (Bucket& b : buckets) b.missing = b.slots.size();
+void DataParallel::Shared::on_gradient(size_t state, size_t slot, const Tensor& grad,
+                                       const std::weak_ptr<Shared>& self) {
+  const autograd::PassInfo pass = autograd::current_pass();
+  // autograd::grad() leaves .grad() alone, and so does gradient synchronisation.
+  if (!sync || !pass.accumulates) return;
+  if (armed_pass != pass.id) {
+    // A pass that ended in an exception before its callback ran leaves reductions behind.
+    for (auto& s : states) s->settle();
+    armed_pass = pass.id;
+    for (auto& s : states) s->reset();
     autograd::queue_callback([self] {
-      if (auto state = self.lock()) state->finish();
+      if (auto shared = self.lock()) shared->finish();
     });
   }
+  states[state]->take(slot, grad);
+}
+
+void DataParallel::Shared::finish() {
+  armed_pass = 0;
+  for (auto& s : states) s->launch_rest();
+  for (auto& s : states) s->wait_and_write();
+}
+
+void DataParallel::State::reset() {
+  next_launch = 0;
+  next_poll = 0;
+  for (Slot& s : slots) s.filled = false;
+  for (Bucket& b : buckets) b.missing = b.slots.size();
+}
+
+void DataParallel::State::take(size_t index, const Tensor& grad) {
   Slot& slot = slots[index];
   MG_CHECK(slot.bucket >= next_launch, kOp, "a gradient of a parameter of shape ",
            slot.param.shape(),
@@ -105,10 +138,9 @@ void DataParallel::State::launch_ready() {
   }
 }
 
-void DataParallel::State::finish() {
-  armed = false;
-  // Parameters without a gradient in this pass: their accumulated gradient (after no_sync
-  // passes) or zeros, flagged as unused here.
+// Parameters without a gradient in this pass: their accumulated gradient (after no_sync
+// passes) or zeros, flagged as unused here; then every remaining bucket starts.
+void DataParallel::State::launch_rest() {
   for (Slot& s : slots) {
     if (s.filled) continue;
     const Tensor old = s.param.grad();
@@ -117,24 +149,46 @@ void DataParallel::State::finish() {
     --buckets[s.bucket].missing;
   }
   launch_ready();
+}
+
+void DataParallel::State::wait_and_write() {
   const auto start = std::chrono::steady_clock::now();
   for (Bucket& b : buckets) {
     b.pending->wait();
     b.pending.reset();
   }
   wait_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  for (Slot& s : slots) {
-    const Tensor& buffer = buckets[s.bucket].buffer;
-    if (buffer.narrow(0, s.flag, 1).item<double>() == 0) continue;  // no process had one
-    Tensor mean = buffer.narrow(0, s.offset, s.param.numel()) / processes;
-    s.param.set_grad(mean.reshape(s.param.shape()).to(s.param.dtype()).to(s.param.device()));
+  for (Bucket& b : buckets) {
+    const std::vector<double> flags =
+        b.buffer.narrow(0, slots[b.slots.front()].flag, static_cast<int64_t>(b.slots.size()))
+            .to_vector<double>();
+    for (size_t k = 0; k < b.slots.size(); ++k) {
+      if (flags[k] == 0) continue;  // no process had a gradient: it stays undefined
+      Slot& s = slots[b.slots[k]];
+      Tensor mean = b.buffer.narrow(0, s.offset, s.param.numel()) / processes;
+      s.param.set_grad(mean.reshape(s.param.shape()).to(s.param.dtype()).to(s.param.device()));
+    }
+  }
+}
+
+// Waits for reductions still running (their buffers must not change or go away under them);
+// a failed group ends them with an Error, which leaves nothing to wait for.
+void DataParallel::State::settle() noexcept {
+  for (Bucket& b : buckets) {
+    if (!b.pending) continue;
+    try {
+      b.pending->wait();
+    } catch (const Error&) {
+    }
+    b.pending.reset();
   }
 }
 
 DataParallel::DataParallel(nn::Module& module, DataParallelOptions options)
     : DataParallel(module, world(), options) {}
 
-DataParallel::DataParallel(nn::Module& module, Group group, DataParallelOptions options) {
+DataParallel::DataParallel(nn::Module& module, Group group, DataParallelOptions options)
+    : shared_(std::make_shared<Shared>()) {
   std::vector<Tensor> trained;
   for (const Tensor& p : module.parameters())
     if (p.requires_grad()) trained.push_back(p);
@@ -142,21 +196,23 @@ DataParallel::DataParallel(nn::Module& module, Group group, DataParallelOptions 
 }
 
 DataParallel::DataParallel(nn::Module& module, const ParallelGroups& groups,
-                           DataParallelOptions options) {
+                           DataParallelOptions options)
+    : shared_(std::make_shared<Shared>()) {
   auto trained = [](std::vector<Tensor> all) {
     std::erase_if(all, [](const Tensor& p) { return !p.requires_grad(); });
     return all;
   };
-  attach(trained(replicated_parameters(module)), module.buffers(), groups.data, options,
+  attach(trained(replicated_parameters(module)), replicated_buffers(module), groups.data, options,
          groups.data.size());
   // An expert's gradient already sums the contributions of every token of its expert group:
   // summed over the processes holding the same expert, it covers all processes' tokens once.
-  attach(trained(expert_parameters(module)), {}, groups.expert_data, options,
+  attach(trained(expert_parameters(module)), expert_buffers(module), groups.expert_data, options,
          groups.expert.size() * groups.expert_data.size());
 }
 
 DataParallel::DataParallel(std::vector<Tensor> parameters, std::vector<Tensor> buffers, Group group,
-                           DataParallelOptions options) {
+                           DataParallelOptions options)
+    : shared_(std::make_shared<Shared>()) {
   attach(std::move(parameters), std::move(buffers), group, options, group.size());
 }
 
@@ -196,11 +252,11 @@ void DataParallel::attach(std::vector<Tensor> parameters, std::vector<Tensor> bu
       for (const Tensor& t : *list) Tensor(t).copy_(broadcast(t, 0, group));
   }
 
-  auto state = std::make_shared<State>();
-  states_.push_back(state);
+  shared_->states.push_back(std::make_unique<State>());
+  State* state = shared_->states.back().get();
+  const size_t state_index = shared_->states.size() - 1;
   state->group = Group(group.comm().split(0, group.rank()));
   state->processes = processes;
-  state->sync = &sync_;
   // Buckets: parameters in reverse order, one run per wire dtype, closed at bucket_bytes; the
   // first at most 1 MiB (as PyTorch's), so that communication starts early in the backward.
   std::map<DType, size_t> open;  // the bucket still filling, per wire dtype
@@ -233,37 +289,40 @@ void DataParallel::attach(std::vector<Tensor> parameters, std::vector<Tensor> bu
     for (size_t i : bucket.slots) state->slots[i].flag = flag++;
     bucket.buffer = zeros({flag}, TensorOptions(wire));
   }
-  std::weak_ptr<State> weak = state;
+  std::weak_ptr<Shared> weak = shared_;
   for (size_t i = 0; i < state->slots.size(); ++i) {
-    state->slots[i].hook = state->slots[i].param.register_hook([weak, i](const Tensor& g) {
-      if (auto state = weak.lock()) state->on_gradient(i, g, weak);
-      return Tensor();
-    });
+    state->slots[i].hook =
+        state->slots[i].param.register_hook([weak, state_index, i](const Tensor& g) {
+          if (auto shared = weak.lock()) shared->on_gradient(state_index, i, g, weak);
+          return Tensor();
+        });
   }
 }
 
 DataParallel::~DataParallel() {
-  for (const auto& state : states_)
+  for (const auto& state : shared_->states) {
     for (const State::Slot& s : state->slots) s.param.remove_hook(s.hook);
+    state->settle();
+  }
 }
 
-DataParallel::NoSync::NoSync(DataParallel& ddp) : ddp_(ddp), saved_(ddp.sync_) {
-  ddp_.sync_ = false;
+DataParallel::NoSync::NoSync(DataParallel& ddp) : ddp_(ddp), saved_(ddp.shared_->sync) {
+  ddp_.shared_->sync = false;
 }
 
 DataParallel::NoSync::~NoSync() {
-  ddp_.sync_ = saved_;
+  ddp_.shared_->sync = saved_;
 }
 
 int64_t DataParallel::num_buckets() const {
   int64_t n = 0;
-  for (const auto& state : states_) n += static_cast<int64_t>(state->buckets.size());
+  for (const auto& state : shared_->states) n += static_cast<int64_t>(state->buckets.size());
   return n;
 }
 
 double DataParallel::wait_seconds() const {
   double seconds = 0;
-  for (const auto& state : states_) seconds += state->wait_seconds;
+  for (const auto& state : shared_->states) seconds += state->wait_seconds;
   return seconds;
 }
 

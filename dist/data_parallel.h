@@ -78,14 +78,14 @@ class DataParallel {
   double wait_seconds() const;
 
   struct State;
+  struct Shared;
 
  private:
   // Averages `parameters` over `group`: the summed gradients divided by `processes`.
   void attach(std::vector<Tensor> parameters, std::vector<Tensor> buffers, const Group& group,
               const DataParallelOptions& options, int processes);
 
-  std::vector<std::shared_ptr<State>> states_;  // one per group
-  bool sync_ = true;
+  std::shared_ptr<Shared> shared_;  // the hooks hold it weakly
 };
 
 }  // namespace mixgrad::dist

@@ -35,6 +35,7 @@ class AllToAllPlacement : public models::ExpertPlacement {
   Queue queue(const Tensor& expert_index, int64_t num_experts) override {
     NoGradGuard no_grad;
     const Tensor ids = expert_index.to(kInt64).to(kCPU).contiguous();
+    Tensor local = expert_positions(ids, num_experts);  // also checks every id
     const int64_t t = ids.size(0), k = ids.size(1), e = num_experts;
     // This process's counts per (slot, expert), then its token count.
     std::vector<int64_t> mine(static_cast<size_t>(k * e + 1), 0);
@@ -61,7 +62,6 @@ class AllToAllPlacement : public models::ExpertPlacement {
     Queue queue;
     queue.tokens = 0;
     for (int64_t q = 0; q < p; ++q) queue.tokens += all[static_cast<size_t>(q * row + k * e)];
-    Tensor local = expert_positions(ids, e);
     Tensor shift = empty({t, k}, TensorOptions(kInt64));
     int64_t* out = shift.data_ptr<int64_t>();
     for (int64_t i = 0; i < t * k; ++i) out[i] = offset[static_cast<size_t>((i % k) * e + id[i])];
@@ -102,7 +102,22 @@ class AllToAllPlacement : public models::ExpertPlacement {
     for (size_t i = 0; i < order.size(); ++i)
       inverse[static_cast<size_t>(order[i])] = static_cast<int64_t>(i);
     const Tensor by_expert = index_select(arrived, 0, tensor(order).to(rows.device()));
-    const Tensor out = local.forward(by_expert, tensor(local_counts));
+    Tensor out = local.forward(by_expert, tensor(local_counts));
+    // Experts that received no rows may answer with a tensor outside the graph (ExpertList
+    // returns plain zeros). Every process must still record the reverse all-to-all when the
+    // others do, or it would skip its backward while they wait for it: link the answer to the
+    // rows, or (rows that need no gradient, experts that do) make it a stand-alone leaf.
+    if (GradMode::is_enabled() && !out.requires_grad()) {
+      if (by_expert.requires_grad()) {
+        out = out + by_expert.sum() * 0;
+      } else {
+        for (const Tensor& p : local.parameters()) {
+          if (!p.requires_grad()) continue;
+          out = out.detach().requires_grad_();
+          break;
+        }
+      }
+    }
     MG_CHECK(out.dim() == 2 && out.size(0) == by_expert.size(0), "MoE", "the experts (",
              local.type_name(), ") must return one row per row; they mapped ", describe(by_expert),
              " to ", describe(out));
@@ -163,11 +178,19 @@ int64_t shard_experts(nn::Module& model, const Group& expert_group) {
     MG_CHECK(e % p == 0, op, "the MoE layer '", layer, "' has ", e,
              " experts, which the expert group of ", p, " processes cannot share evenly");
   }
+  // Every share first, so that a layer whose experts cannot be cut changes nothing.
+  std::vector<std::pair<std::shared_ptr<AllToAllPlacement>, std::shared_ptr<models::Experts>>>
+      shares;
   for (const auto& [prefix, moe] : layers) {
     auto placement = std::make_shared<AllToAllPlacement>(expert_group, moe->options().num_experts);
-    moe->experts = moe->experts->shard(placement->first_expert(), placement->local_experts());
+    shares.emplace_back(placement,
+                        moe->experts->shard(placement->first_expert(), placement->local_experts()));
+  }
+  for (size_t i = 0; i < layers.size(); ++i) {
+    models::MoE* moe = layers[i].second;
+    moe->experts = shares[i].second;
     moe->replace_module("experts", moe->experts);
-    moe->placement = placement;
+    moe->placement = shares[i].first;
   }
   return static_cast<int64_t>(layers.size());
 }
@@ -188,36 +211,85 @@ std::vector<Tensor> replicated_parameters(nn::Module& model) {
   return params;
 }
 
+std::vector<Tensor> expert_buffers(nn::Module& model) {
+  std::vector<Tensor> buffers;
+  for (const auto& [prefix, moe, placement] : sharded_layers(model))
+    for (const Tensor& t : moe->experts->buffers()) buffers.push_back(t);
+  return buffers;
+}
+
+std::vector<Tensor> replicated_buffers(nn::Module& model) {
+  std::set<const void*> experts;
+  for (const Tensor& t : expert_buffers(model)) experts.insert(t.impl_ptr().get());
+  std::vector<Tensor> buffers;
+  for (const Tensor& t : model.buffers())
+    if (!experts.count(t.impl_ptr().get())) buffers.push_back(t);
+  return buffers;
+}
+
 NamedTensors full_state_dict(nn::Module& model) {
+  const char* op = "dist.full_state_dict";
   NoGradGuard no_grad;
-  NamedTensors local = model.state_dict();
-  NamedTensors full;
+  const NamedTensors local = model.state_dict();
   const auto layers = sharded_layers(model);
-  for (const auto& [name, value] : local) {
-    const AllToAllPlacement* placement = nullptr;
-    std::string prefix;
-    for (const auto& [layer, moe, place] : layers)
+  // The sharded layer whose experts hold `name`, with the prefix of those names.
+  auto owner = [&](const std::string& name, std::string* prefix) -> const AllToAllPlacement* {
+    for (const auto& [layer, moe, place] : layers) {
       if (under(name, layer + "experts.")) {
-        placement = place;
-        prefix = layer + "experts.";
+        *prefix = layer + "experts.";
+        return place;
       }
+    }
+    return nullptr;
+  };
+  NamedTensors full;
+  for (size_t i = 0; i < local.size();) {
+    std::string prefix, tail;
+    const AllToAllPlacement* placement = owner(local[i].first, &prefix);
     if (!placement) {
-      full.emplace_back(name, value);
+      full.push_back(local[i++]);
       continue;
     }
     const Group& group = placement->group();
-    std::string tail;
-    const int64_t j = leading_index(name.substr(prefix.size()), &tail);
-    if (j >= 0) {  // one expert's tensor: expert j of every rank
-      const Tensor gathered = all_gather(value.unsqueeze(0), group);
-      for (int64_t q = 0; q < group.size(); ++q)
-        full.emplace_back(prefix + std::to_string(q * placement->local_experts() + j) + tail,
-                          gathered.select(0, q));
-    } else {  // stacked over the experts (dim 0)
-      full.emplace_back(name, all_gather(value, group));
+    if (leading_index(local[i].first.substr(prefix.size()), &tail) < 0) {
+      full.emplace_back(local[i].first, all_gather(local[i].second, group));  // stacked
+      ++i;
+      continue;
     }
+    // An ExpertList's entries ("<j>.<tail>" for local expert j): gathered one by one, then
+    // listed expert by expert in global order (rank q's expert j is expert q * L + j).
+    size_t end = i;
+    std::vector<std::vector<size_t>> of_expert(static_cast<size_t>(placement->local_experts()));
+    uint64_t digest = 1469598103934665603ull;
+    auto mix = [&](uint64_t v) { digest = (digest ^ v) * 1099511628211ull; };
+    for (std::string p; end < local.size() && owner(local[end].first, &p) == placement; ++end) {
+      const int64_t j = leading_index(local[end].first.substr(prefix.size()), &tail);
+      if (j < 0) break;
+      of_expert[static_cast<size_t>(j)].push_back(end);
+      for (char c : local[end].first) mix(static_cast<uint64_t>(c));
+      mix(static_cast<uint64_t>(local[end].second.dtype()));
+      for (int64_t d : local[end].second.shape()) mix(static_cast<uint64_t>(d));
+    }
+    Tensor agree = tensor(std::vector<int64_t>{static_cast<int64_t>(digest >> 1),
+                                               -static_cast<int64_t>(digest >> 1)});
+    all_reduce_(agree, ReduceOp::Max, group);
+    const std::vector<int64_t> extremes = agree.to_vector<int64_t>();
+    MG_CHECK(extremes[0] == -extremes[1], op, "the experts under '", prefix,
+             "' differ between processes (names, shapes or dtypes); only experts of the same "
+             "structure on every process can be gathered");
+    std::vector<Tensor> gathered(local.size());
+    for (size_t k = i; k < end; ++k) gathered[k] = all_gather(local[k].second.unsqueeze(0), group);
+    for (int64_t q = 0; q < group.size(); ++q) {
+      for (int64_t j = 0; j < placement->local_experts(); ++j) {
+        for (size_t k : of_expert[static_cast<size_t>(j)]) {
+          leading_index(local[k].first.substr(prefix.size()), &tail);
+          full.emplace_back(prefix + std::to_string(q * placement->local_experts() + j) + tail,
+                            gathered[k].select(0, q));
+        }
+      }
+    }
+    i = end;
   }
-  // ExpertList entries in global expert order, as one process names them.
   return full;
 }
 

@@ -34,9 +34,13 @@ int64_t shard_experts(nn::Module& model, const Group& expert_group);
 // others (replicated on every process).
 std::vector<Tensor> expert_parameters(nn::Module& model);
 std::vector<Tensor> replicated_parameters(nn::Module& model);
+// The same split of the buffers (an expert's running statistics belong to its process).
+std::vector<Tensor> expert_buffers(nn::Module& model);
+std::vector<Tensor> replicated_buffers(nn::Module& model);
 
 // Checkpoints across layouts. full_state_dict: the state dict of the same model in one process
-// (every expert gathered under its global name; collective over the expert groups).
+// (every expert gathered under its global name, in one process's order; collective over the
+// expert groups; an ExpertList's experts must have the same names and shapes on every process).
 // load_full_state_dict: a one-process state dict into a sharded model (this process's experts
 // taken from it), so that a checkpoint saved at one expert-parallel size loads at any other.
 NamedTensors full_state_dict(nn::Module& model);

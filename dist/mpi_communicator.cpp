@@ -288,6 +288,7 @@ class MpiCommunicator : public Communicator, public std::enable_shared_from_this
   // the timeout. Short waits poll a little before sleeping, long ones sleep up to 1 ms at a time.
   void wait(std::vector<MPI_Request>& requests, const char* op) {
     if (requests.empty()) return;
+    check_usable(op);
     const auto start = std::chrono::steady_clock::now();
     const auto limit = timeout();
     auto pause = std::chrono::microseconds(5);
@@ -307,6 +308,7 @@ class MpiCommunicator : public Communicator, public std::enable_shared_from_this
   }
 
   bool test(std::vector<MPI_Request>& requests, const char* op) {
+    check_usable(op);
     int done = 0;
     const int code =
         MPI_Testall(static_cast<int>(requests.size()), requests.data(), &done, MPI_STATUSES_IGNORE);
@@ -328,8 +330,13 @@ class MpiCommunicator : public Communicator, public std::enable_shared_from_this
 
   bool failed() const { return !failure_.empty(); }
 
+  // After any abandoned collective nothing more goes through MPI: a later call could let MPI
+  // progress the abandoned requests into buffers that no longer exist.
   void check_usable(const char* op) const {
     MG_CHECK(!failed(), op, "this group (", size_, " processes) failed earlier: ", failure_);
+    MG_CHECK(!g_any_failed, op,
+             "a collective of another group failed earlier; this process can no longer "
+             "communicate");
     MG_CHECK(!mpi_finalized(), op, "MPI was finalized (dist::finalize)");
   }
 

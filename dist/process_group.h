@@ -75,7 +75,8 @@ std::chrono::milliseconds timeout();
 
 // Messages larger than this travel in pieces of at most this many bytes (default 64 MiB), so
 // no transfer needs a count beyond the transport's int range or a staging buffer of the whole
-// tensor. Throws Error for a value < 1.
+// tensor. Every process must use the same value (the pieces of a collective must pair up).
+// Throws Error for a value < 1.
 void set_max_message_bytes(int64_t bytes);
 int64_t max_message_bytes();
 

@@ -302,3 +302,22 @@ TEST(QueueCallback, OutsideABackwardPassIsAnError) {
   EXPECT_MG_ERROR((a * 2).sum().backward(), "callback failed");
   EXPECT_MG_ERROR(mg::autograd::queue_callback([] {}), "no backward pass is running");
 }
+
+TEST(CurrentPass, TellsPassesApartAndWhetherTheyAccumulate) {
+  EXPECT_EQ(mg::autograd::current_pass().id, 0u);
+  auto a = mg::tensor({1.0, 2.0}).requires_grad_();
+  std::vector<mg::autograd::PassInfo> seen;
+  a.register_hook([&](const Tensor& g) {
+    seen.push_back(mg::autograd::current_pass());
+    return g;
+  });
+  (a * 2).sum().backward();
+  (a * 3).sum().backward();
+  mg::autograd::grad({(a * 4).sum()}, {a});
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_NE(seen[0].id, 0u);
+  EXPECT_NE(seen[0].id, seen[1].id);
+  EXPECT_TRUE(seen[0].accumulates && seen[1].accumulates);
+  EXPECT_FALSE(seen[2].accumulates);
+  EXPECT_EQ(mg::autograd::current_pass().id, 0u);
+}

@@ -125,3 +125,40 @@ TEST(DataParallel, ParametersThatDifferAcrossRanksAreAnError) {
   EXPECT_MG_ERROR(dist::DataParallel ddp(a), "hold different parameters");
   EXPECT_MG_ERROR(dist::DataParallel(a, {.bucket_bytes = 0}), "bucket_bytes");
 }
+
+TEST(DataParallel, RecoversFromABackwardThatThrew) {
+  const int p = dist::world_size(), r = dist::rank();
+  const int64_t shard = 3, total = shard * p;
+  Net reference(9), replica(9);
+  dist::DataParallel ddp(replica);
+  // A hook that throws in the first pass on every process, after some buckets started.
+  bool thrown = false;
+  replica.fc1->weight.register_hook([&](const Tensor& g) {
+    if (!thrown) {
+      thrown = true;
+      throw Error("test", "a failing hook");
+    }
+    return g;
+  });
+  EXPECT_MG_ERROR(rows_loss(replica, r * shard, shard, total, shard, false).backward(),
+                  "a failing hook");
+  replica.zero_grad();
+  rows_loss(reference, 0, total, total, total, false).backward();
+  rows_loss(replica, r * shard, shard, total, shard, false).backward();
+  expect_same_parameters(replica, reference);
+}
+
+TEST(DataParallel, AutogradGradLeavesGradientsAlone) {
+  const int p = dist::world_size(), r = dist::rank();
+  const int64_t shard = 3, total = shard * p;
+  Net reference(10), replica(10);
+  dist::DataParallel ddp(replica);
+  // Only rank 0 asks: autograd::grad must start no communication.
+  if (r == 0) {
+    autograd::grad({rows_loss(replica, 0, shard, total, shard, false)}, {replica.fc1->weight});
+  }
+  EXPECT_FALSE(replica.fc1->weight.grad().defined());
+  rows_loss(reference, 0, total, total, total, false).backward();
+  rows_loss(replica, r * shard, shard, total, shard, false).backward();
+  expect_same_parameters(replica, reference);
+}

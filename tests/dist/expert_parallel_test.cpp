@@ -195,3 +195,71 @@ TEST(ExpertParallel, BadLayoutsAreErrors) {
     if (name == "experts.w1") t = t.narrow(0, 0, 1);
   EXPECT_MG_ERROR(dist::load_full_state_dict(*ok, wrong), "must hold all");
 }
+
+namespace {
+
+// An MoE layer whose experts are a list of Linear modules (ExpertList).
+std::shared_ptr<models::MoE> make_list_moe(int64_t experts) {
+  manual_seed(12);
+  std::vector<std::shared_ptr<nn::Module>> modules;
+  for (int64_t e = 0; e < experts; ++e)
+    modules.push_back(std::make_shared<nn::Linear>(kModel, kModel, true, TensorOptions(kFloat64)));
+  return std::make_shared<models::MoE>(
+      models::MoEOptions{.d_model = kModel,
+                         .num_experts = experts,
+                         .k = 1,
+                         .dropless = true,
+                         .tensor_options = TensorOptions(kFloat64)},
+      nullptr, std::make_shared<models::ExpertList>(modules));
+}
+
+}  // namespace
+
+TEST(ExpertParallel, ProcessWhoseExpertsGetNoRowsStillJoinsTheBackward) {
+  // Every token goes to expert 0 (a zero router: ties pick the first), so the processes holding
+  // the other experts receive no rows, and their ExpertList returns plain zeros.
+  const int p = dist::world_size();
+  auto reference = make_list_moe(p);
+  auto sharded = make_list_moe(p);
+  for (auto* m : {reference.get(), sharded.get()}) {
+    NoGradGuard no_grad;
+    std::dynamic_pointer_cast<models::TopKGate>(m->gate)->weight.zero_();
+  }
+  const dist::ParallelGroups groups = dist::parallel_groups(p);
+  dist::shard_experts(*sharded, groups.expert);
+  dist::DataParallel ddp(*sharded, groups);
+  std::vector<Tensor> parts;
+  for (int r = 0; r < p; ++r) parts.push_back(tokens_of(r, 3));
+  token_loss((*reference)(cat(parts, 0)).output).backward();
+  token_loss((*sharded)(tokens_of(dist::rank(), 3)).output).backward();  // must not hang
+  const NamedTensors full = dist::full_state_dict(*sharded);
+  const NamedTensors ref = reference->state_dict();
+  ASSERT_EQ(full.size(), ref.size());
+  for (size_t i = 0; i < full.size(); ++i) EXPECT_EQ(full[i].first, ref[i].first);  // same order
+  // Expert 0's gradient lives on rank 0; the experts that saw no rows have none anywhere.
+  for (const auto& [name, t] : sharded->named_parameters()) {
+    SCOPED_TRACE(name);
+    if (name.rfind("experts.", 0) == 0) {
+      EXPECT_EQ(t.grad().defined(), dist::rank() == 0);
+      if (dist::rank() == 0)
+        expect_close(t.grad(), reference->find_tensor(name).grad(), 1e-12, 1e-10);
+    }
+  }
+}
+
+TEST(ExpertParallel, ShardingIsAllOrNothing) {
+  struct TwoLayers : nn::Module {
+    std::shared_ptr<models::MoE> a, b;
+  } model;
+  model.a = model.register_module("a", make_moe({1, 2 * dist::world_size(), 1, true}));
+  model.b = model.register_module(
+      "b",
+      std::make_shared<models::MoE>(
+          models::MoEOptions{.d_model = kModel, .num_experts = 2 * dist::world_size()}, nullptr,
+          std::make_shared<models::BatchedExperts>(2 * dist::world_size(),
+                                                   std::make_shared<nn::Linear>(kModel, kModel))));
+  if (dist::world_size() == 1) GTEST_SKIP() << "one process keeps every expert";
+  EXPECT_MG_ERROR(dist::shard_experts(model, dist::world()), "cannot be cut");
+  EXPECT_EQ(model.a->placement, nullptr);
+  EXPECT_EQ(model.a->experts->num_experts(), 2 * dist::world_size());
+}
