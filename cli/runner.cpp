@@ -51,28 +51,20 @@ data::Example to_device(const data::Example& batch, Device device) {
 
 }  // namespace
 
-data::Example BatchShard::take(const data::Example& batch) const {
-  if (count == 1) return batch;
-  const int64_t rows = batch.input.size(0);
-  const int64_t begin = rows * index / count, end = rows * (index + 1) / count;
-  return {batch.input.narrow(0, begin, end - begin),
-          batch.target.defined() ? batch.target.narrow(0, begin, end - begin) : Tensor()};
-}
-
 int64_t PassStats::routed_slots() const {
   return std::accumulate(expert_slots.begin(), expert_slots.end(), int64_t{0}) + dropped;
 }
 
 PassStats train_epoch(zoo::Task& task, data::DataLoader& loader, optim::Optimizer& optimizer,
                       optim::LRScheduler& schedule, train::ProgressBar* bar, Device device,
-                      int64_t epoch, const BatchShard& shard) {
+                      int64_t epoch) {
   task.module().train();
   PassAccumulator pass;
   const double start = train::steady_seconds();
   int64_t batch_index = 0;
   for (const data::Example& batch : loader) {
     optimizer.zero_grad();
-    const zoo::StepOutput step = task.forward(to_device(shard.take(batch), device));
+    const zoo::StepOutput step = task.forward(to_device(batch, device));
     MG_CHECK(std::isfinite(step.task_loss), "train", "the loss became ", step.task_loss,
              " at epoch ", epoch, ", batch ", batch_index, " (try a smaller --lr)");
     step.loss.backward();
@@ -91,10 +83,12 @@ PassStats train_epoch(zoo::Task& task, data::DataLoader& loader, optim::Optimize
 PassStats evaluate(zoo::Task& task, int64_t batch, Device device, const BatchShard& shard) {
   task.module().eval();
   NoGradGuard no_grad;
-  data::DataLoader loader(task.test_data(), {.batch_size = batch});
+  data::DataLoader loader(
+      task.test_data(),
+      {.batch_size = batch, .shard_index = shard.index, .shard_count = shard.count});
   PassAccumulator pass;
   const double start = train::steady_seconds();
-  for (const data::Example& b : loader) pass.add(task.forward(to_device(shard.take(b), device)));
+  for (const data::Example& b : loader) pass.add(task.forward(to_device(b, device)));
   return pass.finish(train::steady_seconds() - start);
 }
 

@@ -27,19 +27,19 @@ struct PassStats {
 };
 
 // Which rows of every batch this process takes when several train together (--ep/--dp): the
-// index-th of `count` nearly equal parts. The default takes whole batches.
+// index-th of `count` nearly equal parts (DataLoaderOptions::shard_index, shard_count). The
+// default takes whole batches.
 struct BatchShard {
   int index = 0;
   int count = 1;
-  data::Example take(const data::Example& batch) const;
 };
 
-// One training epoch over `loader`: forward, backward, optimizer and schedule step per batch.
-// `bar` (may be null) shows progress. Throws Error if the loss turns NaN or infinite (naming
-// the epoch and batch), rather than training on.
+// One training epoch over `loader` (already sharded when several processes train): forward,
+// backward, optimizer and schedule step per batch. `bar` (may be null) shows progress. Throws
+// Error if the loss turns NaN or infinite (naming the epoch and batch), rather than training on.
 PassStats train_epoch(zoo::Task& task, data::DataLoader& loader, optim::Optimizer& optimizer,
                       optim::LRScheduler& schedule, train::ProgressBar* bar, Device device,
-                      int64_t epoch, const BatchShard& shard = {});
+                      int64_t epoch);
 
 // The task's test set in eval mode without gradients, in batches of `batch`.
 PassStats evaluate(zoo::Task& task, int64_t batch, Device device, const BatchShard& shard = {});

@@ -105,9 +105,12 @@ int run_train(const TrainOptions& options) {
         << "): each trains on 1/" << parallel.parallelism().processes() << " of every batch\n";
   }
 
-  data::DataLoader loader(
-      task->train_data(),
-      {.batch_size = settings.batch, .shuffle = true, .seed = settings.seed, .prefetch = true});
+  data::DataLoader loader(task->train_data(), {.batch_size = settings.batch,
+                                               .shuffle = true,
+                                               .seed = settings.seed,
+                                               .prefetch = true,
+                                               .shard_index = parallel.shard().index,
+                                               .shard_count = parallel.shard().count});
   optim::Adam optimizer(task->module().parameters(), {.lr = settings.lr});
   optim::CosineAnnealingLR schedule(optimizer, settings.epochs * loader.size());
   int64_t first_epoch = 1, steps = 0;
@@ -142,9 +145,8 @@ int run_train(const TrainOptions& options) {
   summary.entry = &entry;
   for (int64_t epoch = first_epoch; epoch <= settings.epochs; ++epoch) {
     if (bar) bar->start_epoch(epoch, settings.epochs, loader.size());
-    const PassStats train_pass =
-        parallel.combine(train_epoch(*task, loader, optimizer, schedule, bar ? &*bar : nullptr,
-                                     settings.device, epoch, parallel.shard()));
+    const PassStats train_pass = parallel.combine(train_epoch(
+        *task, loader, optimizer, schedule, bar ? &*bar : nullptr, settings.device, epoch));
     steps += train_pass.batches;
     const PassStats test_pass = parallel.combine(evaluate(
         *task, std::max<int64_t>(settings.batch, 1000), settings.device, parallel.shard()));

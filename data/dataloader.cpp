@@ -94,11 +94,13 @@ class Prefetcher {
 class Epoch {
  public:
   Epoch(std::shared_ptr<const Dataset> dataset, std::vector<int64_t> order, int64_t batch_size,
-        int64_t num_batches, bool prefetch)
+        int64_t num_batches, bool prefetch, int shard_index, int shard_count)
       : dataset_(std::move(dataset)),
         order_(std::move(order)),
         batch_size_(batch_size),
-        num_batches_(num_batches) {
+        num_batches_(num_batches),
+        shard_index_(shard_index),
+        shard_count_(shard_count) {
     if (prefetch)
       prefetcher_ =
           std::make_unique<Prefetcher>([this](int64_t k) { return make_batch(k); }, num_batches_);
@@ -127,8 +129,11 @@ class Epoch {
   // guard is what keeps the worker thread's batches free of graph nodes too.
   Example make_batch(int64_t k) const {
     NoGradGuard no_grad;
-    const int64_t begin = k * batch_size_;
-    const int64_t end = begin + std::min(batch_size_, static_cast<int64_t>(order_.size()) - begin);
+    const int64_t first = k * batch_size_;
+    const int64_t rows = std::min(batch_size_, static_cast<int64_t>(order_.size()) - first);
+    // This process's share of the batch's rows (all of them unless sharded).
+    const int64_t begin = first + rows * shard_index_ / shard_count_;
+    const int64_t end = first + rows * (shard_index_ + 1) / shard_count_;
     return dataset_->get_batch(std::vector<int64_t>(order_.begin() + begin, order_.begin() + end));
   }
 
@@ -142,6 +147,7 @@ class Epoch {
   std::vector<int64_t> order_;
   int64_t batch_size_;
   int64_t num_batches_;
+  int64_t shard_index_, shard_count_;
   int64_t next_ = 0;  // batch that advance() hands out next
   bool done_ = false;
   Example current_;
@@ -195,12 +201,23 @@ DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset, DataLoaderOptions
            options_.batch_size);
   dataset_size_ = dataset_->size();
   MG_CHECK(dataset_size_ >= 1, op, "the dataset is empty");
+  MG_CHECK(options_.shard_count >= 1 && options_.shard_index >= 0 &&
+               options_.shard_index < options_.shard_count,
+           op, "shard_index must be in [0, shard_count) and shard_count >= 1, got ",
+           options_.shard_index, " of ", options_.shard_count);
   MG_CHECK(!options_.drop_last || dataset_size_ >= options_.batch_size, op, "drop_last with ",
            dataset_size_, " examples and batch_size ", options_.batch_size,
            " would yield no batches");
   // Not (size + batch - 1) / batch: that overflows for a batch_size near INT64_MAX.
   num_batches_ = dataset_size_ / options_.batch_size +
                  (!options_.drop_last && dataset_size_ % options_.batch_size != 0 ? 1 : 0);
+  // Every shard of every batch must hold a row: the processes step together.
+  const int64_t smallest = !options_.drop_last && dataset_size_ % options_.batch_size != 0
+                               ? dataset_size_ % options_.batch_size
+                               : std::min(options_.batch_size, dataset_size_);
+  MG_CHECK(smallest >= options_.shard_count, op, "the smallest batch has ", smallest,
+           " examples, too few for ", options_.shard_count,
+           " shards to get one each (use drop_last or another batch_size)");
 }
 
 void DataLoader::set_epoch(int64_t epoch) {
@@ -223,7 +240,8 @@ DataLoader::Iterator DataLoader::begin() {
   // The epoch counts as started even if its first batch throws, so a retry gets a fresh order.
   const int64_t epoch = epoch_++;
   return Iterator(std::make_unique<internal::Epoch>(
-      dataset_, epoch_order(epoch), options_.batch_size, num_batches_, options_.prefetch));
+      dataset_, epoch_order(epoch), options_.batch_size, num_batches_, options_.prefetch,
+      options_.shard_index, options_.shard_count));
 }
 
 }  // namespace mixgrad::data

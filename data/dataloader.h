@@ -20,6 +20,11 @@ struct DataLoaderOptions {
   bool drop_last = false;  // skip the final batch when it is smaller than batch_size
   uint64_t seed = 0;       // with the epoch number, fixes the shuffled order
   bool prefetch = false;   // build the next batch on a worker thread
+  // Data-parallel training: each batch holds only part shard_index of shard_count nearly equal
+  // parts of its rows (processes with the same seed split every batch between them; batch
+  // counts and order are those of the whole batches).
+  int shard_index = 0;
+  int shard_count = 1;
 };
 
 namespace internal {

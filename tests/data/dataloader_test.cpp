@@ -132,6 +132,41 @@ TEST(DataLoader, PrefetchGivesTheSameBatches) {
   }
 }
 
+TEST(DataLoader, ShardsSplitEveryBatchBetweenProcesses) {
+  // Two processes with the same seed: together their shards are the whole batches, in order.
+  const auto ds = numbered(17);
+  std::vector<std::vector<Example>> shards(2);
+  for (int i = 0; i < 2; ++i) {
+    DataLoader loader(ds, {.batch_size = 5,
+                           .shuffle = true,
+                           .seed = 4,
+                           .prefetch = i == 1,
+                           .shard_index = i,
+                           .shard_count = 2});
+    EXPECT_EQ(loader.size(), 4);
+    for (const Example& batch : loader) shards[i].push_back(batch);
+  }
+  DataLoader whole(ds, {.batch_size = 5, .shuffle = true, .seed = 4});
+  size_t k = 0;
+  for (const Example& batch : whole) {
+    std::vector<int64_t> joined;
+    for (int i = 0; i < 2; ++i) {
+      const auto part = shards[i][k].target.to_vector<int64_t>();
+      const int64_t rows = k < 3 ? 5 : 2;  // 5 rows as 2 + 3, the last batch's 2 as 1 + 1
+      EXPECT_EQ(static_cast<int64_t>(part.size()), rows * (i + 1) / 2 - rows * i / 2);
+      joined.insert(joined.end(), part.begin(), part.end());
+    }
+    EXPECT_EQ(joined, batch.target.to_vector<int64_t>()) << "batch " << k;
+    ++k;
+  }
+  EXPECT_MG_ERROR(DataLoader(ds, {.shard_index = 3, .shard_count = 3}), "shard_index");
+  EXPECT_MG_ERROR(DataLoader(ds, {.shard_count = 0}), "shard_count");
+  // The last batch (2 examples) cannot give 3 shards a row each.
+  EXPECT_MG_ERROR(DataLoader(ds, {.batch_size = 5, .shard_count = 3}), "too few for 3 shards");
+  DataLoader dropped(ds, {.batch_size = 5, .drop_last = true, .shard_count = 3});
+  EXPECT_EQ(dropped.size(), 3);
+}
+
 TEST(DataLoader, BatchesCarryNoAutogradHistoryOnAnyThread) {
   auto ds = std::make_shared<mg::data::TensorDataset>(mg::ones({4, 2}).requires_grad_());
   for (bool prefetch : {false, true}) {
