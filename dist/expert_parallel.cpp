@@ -195,36 +195,41 @@ int64_t shard_experts(nn::Module& model, const Group& expert_group) {
   return static_cast<int64_t>(layers.size());
 }
 
+namespace {
+
+// The model's parameters (or buffers): those of sharded experts, and all the others.
+std::pair<std::vector<Tensor>, std::vector<Tensor>> split_tensors(nn::Module& model,
+                                                                  bool parameters) {
+  auto of = [parameters](const nn::Module& m) { return parameters ? m.parameters() : m.buffers(); };
+  std::pair<std::vector<Tensor>, std::vector<Tensor>> split;
+  std::set<const void*> experts;
+  for (const auto& [prefix, moe, placement] : sharded_layers(model)) {
+    for (const Tensor& t : of(*moe->experts)) {
+      split.first.push_back(t);
+      experts.insert(t.impl_ptr().get());
+    }
+  }
+  for (const Tensor& t : of(model))
+    if (!experts.count(t.impl_ptr().get())) split.second.push_back(t);
+  return split;
+}
+
+}  // namespace
+
 std::vector<Tensor> expert_parameters(nn::Module& model) {
-  std::vector<Tensor> params;
-  for (const auto& [prefix, moe, placement] : sharded_layers(model))
-    for (const Tensor& t : moe->experts->parameters()) params.push_back(t);
-  return params;
+  return split_tensors(model, true).first;
 }
 
 std::vector<Tensor> replicated_parameters(nn::Module& model) {
-  std::set<const void*> experts;
-  for (const Tensor& t : expert_parameters(model)) experts.insert(t.impl_ptr().get());
-  std::vector<Tensor> params;
-  for (const Tensor& t : model.parameters())
-    if (!experts.count(t.impl_ptr().get())) params.push_back(t);
-  return params;
+  return split_tensors(model, true).second;
 }
 
 std::vector<Tensor> expert_buffers(nn::Module& model) {
-  std::vector<Tensor> buffers;
-  for (const auto& [prefix, moe, placement] : sharded_layers(model))
-    for (const Tensor& t : moe->experts->buffers()) buffers.push_back(t);
-  return buffers;
+  return split_tensors(model, false).first;
 }
 
 std::vector<Tensor> replicated_buffers(nn::Module& model) {
-  std::set<const void*> experts;
-  for (const Tensor& t : expert_buffers(model)) experts.insert(t.impl_ptr().get());
-  std::vector<Tensor> buffers;
-  for (const Tensor& t : model.buffers())
-    if (!experts.count(t.impl_ptr().get())) buffers.push_back(t);
-  return buffers;
+  return split_tensors(model, false).second;
 }
 
 NamedTensors full_state_dict(nn::Module& model) {
