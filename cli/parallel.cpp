@@ -18,9 +18,9 @@ namespace mixgrad::cli {
 
 void relaunch_under_mpirun(int processes, char** argv) {
   std::vector<std::string> args = {"mpirun", "-np", std::to_string(processes), "--bind-to", "none"};
-  // More processes than cores is a supported (slow) setup, not a mistake.
-  const long cores = sysconf(_SC_NPROCESSORS_ONLN);
-  if (processes > cores) args.push_back("--oversubscribe");
+  // More processes than cores is a supported (slow) setup, not a mistake; OpenMPI counts
+  // physical cores, which can be fewer than the CPUs this process sees.
+  args.push_back("--oversubscribe");
   // OpenMPI refuses root unless told; the user who runs the command as root asked for the run.
   if (geteuid() == 0) args.push_back("--allow-run-as-root");
   // The launched processes run this binary (not whatever /proc/self/exe means to them).
