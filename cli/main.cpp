@@ -123,17 +123,20 @@ int main_impl(int argc, char** argv) {
 namespace {
 
 // Under mpirun (--ep/--dp) every process may hit the same mistake: rank 0 reports it as the
-// single-process command does, the others mark theirs with the rank and leave a moment later,
-// so that mpirun, which ends the job when the first process fails, does not cut rank 0 short.
+// single-process command does, the others mark theirs with the rank and wait a moment, so that
+// rank 0's line comes first. Then the whole run ends at once (MPI_Abort): processes without the
+// error would otherwise wait for this one in a collective until the timeout.
 void report_error(const char* what) {
   const int rank = mixgrad::dist::initialized() ? mixgrad::dist::rank() : 0;
   if (rank == 0) {
     std::fprintf(stderr, "mixgrad: error: %s\n", what);
-    return;
+  } else {
+    std::fprintf(stderr, "mixgrad: error (rank %d): %s\n", rank, what);
+    std::fflush(stderr);
+    std::this_thread::sleep_for(std::chrono::seconds(1));
   }
-  std::fprintf(stderr, "mixgrad: error (rank %d): %s\n", rank, what);
   std::fflush(stderr);
-  std::this_thread::sleep_for(std::chrono::seconds(1));
+  mixgrad::cli::abort_parallel_run(1);
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "data/dataloader.h"
 #include "dist/collectives.h"
 #include "dist/expert_parallel.h"
 #include "io/checkpoint.h"
@@ -17,7 +18,12 @@
 namespace mixgrad::cli {
 
 void relaunch_under_mpirun(int processes, char** argv) {
-  std::vector<std::string> args = {"mpirun", "-np", std::to_string(processes), "--bind-to", "none"};
+#ifdef MIXGRAD_MPIEXEC
+  const char* launcher = MIXGRAD_MPIEXEC;  // the MPI mixgrad was built with
+#else
+  const char* launcher = "mpirun";
+#endif
+  std::vector<std::string> args = {launcher, "-np", std::to_string(processes), "--bind-to", "none"};
   // More processes than cores is a supported (slow) setup, not a mistake; OpenMPI counts
   // physical cores, which can be fewer than the CPUs this process sees.
   args.push_back("--oversubscribe");
@@ -29,11 +35,10 @@ void relaunch_under_mpirun(int processes, char** argv) {
   std::vector<char*> raw;
   for (std::string& a : args) raw.push_back(a.data());
   raw.push_back(nullptr);
-  ::execvp("mpirun", raw.data());
-  throw Error("train",
-              "--ep/--dp run several processes through mpirun, which could not be "
-              "started (install openmpi-bin): " +
-                  std::string(std::strerror(errno)));
+  ::execvp(launcher, raw.data());
+  throw Error("train", std::string("--ep/--dp run several processes through ") + launcher +
+                           ", which could not be started (install openmpi-bin): " +
+                           std::string(std::strerror(errno)));
 }
 
 void check_parallelism(const Parallelism& p) {
@@ -41,9 +46,14 @@ void check_parallelism(const Parallelism& p) {
            " --dp ", p.data);
 }
 
+void abort_parallel_run(int status) {
+  if (dist::initialized() && dist::world_size() > 1) dist::abort(status);
+}
+
 ParallelRun::ParallelRun(Parallelism p) : parallelism_(p) {
   check_parallelism(p);
-  if (!active()) return;
+  // `mpirun -np 2 mixgrad train ...` without --ep/--dp would be two runs writing one directory.
+  if (!active() && !dist::launched_by_mpi()) return;
   dist::init();
   MG_CHECK(dist::world_size() == p.processes(), "train", "--ep ", p.expert, " --dp ", p.data,
            " need ", p.processes(), " processes; mpirun started ", dist::world_size());
@@ -59,13 +69,25 @@ BatchShard ParallelRun::shard() const {
   return {dist::rank(), dist::world_size()};
 }
 
-void ParallelRun::prepare(nn::Module& model) {
+void ParallelRun::prepare(nn::Module& model, const data::Dataset& test_data, int64_t eval_batch) {
   if (!active()) return;
+  // The sharded test set must give every process a row of every batch (the loader checks).
+  data::DataLoader check(
+      std::shared_ptr<const data::Dataset>(&test_data, [](auto*) {}),
+      {.batch_size = eval_batch, .shard_index = dist::rank(), .shard_count = dist::world_size()});
   if (parallelism_.expert > 1) {
     MG_CHECK(dist::shard_experts(model, groups_.expert) > 0, "train",
              "--ep spreads the experts of MoE layers, and this model has none (use --dp)");
+    // The checkpoint gathers the optimizer state: refuse now what it could not gather then.
+    MG_CHECK(dist::optimizer_state_gatherable(model), "train",
+             "--ep with experts that are separate modules (an ExpertList) cannot write a "
+             "checkpoint yet; use --dp, or a model with stacked experts");
   }
   ddp_ = std::make_unique<dist::DataParallel>(model, groups_);
+}
+
+void ParallelRun::sync_buffers() {
+  if (ddp_) ddp_->broadcast_buffers();
 }
 
 PassStats ParallelRun::combine(PassStats local) const {

@@ -25,6 +25,10 @@ struct Parallelism {
 // this process). Throws Error if mpirun cannot be started.
 [[noreturn]] void relaunch_under_mpirun(int processes, char** argv);
 
+// After an error in a run of several processes: ends every process at once (the others would
+// wait in a collective until the timeout). Does nothing in a single process.
+void abort_parallel_run(int status);
+
 // Throws Error for sizes < 1.
 void check_parallelism(const Parallelism& p);
 
@@ -35,9 +39,13 @@ class ParallelRun {
   bool active() const { return parallelism_.processes() > 1; }
   bool writer() const;  // the process that prints and writes files (rank 0)
   BatchShard shard() const;
-  // Spreads the experts (--ep > 1; throws Error for a model without MoE layers) and attaches
-  // DataParallel. Call before building the optimizer.
-  void prepare(nn::Module& model);
+  // Spreads the experts (--ep > 1) and attaches DataParallel; call before building the
+  // optimizer. Throws Error, before any training, for a model without MoE layers with --ep,
+  // experts whose optimizer state cannot be gathered into a checkpoint, or a test set whose
+  // last batch of `eval_batch` cannot give every process a row.
+  void prepare(nn::Module& model, const data::Dataset& test_data, int64_t eval_batch);
+  // Copies rank 0's buffers (batch-norm statistics) to the other processes of their group.
+  void sync_buffers();
   // The pass as one process would count it: sums over the processes, the slowest time.
   PassStats combine(PassStats local) const;
   // Collective: writes the checkpoint in one process's layout (rank 0 writes).

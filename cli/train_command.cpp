@@ -39,6 +39,11 @@ std::string timestamp() {
   return buf;
 }
 
+// Evaluation runs in batches of at least 1000 examples.
+int64_t evaluation_batch(const zoo::Settings& settings) {
+  return std::max<int64_t>(settings.batch, 1000);
+}
+
 std::vector<std::string> metric_columns(const std::string& metric) {
   return {"epoch",         "train_loss",   "train_" + metric,  "test_loss",     "test_" + metric,
           "train_seconds", "eval_seconds", "items_per_second", "dropped_train", "dropped_test"};
@@ -89,10 +94,11 @@ int run_train(const TrainOptions& options) {
   const fs::path out_dir = !options.out_dir.empty() ? fs::path(options.out_dir)
                            : resumed                ? fs::absolute(options.resume).parent_path()
                                      : fs::path("runs") / (entry.name + "-" + timestamp());
-  // Several processes: one writes and prints.
+  // Several processes: one writes and prints. Everything that can fail for the layout (experts
+  // to share, test batches to split) is checked before the output directory exists.
   const bool writer = parallel.writer();
+  parallel.prepare(task->module(), *task->test_data(), evaluation_batch(settings));
   if (writer) io::ensure_writable_directory(out_dir.string(), "train --out");
-  parallel.prepare(task->module());
 
   // Human output goes to stdout, or to stderr when stdout carries the JSON lines.
   const bool human = !options.output.quiet && writer;
@@ -148,8 +154,9 @@ int run_train(const TrainOptions& options) {
     const PassStats train_pass = parallel.combine(train_epoch(
         *task, loader, optimizer, schedule, bar ? &*bar : nullptr, settings.device, epoch));
     steps += train_pass.batches;
-    const PassStats test_pass = parallel.combine(evaluate(
-        *task, std::max<int64_t>(settings.batch, 1000), settings.device, parallel.shard()));
+    parallel.sync_buffers();  // e.g. batch-norm statistics: the evaluated model is rank 0's
+    const PassStats test_pass = parallel.combine(
+        evaluate(*task, evaluation_batch(settings), settings.device, parallel.shard()));
     const double items_per_second =
         static_cast<double>(train_pass.items) / std::max(train_pass.seconds, 1e-9);
     if (bar) {
@@ -195,7 +202,12 @@ int run_train(const TrainOptions& options) {
     summary.add_epoch(train_pass, test_pass);
   }
 
-  if (!writer) return 0;
+  if (!writer) {
+    // The report may run the model (sampled words), which the others must join.
+    std::ostringstream discard;
+    task->report(discard, "");
+    return 0;
+  }
   summary.checkpoint = checkpoint;
   if (parallel.active()) {
     summary.processes = parallel.parallelism().processes();

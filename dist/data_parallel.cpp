@@ -45,6 +45,7 @@ struct DataParallel::State {
   double processes = 1;  // the divisor of the summed gradients
   std::vector<Slot> slots;
   std::vector<Bucket> buckets;
+  std::vector<Tensor> buffers;  // broadcast from rank 0, not reduced
   size_t next_launch = 0;
   size_t next_poll = 0;  // buckets before it have finished reducing
   double wait_seconds = 0;
@@ -81,8 +82,11 @@ void DataParallel::Shared::on_gradient(size_t state, size_t slot, const Tensor& 
     for (auto& s : states) s->settle();
     armed_pass = pass.id;
     for (auto& s : states) s->reset();
-    autograd::queue_callback([self] {
-      if (auto shared = self.lock()) shared->finish();
+    // Only its own pass's callback finishes: a backward run from a hook inside this pass
+    // queues none of its own for these buckets.
+    autograd::queue_callback([self, id = pass.id] {
+      auto shared = self.lock();
+      if (shared && shared->armed_pass == id) shared->finish();
     });
   }
   states[state]->take(slot, grad);
@@ -257,6 +261,7 @@ void DataParallel::attach(std::vector<Tensor> parameters, std::vector<Tensor> bu
   const size_t state_index = shared_->states.size() - 1;
   state->group = Group(group.comm().split(0, group.rank()));
   state->processes = processes;
+  state->buffers = buffers;
   // Buckets: parameters in reverse order, one run per wire dtype, closed at bucket_bytes; the
   // first at most 1 MiB (as PyTorch's), so that communication starts early in the backward.
   std::map<DType, size_t> open;  // the bucket still filling, per wire dtype
@@ -312,6 +317,12 @@ DataParallel::NoSync::NoSync(DataParallel& ddp) : ddp_(ddp), saved_(ddp.shared_-
 
 DataParallel::NoSync::~NoSync() {
   ddp_.shared_->sync = saved_;
+}
+
+void DataParallel::broadcast_buffers() {
+  NoGradGuard no_grad;
+  for (const auto& state : shared_->states)
+    for (const Tensor& t : state->buffers) Tensor(t).copy_(broadcast(t, 0, state->group));
 }
 
 int64_t DataParallel::num_buckets() const {

@@ -72,6 +72,11 @@ class DataParallel {
   };
   NoSync no_sync() { return NoSync(*this); }
 
+  // Copies each group's rank 0 buffers (batch-norm running statistics) to the group's other
+  // processes: each process updates them from its own shard, and an evaluation or a checkpoint
+  // should see one model (PyTorch's DDP copies them before every forward). Collective.
+  void broadcast_buffers();
+
   int64_t num_buckets() const;
   // Seconds spent waiting for reductions at the end of backward passes so far (the part of
   // the communication that the backward did not hide).

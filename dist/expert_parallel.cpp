@@ -361,4 +361,14 @@ optim::OptimizerState full_optimizer_state(nn::Module& model, const optim::Optim
   return state;
 }
 
+bool optimizer_state_gatherable(nn::Module& model) {
+  for (const auto& [prefix, moe, placement] : sharded_layers(model)) {
+    for (const auto& [name, t] : moe->experts->named_parameters()) {
+      std::string tail;
+      if (leading_index(name, &tail) >= 0) return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace mixgrad::dist

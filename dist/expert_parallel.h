@@ -50,5 +50,8 @@ void load_full_state_dict(nn::Module& model, const NamedTensors& state, bool str
 // expert groups. Throws Error for state of experts that are not stacked (ExpertList), whose
 // parameter positions differ between layouts.
 optim::OptimizerState full_optimizer_state(nn::Module& model, const optim::Optimizer& optimizer);
+// Whether full_optimizer_state can gather the state of every sharded layer's experts (stacked
+// experts; not an ExpertList).
+bool optimizer_state_gatherable(nn::Module& model);
 
 }  // namespace mixgrad::dist

@@ -41,6 +41,7 @@ std::shared_ptr<Communicator> mpi_world() {
               "(install libopenmpi-dev and reconfigure)");
 }
 void mpi_finalize() {}
+void mpi_abort(int) {}
 
 #else
 
@@ -380,6 +381,10 @@ std::shared_ptr<Communicator> mpi_world() {
   MPI_Comm world;
   check_mpi(MPI_Comm_dup(MPI_COMM_WORLD, &world), "dist.init", "MPI_Comm_dup");
   return std::make_shared<MpiCommunicator>(world);
+}
+
+void mpi_abort(int status) {
+  MPI_Abort(MPI_COMM_WORLD, status);
 }
 
 void mpi_finalize() {

@@ -107,6 +107,11 @@ void finalize() {
   detail::mpi_finalize();
 }
 
+void abort(int status) {
+  if (initialized() && world_size() > 1) detail::mpi_abort(status);
+  std::exit(status);
+}
+
 const Group& world() {
   init();
   return state().world;

@@ -46,6 +46,9 @@ bool initialized();
 bool launched_by_mpi();
 // Leaves the world (MPI_Finalize); also done at exit. Groups must not be used afterwards.
 void finalize();
+// Ends every process of the world with `status` (MPI_Abort): for a process that failed while
+// the others may be waiting for it in a collective. In a world of one, exits with `status`.
+[[noreturn]] void abort(int status);
 
 // The world (init() is called if needed), this process's rank in it and its size.
 const Group& world();

@@ -15,6 +15,7 @@ bool mpi_built();
 bool mpi_launched();
 std::shared_ptr<Communicator> mpi_world();
 void mpi_finalize();
+void mpi_abort(int status);
 
 // The element size and the check shared by the transports: dtypes they can reduce.
 void check_reducible(const char* op, DType dtype, ReduceOp reduce);

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -122,21 +123,30 @@ namespace {
 // OpenMPI keeps allocations of components it unloads at exit (see MIXGRAD_DIST_TEST_ENV).
 class CliParallel : public ::testing::Test {
  protected:
+  // The environment of the dist tests (MIXGRAD_DIST_TEST_ENV) for the processes started here.
   void SetUp() override {
-    const char* saved = std::getenv("ASAN_OPTIONS");
-    saved_ = saved ? std::optional<std::string>(saved) : std::nullopt;
-    setenv("ASAN_OPTIONS", (saved_.value_or("") + ":detect_leaks=0").c_str(), 1);
+    const char* asan = std::getenv("ASAN_OPTIONS");
+    set("ASAN_OPTIONS", std::string(asan ? asan : "") + ":detect_leaks=0");
+    set("OMPI_MCA_btl_vader_single_copy_mechanism", "none");
+    set("MIXGRAD_DIST_TIMEOUT", "120");
   }
   void TearDown() override {
-    if (saved_) {
-      setenv("ASAN_OPTIONS", saved_->c_str(), 1);
-    } else {
-      unsetenv("ASAN_OPTIONS");
+    for (const auto& [name, value] : saved_) {
+      if (value) {
+        setenv(name.c_str(), value->c_str(), 1);
+      } else {
+        unsetenv(name.c_str());
+      }
     }
   }
 
  private:
-  std::optional<std::string> saved_;
+  void set(const std::string& name, const std::string& value) {
+    const char* old = std::getenv(name.c_str());
+    saved_.emplace_back(name, old ? std::optional<std::string>(old) : std::nullopt);
+    setenv(name.c_str(), value.c_str(), 1);
+  }
+  std::vector<std::pair<std::string, std::optional<std::string>>> saved_;
 };
 
 }  // namespace
@@ -171,6 +181,14 @@ TEST_F(CliParallel, LayoutsThatCannotWorkAreErrors) {
   expect_user_error(train("fashion-mlp", out, {"--ep", "2", "--epochs", "1"}),
                     {"--ep", "has none"});
   expect_user_error(train("fashion-moe", out, {"--ep", "0"}), {"--ep and --dp must be >= 1"});
+  // An error on one process only ends the whole run at once, not after the timeout.
+  const fs::path file = scratch.dir() / "a-file";
+  mg::testing::write_bytes(file, {1}, false);
+  const auto start = std::chrono::steady_clock::now();
+  const CommandResult r = train("fashion-moe", file / "out", {"--ep", "2", "--epochs", "1"});
+  EXPECT_NE(r.exit_code, 0) << r;
+  EXPECT_NE(r.err.find("mixgrad: error:"), std::string::npos) << r;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(60));
 }
 #endif
 
