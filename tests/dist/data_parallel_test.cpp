@@ -162,3 +162,13 @@ TEST(DataParallel, AutogradGradLeavesGradientsAlone) {
   rows_loss(replica, r * shard, shard, total, shard, false).backward();
   expect_same_parameters(replica, reference);
 }
+
+TEST(DataParallel, BroadcastBuffersCopiesRankZeros) {
+  nn::BatchNorm1d norm(3);
+  dist::DataParallel ddp(norm);
+  // Each process updates its running statistics from its own rows.
+  norm(full({4, 3}, static_cast<double>(dist::rank() + 1)) + arange(0, 12).view({4, 3}));
+  Tensor mean_zero = dist::broadcast(norm.find_tensor("running_mean"), 0);
+  ddp.broadcast_buffers();
+  expect_close(norm.find_tensor("running_mean"), mean_zero, 0, 0);
+}
