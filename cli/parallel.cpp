@@ -114,6 +114,25 @@ PassStats ParallelRun::combine(PassStats local) const {
   return out;
 }
 
+void ParallelRun::load_checkpoint(const std::string& path, nn::Module& model,
+                                  optim::Optimizer& optimizer) const {
+  if (!active() || parallelism_.expert == 1) {
+    io::load_checkpoint(path, model, &optimizer);  // every process holds the whole model
+    return;
+  }
+  try {
+    io::CheckpointContents contents = io::read_checkpoint(path);
+    MG_CHECK(!contents.optimizer_scalars.empty(), "load_checkpoint",
+             "the file holds no optimizer state");
+    dist::load_full_optimizer_state(
+        model, optimizer,
+        {std::move(contents.optimizer_tensors), std::move(contents.optimizer_scalars)});
+    dist::load_full_state_dict(model, contents.module_state);
+  } catch (const Error& e) {
+    throw Error("load_checkpoint", "'" + path + "': " + e.what());
+  }
+}
+
 void ParallelRun::save_checkpoint(const std::string& path, nn::Module& model,
                                   const optim::Optimizer& optimizer,
                                   const std::map<std::string, std::string>& metadata) const {

@@ -48,6 +48,10 @@ class ParallelRun {
   void sync_buffers();
   // The pass as one process would count it: sums over the processes, the slowest time.
   PassStats combine(PassStats local) const;
+  // Loads a checkpoint in one process's layout (what save_checkpoint writes) into this
+  // process's share of the model and optimizer; returns the caller's metadata.
+  void load_checkpoint(const std::string& path, nn::Module& model,
+                       optim::Optimizer& optimizer) const;
   // Collective: writes the checkpoint in one process's layout (rank 0 writes).
   void save_checkpoint(const std::string& path, nn::Module& model,
                        const optim::Optimizer& optimizer,

@@ -61,9 +61,6 @@ int run_train(const TrainOptions& options) {
   // The processes share the machine's cores (each with its share of the default).
   if (options.threads == 0 && parallel.active())
     set_num_threads(std::max(1, get_num_threads() / parallel.parallelism().processes()));
-  MG_CHECK(options.resume.empty() || options.expert_parallel == 1, "train",
-           "--resume with --ep > 1 is not supported yet; resume in one process (the checkpoint "
-           "is in one process's layout) or with --dp only");
 
   std::optional<RunRecord> resumed;
   if (!options.resume.empty()) {
@@ -121,7 +118,7 @@ int run_train(const TrainOptions& options) {
   optim::CosineAnnealingLR schedule(optimizer, settings.epochs * loader.size());
   int64_t first_epoch = 1, steps = 0;
   if (resumed) {
-    io::load_checkpoint(options.resume, task->module(), &optimizer);
+    parallel.load_checkpoint(options.resume, task->module(), optimizer);
     first_epoch = resumed->epochs_done + 1;
     steps = resumed->steps_done;
     schedule.step(static_cast<double>(steps));

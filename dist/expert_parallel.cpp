@@ -329,9 +329,11 @@ void load_full_state_dict(nn::Module& model, const NamedTensors& state, bool str
   model.load_state_dict(local, strict);
 }
 
-optim::OptimizerState full_optimizer_state(nn::Module& model, const optim::Optimizer& optimizer) {
-  const char* op = "dist.full_optimizer_state";
-  // Each expert parameter with its layer's placement, and whether it is stacked over experts.
+namespace {
+
+// Each sharded expert parameter's placement, and whether it is stacked over the experts.
+std::map<const void*, std::pair<const AllToAllPlacement*, bool>> expert_placements(
+    nn::Module& model) {
   std::map<const void*, std::pair<const AllToAllPlacement*, bool>> experts;
   for (const auto& [prefix, moe, placement] : sharded_layers(model)) {
     for (const auto& [name, t] : moe->experts->named_parameters()) {
@@ -339,35 +341,61 @@ optim::OptimizerState full_optimizer_state(nn::Module& model, const optim::Optim
       experts[t.impl_ptr().get()] = {placement, leading_index(name, &tail) < 0};
     }
   }
-  NoGradGuard no_grad;
-  optim::OptimizerState state = optimizer.state_dict();
+  return experts;
+}
+
+// Applies `change` to every optimizer state tensor of a sharded stacked expert ("state.<group>.
+// <index>.<buffer>" names the buffer of parameter <index> of group <group>).
+template <class F>
+void for_expert_state(const char* op, nn::Module& model, const optim::Optimizer& optimizer,
+                      optim::OptimizerState& state, F&& change) {
+  const auto experts = expert_placements(model);
+  const auto& groups = optimizer.param_groups();
   for (auto& [name, t] : state.tensors) {
-    // "state.<group>.<index>.<buffer>": the buffer of parameter <index> of group <group>.
     int64_t group = -1, index = -1;
     if (std::sscanf(name.c_str(), "state.%" SCNd64 ".%" SCNd64 ".", &group, &index) != 2) continue;
-    const auto& groups = optimizer.param_groups();
     MG_CHECK(group >= 0 && group < static_cast<int64_t>(groups.size()) && index >= 0 &&
                  index < static_cast<int64_t>(groups[group].params.size()),
-             op, "the optimizer names state '", name, "' of a parameter it does not have");
+             op, "the optimizer state names '", name,
+             "' of a parameter the optimizer does not have");
     const auto it = experts.find(groups[group].params[index].impl_ptr().get());
     if (it == experts.end()) continue;
     const auto [placement, stacked] = it->second;
     MG_CHECK(stacked, op,
              "the optimizer state of experts that are not stacked (ExpertList) "
-             "cannot be put in one process's layout");
-    if (t.dim() >= 1 && t.size(0) == placement->local_experts())
-      t = all_gather(t, placement->group());
+             "cannot be moved between layouts");
+    change(t, *placement);
   }
+}
+
+}  // namespace
+
+optim::OptimizerState full_optimizer_state(nn::Module& model, const optim::Optimizer& optimizer) {
+  NoGradGuard no_grad;
+  optim::OptimizerState state = optimizer.state_dict();
+  for_expert_state("dist.full_optimizer_state", model, optimizer, state,
+                   [](Tensor& t, const AllToAllPlacement& placement) {
+                     if (t.dim() >= 1 && t.size(0) == placement.local_experts())
+                       t = all_gather(t, placement.group());
+                   });
   return state;
 }
 
+void load_full_optimizer_state(nn::Module& model, optim::Optimizer& optimizer,
+                               optim::OptimizerState state) {
+  NoGradGuard no_grad;
+  for_expert_state(
+      "dist.load_full_optimizer_state", model, optimizer, state,
+      [](Tensor& t, const AllToAllPlacement& placement) {
+        if (t.dim() >= 1 && t.size(0) == placement.num_experts())
+          t = t.narrow(0, placement.first_expert(), placement.local_experts()).contiguous();
+      });
+  optimizer.load_state_dict(state);
+}
+
 bool optimizer_state_gatherable(nn::Module& model) {
-  for (const auto& [prefix, moe, placement] : sharded_layers(model)) {
-    for (const auto& [name, t] : moe->experts->named_parameters()) {
-      std::string tail;
-      if (leading_index(name, &tail) >= 0) return false;
-    }
-  }
+  for (const auto& [param, where] : expert_placements(model))
+    if (!where.second) return false;
   return true;
 }
 

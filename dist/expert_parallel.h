@@ -50,6 +50,11 @@ void load_full_state_dict(nn::Module& model, const NamedTensors& state, bool str
 // expert groups. Throws Error for state of experts that are not stacked (ExpertList), whose
 // parameter positions differ between layouts.
 optim::OptimizerState full_optimizer_state(nn::Module& model, const optim::Optimizer& optimizer);
+// The inverse: a one-process optimizer state for the same model loaded into `optimizer` (this
+// process's share of each stacked expert's state taken), e.g. to resume a checkpoint written by
+// full_optimizer_state at any expert-parallel size. Throws Error as optimizer.load_state_dict.
+void load_full_optimizer_state(nn::Module& model, optim::Optimizer& optimizer,
+                               optim::OptimizerState state);
 // Whether full_optimizer_state can gather the state of every sharded layer's experts (stacked
 // experts; not an ExpertList).
 bool optimizer_state_gatherable(nn::Module& model);

@@ -50,27 +50,35 @@ void save_checkpoint(const std::string& path, const NamedTensors& module_state,
   save_safetensors(path, tensors, header);
 }
 
-std::map<std::string, std::string> load_checkpoint(const std::string& path, nn::Module& module,
-                                                   optim::Optimizer* optimizer, bool strict) {
+CheckpointContents read_checkpoint(const std::string& path) {
   SafetensorsFile file = load_safetensors(path);
-  NamedTensors module_state;
-  optim::OptimizerState optimizer_state;
+  CheckpointContents contents;
   const std::size_t prefix_length = std::string(kOptimizerPrefix).size();
   for (auto& [name, t] : file.tensors) {
     if (has_optimizer_prefix(name)) {
-      optimizer_state.tensors.emplace_back(name.substr(prefix_length), t);
+      contents.optimizer_tensors.emplace_back(name.substr(prefix_length), t);
     } else {
-      module_state.emplace_back(name, t);
+      contents.module_state.emplace_back(name, t);
     }
   }
-  std::map<std::string, std::string> user_metadata;
   for (auto& [key, value] : file.metadata) {
     if (has_optimizer_prefix(key)) {
-      optimizer_state.scalars[key.substr(prefix_length)] = value;
+      contents.optimizer_scalars[key.substr(prefix_length)] = value;
     } else if (key != "format") {
-      user_metadata[key] = value;
+      contents.metadata[key] = value;
     }
   }
+  return contents;
+}
+
+std::map<std::string, std::string> load_checkpoint(const std::string& path, nn::Module& module,
+                                                   optim::Optimizer* optimizer, bool strict) {
+  CheckpointContents contents = read_checkpoint(path);
+  NamedTensors& module_state = contents.module_state;
+  optim::OptimizerState optimizer_state;
+  optimizer_state.tensors = std::move(contents.optimizer_tensors);
+  optimizer_state.scalars = std::move(contents.optimizer_scalars);
+  std::map<std::string, std::string>& user_metadata = contents.metadata;
   try {
     // Check the module, then load the optimizer (all or nothing), then the module (which can no
     // longer fail): no path leaves one loaded and the other not.

@@ -6,6 +6,8 @@
 // with one, drop the "__optimizer__." keys first (or load with strict=False).
 #include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/tensor.h"
 
@@ -34,6 +36,17 @@ void save_checkpoint(const std::string& path, const nn::Module& module,
 void save_checkpoint(const std::string& path, const NamedTensors& module_state,
                      const optim::OptimizerState* optimizer_state,
                      const std::map<std::string, std::string>& metadata = {});
+
+// A checkpoint's parts as stored, for a model laid out differently from the file (a model
+// spread over several processes, see dist::load_full_state_dict). Throws Error for a corrupt
+// file.
+struct CheckpointContents {
+  NamedTensors module_state;
+  std::vector<std::pair<std::string, Tensor>> optimizer_tensors;  // names without the prefix
+  std::map<std::string, std::string> optimizer_scalars;
+  std::map<std::string, std::string> metadata;  // the caller's
+};
+CheckpointContents read_checkpoint(const std::string& path);
 
 // Loads a checkpoint into `module` (and `optimizer`, which then must be in the file) and
 // returns the caller's metadata. Everything is validated first: a missing, unexpected (with

@@ -180,6 +180,25 @@ TEST(ExpertParallel, CheckpointsMoveBetweenExpertParallelSizes) {
     Tensor ref = (*single)(parts[0]).output.narrow(0, (dist::rank() % ep) * kTokens, kTokens);
     expect_close(mine, ref, 1e-12, 1e-10);
   }
+  // The Adam state moves between layouts too (stacked experts along dim 0); last, because
+  // stepping changes `saved`, which shares the model's storage.
+  {
+    optim::Adam opt(sharded->parameters(), {.lr = 0.05});
+    token_loss((*sharded)(tokens_of(dist::rank(), 1)).output).backward();
+    opt.step();
+    const optim::OptimizerState full = dist::full_optimizer_state(*sharded, opt);
+    for (int ep : expert_parallel_sizes()) {
+      auto other = make_moe(c);
+      dist::shard_experts(*other, dist::parallel_groups(ep).expert);
+      optim::Adam other_opt(other->parameters(), {.lr = 0.05});
+      dist::load_full_optimizer_state(*other, other_opt, full);
+      const optim::OptimizerState back = dist::full_optimizer_state(*other, other_opt);
+      ASSERT_EQ(back.tensors.size(), full.tensors.size());
+      for (size_t i = 0; i < back.tensors.size(); ++i)
+        expect_close(back.tensors[i].second, full.tensors[i].second, 0, 0);
+      EXPECT_EQ(back.scalars, full.scalars);
+    }
+  }
 }
 
 TEST(ExpertParallel, BadLayoutsAreErrors) {

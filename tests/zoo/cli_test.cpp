@@ -173,6 +173,34 @@ TEST_F(CliParallel, ExpertParallelRunPrintsOnceAndWritesOneProcessCheckpoint) {
   EXPECT_EQ(resumed.exit_code, 0) << resumed;
 }
 
+TEST_F(CliParallel, ExpertParallelRunResumesAtTheSameSize) {
+  // (Resuming is not bit-identical to an uninterrupted run, in one process either: what is
+  // checked is that the second run starts from the first one's trained model and Adam state.)
+  TempDir scratch;
+  const fs::path out = scratch.dir() / "fm";
+  const std::vector<std::string> common{"--batch", "32", "--json", "--ep", "2"};
+  auto with = [&](std::vector<std::string> extra) {
+    extra.insert(extra.end(), common.begin(), common.end());
+    return extra;
+  };
+  const CommandResult first = train("fashion-moe", out, with({"--epochs", "1"}));
+  ASSERT_EQ(first.exit_code, 0) << first;
+  const CommandResult second =
+      train("fashion-moe", out,
+            with({"--epochs", "2", "--resume", (out / "checkpoint.safetensors").string()}));
+  ASSERT_EQ(second.exit_code, 0) << second;
+  ASSERT_EQ(second.out_lines().size(), 1u) << second;  // epoch 2 only
+  const json a = json::parse(first.out_lines().back()), b = json::parse(second.out_lines().back());
+  EXPECT_EQ(b["epoch"].get<int64_t>(), 2);
+  // A model trained from scratch would start over at the first epoch's loss.
+  EXPECT_LT(b["train_loss"].get<double>(), a["train_loss"].get<double>());
+  // The checkpoint it wrote evaluates (in one process) to what it reported.
+  const CommandResult e = eval_json("fashion-moe", out / "checkpoint.safetensors");
+  ASSERT_EQ(e.exit_code, 0) << e;
+  EXPECT_NEAR(json::parse(e.out_lines().back())["test_loss"].get<double>(),
+              b["test_loss"].get<double>(), 1e-9);
+}
+
 TEST_F(CliParallel, LayoutsThatCannotWorkAreErrors) {
   TempDir scratch;
   const fs::path out = scratch.dir() / "out";
