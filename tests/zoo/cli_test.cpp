@@ -173,7 +173,7 @@ TEST_F(CliParallel, ExpertParallelRunPrintsOnceAndWritesOneProcessCheckpoint) {
   EXPECT_EQ(resumed.exit_code, 0) << resumed;
 }
 
-TEST_F(CliParallel, ExpertParallelRunResumesAtTheSameSize) {
+TEST_F(CliParallel, ExpertParallelRunResumesAtTheSameAndAnotherSize) {
   // (Resuming is not bit-identical to an uninterrupted run, in one process either: what is
   // checked is that the second run starts from the first one's trained model and Adam state.)
   TempDir scratch;
@@ -199,6 +199,14 @@ TEST_F(CliParallel, ExpertParallelRunResumesAtTheSameSize) {
   ASSERT_EQ(e.exit_code, 0) << e;
   EXPECT_NEAR(json::parse(e.out_lines().back())["test_loss"].get<double>(),
               b["test_loss"].get<double>(), 1e-9);
+  // And a checkpoint written by 2 processes goes on with 4 (two experts each).
+  std::vector<std::string> four{"--epochs", "3",        "--batch",
+                                "32",       "--json",   "--ep",
+                                "4",        "--resume", (out / "checkpoint.safetensors").string()};
+  const CommandResult third = train("fashion-moe", out, four);
+  ASSERT_EQ(third.exit_code, 0) << third;
+  ASSERT_EQ(third.out_lines().size(), 1u) << third;
+  EXPECT_EQ(json::parse(third.out_lines().back())["epoch"].get<int64_t>(), 3);
 }
 
 TEST_F(CliParallel, LayoutsThatCannotWorkAreErrors) {
