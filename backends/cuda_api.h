@@ -1,15 +1,21 @@
 #pragma once
 // The CUDA backend's public controls: availability, devices, streams, TF32. Tensors move with
 // to(Device::cuda()) and memory statistics come from memory_stats(Device::cuda(i)) (see
-// core/allocator.h). Every function here exists in every build: without the CUDA backend (or
-// without a GPU) is_available() is false and the functions that need a device throw Error.
+// core/allocator.h). Every function here exists in every program: the backend itself is the
+// library mixgrad::cuda, which a program links to use a GPU. Without it (or without a GPU)
+// is_available() is false and the functions that need a device throw Error.
 #include <memory>
 
 #include "core/tensor.h"
 
 namespace mixgrad::cuda {
 
-// Whether mixgrad was compiled with the CUDA backend.
+namespace detail {
+class RuntimeHooks;
+}
+
+// Whether this program has the CUDA backend: it links mixgrad::cuda (see README "Using mixgrad
+// in your project"), whether or not the machine has a GPU.
 bool is_built();
 // Whether the backend is built and at least one CUDA device can be used.
 bool is_available();
@@ -45,6 +51,7 @@ class Stream {
   }
 
  private:
+  friend class detail::RuntimeHooks;  // the backend makes streams
   Stream(int device, void* handle, std::shared_ptr<void> owner)
       : device_(device), handle_(handle), owner_(std::move(owner)) {}
   int device_ = 0;

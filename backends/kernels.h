@@ -43,7 +43,7 @@ class Kernel<R(A...)> {
     ensure_backends_registered();
     Fn f = impl_[static_cast<int>(d.type)];
     MG_CHECK(f != nullptr, name_, "no kernel for device ", describe(d),
-             " (mixgrad was built without this backend)");
+             " (the program does not link that backend: mixgrad::cuda for CUDA)");
     return f;
   }
   template <class... Args>

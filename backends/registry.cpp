@@ -1,17 +1,13 @@
 #include "backends/cpu/kernels.h"
 #include "backends/kernels.h"
-#ifdef MIXGRAD_WITH_CUDA
-#include "backends/cuda/kernels.h"
-#endif
 
 namespace mixgrad::kernels {
 
+// The CPU backend is part of the library. Other backends are libraries of their own that
+// register themselves when a program links them (backends/cuda/register.cpp).
 void ensure_backends_registered() {
   static const bool registered = [] {
     cpu::register_kernels();
-#ifdef MIXGRAD_WITH_CUDA
-    cuda::register_kernels();  // kernels and allocator; a machine without a GPU fails at allocation
-#endif
     return true;
   }();
   (void)registered;

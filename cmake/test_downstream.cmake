@@ -3,13 +3,15 @@
 #   cmake -DMIXGRAD_BINARY_DIR=<built mixgrad> -DDOWNSTREAM_SOURCE_DIR=<examples/downstream>
 #         -DWORK_DIR=<scratch dir> -DGENERATOR=<generator> -DCXX_COMPILER=<compiler>
 #         [-DCXX_FLAGS=<flags>] [-DBUILD_TYPE=<type>] [-DCXX_LAUNCHER=<ccache>]
-#         [-DMODE=install|subdirectory]
+#         [-DMODE=install|subdirectory] [-DWITH_CUDA=ON]
 #         -P test_downstream.cmake
 #
 # MODE=install (default): installs the already built mixgrad into WORK_DIR/prefix, then
 # configures, builds and runs examples/downstream against it through find_package, so only the
 # app's one source file is compiled. The app gets mixgrad's compiler and flags (a sanitizer build
 # of the static library links only into a program built with the same sanitizers).
+# WITH_CUDA=ON (mixgrad built with its CUDA backend): the app is also built as app_cuda with
+# COMPONENTS cuda and mixgrad::cuda. `ldd` must show no CUDA library in app and cuBLAS in app_cuda.
 # MODE=subdirectory: configures examples/downstream with MIXGRAD_SOURCE_DIR (add_subdirectory)
 # and checks that mixgrad's tests, examples and benchmarks default to off there; nothing is
 # built, since that would compile the whole library again.
@@ -20,6 +22,9 @@ foreach(var MIXGRAD_BINARY_DIR DOWNSTREAM_SOURCE_DIR WORK_DIR GENERATOR CXX_COMP
     message(FATAL_ERROR "test_downstream.cmake: -D${var}=... is required")
   endif()
 endforeach()
+if(NOT WITH_CUDA)
+  set(WITH_CUDA OFF)
+endif()
 if(NOT DEFINED MODE)
   set(MODE install)
 endif()
@@ -47,6 +52,31 @@ function(expect_cache_entry build_dir entry expected)
   if(NOT "${cached_${entry}}" STREQUAL "${expected}")
     message(FATAL_ERROR "${entry} is '${cached_${entry}}', expected '${expected}'")
   endif()
+endfunction()
+
+# Fails unless running `program` prints `text`.
+function(expect_output program text)
+  execute_process(COMMAND ${program} OUTPUT_VARIABLE out ERROR_VARIABLE out)
+  string(FIND "${out}" "${text}" at)
+  if(at EQUAL -1)
+    message(FATAL_ERROR "${program} did not print '${text}':\n${out}")
+  endif()
+endfunction()
+
+# Fails unless `ldd program` lists a library matching `required` (when not empty) and none
+# matching `forbidden` (when not empty).
+function(expect_libraries program required forbidden)
+  execute_process(COMMAND ldd ${program} RESULT_VARIABLE rc OUTPUT_VARIABLE libs ERROR_VARIABLE libs)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "ldd ${program} failed: ${libs}")
+  endif()
+  if(required AND NOT libs MATCHES "${required}")
+    message(FATAL_ERROR "${program} does not link ${required}; ldd says:\n${libs}")
+  endif()
+  if(forbidden AND libs MATCHES "${forbidden}")
+    message(FATAL_ERROR "${program} links ${CMAKE_MATCH_0}, which it must not; ldd says:\n${libs}")
+  endif()
+  message(STATUS "ldd ${program}: ok")
 endfunction()
 
 set(build_dir ${WORK_DIR}/${MODE}-build)
@@ -85,11 +115,18 @@ if(MODE STREQUAL "install")
     message(FATAL_ERROR "mixgrad.h is not installed in ${prefix}/include/mixgrad")
   endif()
 
-  run_step("configure" ${CMAKE_COMMAND} ${configure_args} -DCMAKE_PREFIX_PATH=${prefix})
+  run_step("configure" ${CMAKE_COMMAND} ${configure_args} -DCMAKE_PREFIX_PATH=${prefix}
+    -DWITH_CUDA=${WITH_CUDA})
   file(GLOB config_dir LIST_DIRECTORIES true ${prefix}/lib*/cmake/mixgrad)
   expect_cache_entry(${build_dir} mixgrad_DIR ${config_dir})
   run_step("build" ${CMAKE_COMMAND} --build ${build_dir})
   run_step("run" ${build_dir}/app)
+  expect_output(${build_dir}/app "CUDA backend: not linked")
+  expect_libraries(${build_dir}/app "" "libcublas|libcudart|libcuda\\.")
+  if(WITH_CUDA)
+    expect_output(${build_dir}/app_cuda "CUDA backend: linked")
+    expect_libraries(${build_dir}/app_cuda "libcublas" "")
+  endif()
 elseif(MODE STREQUAL "subdirectory")
   get_filename_component(source_dir ${DOWNSTREAM_SOURCE_DIR}/../.. ABSOLUTE)
   run_step("configure" ${CMAKE_COMMAND} ${configure_args} -DMIXGRAD_SOURCE_DIR=${source_dir})

@@ -30,7 +30,7 @@ Allocator& allocator_for(Device device) {
   kernels::ensure_backends_registered();  // backends register their allocators there
   AllocatorGetter get = registry()[static_cast<int>(device.type)];
   MG_CHECK(get != nullptr, "allocate", "no allocator for device ", describe(device),
-           " (mixgrad was built without this backend)");
+           " (the program does not link that backend: mixgrad::cuda for CUDA)");
   return get(device.index);
 }
 

@@ -28,7 +28,7 @@ struct MoERegressor : nn::Module {
 int main() {
   const mg::Device device = mg::cuda::is_available() ? mg::Device::cuda() : mg::Device::cpu();
   std::cout << "training on " << mg::describe(device)
-            << (mg::cuda::is_built() ? "" : " (mixgrad was built without CUDA)") << "\n";
+            << (mg::cuda::is_built() ? "" : " (this program has no CUDA backend)") << "\n";
   mg::manual_seed(0);
   MoERegressor model;
   model.to(device);

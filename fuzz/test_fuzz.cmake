@@ -1,7 +1,7 @@
 # ctest's fuzz.libfuzzer: every fuzz target under libFuzzer for a few seconds.
 #
 #   cmake -DSOURCE_DIR=<mixgrad> -DWORK_DIR=<scratch> -DPREBUILT_LIBRARY=<libmixgrad.a>
-#         -DGENERATOR=<generator> -DSECONDS=<per target> [-DPREBUILT_CUDA=<nvcc dir>|OFF]
+#         -DGENERATOR=<generator> -DSECONDS=<per target>
 #         -P test_fuzz.cmake
 #
 # Configures and builds a clang sub-build in WORK_DIR with MIXGRAD_FUZZ=ON and
@@ -55,9 +55,6 @@ set(configure_args -S ${SOURCE_DIR} -B ${build_dir} -G ${GENERATOR}
   -DMIXGRAD_FUZZ=ON -DMIXGRAD_FUZZ_PREBUILT=${PREBUILT_LIBRARY}
   -DMIXGRAD_BUILD_TESTS=OFF -DMIXGRAD_BUILD_EXAMPLES=OFF -DMIXGRAD_BUILD_BENCH=OFF
   -DMIXGRAD_BUILD_APP=OFF -DMIXGRAD_INSTALL=OFF -DMIXGRAD_CUDA=OFF)
-if(PREBUILT_CUDA)
-  list(APPEND configure_args -DMIXGRAD_FUZZ_PREBUILT_CUDA=${PREBUILT_CUDA})
-endif()
 run_step("configure" ${CMAKE_COMMAND} ${configure_args})
 run_step("build" ${CMAKE_COMMAND} --build ${build_dir})
 

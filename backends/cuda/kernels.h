@@ -4,7 +4,9 @@
 
 namespace mixgrad::cuda {
 
-void register_kernels();
+// Registers the kernels, the device allocator and the runtime hooks (register.cpp runs it as the
+// program starts).
+void register_backend();
 
 MIXGRAD_FOR_EACH_BACKEND_KERNEL(MIXGRAD_DECLARE_KERNEL)
 

@@ -3,6 +3,7 @@
 #include <cuda_runtime_api.h>
 
 #include "backends/cuda_api.h"
+#include "backends/cuda_runtime_hooks.h"
 
 namespace mixgrad::cuda {
 
@@ -17,6 +18,9 @@ namespace mixgrad::cuda {
   } while (0)
 // After a <<<...>>> launch: a bad configuration is reported here, not at the next sync.
 #define MG_CUDA_LAUNCH_CHECK() MG_CUDA_CHECK(cudaGetLastError())
+
+// The backend's answers to the public API (installed by register_backend in register.cpp).
+const detail::RuntimeHooks& runtime_hooks();
 
 // Throws Error naming `op` unless `index` is a usable device (also when no GPU is present).
 void check_device(int index, const char* op);

@@ -1,5 +1,6 @@
 // A user program: a few ops and a backward pass through an installed (or embedded) mixgrad.
-// Exits with 1 if the gradient is not the hand-computed one.
+// Exits with 1 if the gradient is not the hand-computed one. It also says whether it was linked
+// with the CUDA backend (mixgrad::cuda); it runs on the CPU either way.
 #include <mixgrad.h>
 
 #include <cmath>
@@ -18,6 +19,7 @@ int main() {
   const std::vector<double> grad = w.grad().to_vector<double>();
   const bool ok = std::fabs(loss.item<double>() - 8.5) < 1e-6 && grad.size() == 2 &&
                   std::fabs(grad[0] + 18.0) < 1e-6 && std::fabs(grad[1] + 26.0) < 1e-6;
+  std::cout << "CUDA backend: " << (mg::cuda::is_built() ? "linked" : "not linked") << "\n";
   std::cout << (ok ? "ok" : "WRONG RESULT") << "\n";
   return ok ? 0 : 1;
 }

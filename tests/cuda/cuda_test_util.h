@@ -77,7 +77,7 @@
       GTEST_SKIP() << "no CUDA device: "                                      \
                    << (::mixgrad::cuda::is_built()                            \
                            ? "the CUDA backend is built but no GPU is usable" \
-                           : "mixgrad was built without the CUDA backend");   \
+                           : "this test program has no CUDA backend");        \
     }                                                                         \
   } while (0)
 #endif
