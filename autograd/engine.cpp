@@ -8,7 +8,7 @@
 #include <unordered_set>
 
 #include "autograd/autograd_meta.h"
-#include "autograd/grad_mode.h"
+#include "core/grad_mode.h"
 #include "ops/creation.h"
 
 namespace mixgrad::autograd {

@@ -14,8 +14,8 @@
 #include <initializer_list>
 #include <vector>
 
-#include "autograd/grad_mode.h"
 #include "autograd/node.h"
+#include "core/grad_mode.h"
 
 namespace mixgrad {
 

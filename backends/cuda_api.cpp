@@ -11,11 +11,11 @@
 namespace mixgrad::cuda {
 
 namespace {
-std::atomic<const detail::RuntimeHooks*> installed_hooks{nullptr};
+std::atomic<const backend_hooks::RuntimeHooks*> installed_hooks{nullptr};
 
 // The hooks, or an Error saying how to get a backend.
-const detail::RuntimeHooks& hooks(const char* op) {
-  const detail::RuntimeHooks* h = installed_hooks.load(std::memory_order_acquire);
+const backend_hooks::RuntimeHooks& hooks(const char* op) {
+  const backend_hooks::RuntimeHooks* h = installed_hooks.load(std::memory_order_acquire);
   MG_CHECK(h != nullptr, op,
            "this program has no CUDA backend: link the library mixgrad::cuda (built where nvcc "
            "is installed; see README \"Using mixgrad in your project\")");
@@ -32,11 +32,11 @@ thread_local std::vector<Stream> current_streams;
 std::atomic<bool> tf32_allowed{false};
 }  // namespace
 
-namespace detail {
+namespace backend_hooks {
 void install_runtime_hooks(const RuntimeHooks* hooks) {
   installed_hooks.store(hooks, std::memory_order_release);
 }
-}  // namespace detail
+}  // namespace backend_hooks
 
 bool is_built() {
   return installed_hooks.load(std::memory_order_acquire) != nullptr;
@@ -59,17 +59,17 @@ void set_device(int index) {
 }
 
 void synchronize(int device) {
-  const detail::RuntimeHooks& h = hooks("cuda::synchronize");
+  const backend_hooks::RuntimeHooks& h = hooks("cuda::synchronize");
   h.synchronize(resolve(device));
 }
 
 Stream Stream::default_stream(int device) {
-  const detail::RuntimeHooks& h = hooks("cuda::Stream::default_stream");
+  const backend_hooks::RuntimeHooks& h = hooks("cuda::Stream::default_stream");
   return h.default_stream(resolve(device));
 }
 
 Stream Stream::create(int device, bool high_priority) {
-  const detail::RuntimeHooks& h = hooks("cuda::Stream::create");
+  const backend_hooks::RuntimeHooks& h = hooks("cuda::Stream::create");
   return h.create_stream(resolve(device), high_priority);
 }
 

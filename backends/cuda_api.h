@@ -10,7 +10,7 @@
 
 namespace mixgrad::cuda {
 
-namespace detail {
+namespace backend_hooks {
 class RuntimeHooks;
 }
 
@@ -51,7 +51,7 @@ class Stream {
   }
 
  private:
-  friend class detail::RuntimeHooks;  // the backend makes streams
+  friend class backend_hooks::RuntimeHooks;  // the backend makes streams
   Stream(int device, void* handle, std::shared_ptr<void> owner)
       : device_(device), handle_(handle), owner_(std::move(owner)) {}
   int device_ = 0;

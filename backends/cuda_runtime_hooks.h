@@ -7,7 +7,7 @@
 
 #include "backends/cuda_api.h"
 
-namespace mixgrad::cuda::detail {
+namespace mixgrad::cuda::backend_hooks {
 
 // What only the CUDA runtime can answer. Device arguments are resolved indices (never -1).
 class RuntimeHooks {
@@ -33,4 +33,4 @@ class RuntimeHooks {
 // Called once by the backend library as the program starts; `hooks` lives for the whole program.
 void install_runtime_hooks(const RuntimeHooks* hooks);
 
-}  // namespace mixgrad::cuda::detail
+}  // namespace mixgrad::cuda::backend_hooks

@@ -3,12 +3,12 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "backends/cpu/parallel.h"
 #include "cli/commands.h"
 #include "cli/report.h"
 #include "cli/run_record.h"
 #include "cli/runner.h"
 #include "core/error.h"
+#include "core/parallel.h"
 #include "io/checkpoint.h"
 #include "zoo/zoo.h"
 

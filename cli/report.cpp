@@ -6,8 +6,8 @@
 #include <numeric>
 #include <ostream>
 
-#include "backends/cpu/parallel.h"
 #include "core/error.h"
+#include "core/parallel.h"
 #include "train/plot.h"
 #include "train/progress_bar.h"
 

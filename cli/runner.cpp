@@ -3,8 +3,8 @@
 #include <cmath>
 #include <numeric>
 
-#include "autograd/grad_mode.h"
 #include "core/error.h"
+#include "core/grad_mode.h"
 #include "train/metrics.h"
 
 namespace mixgrad::cli {

@@ -7,7 +7,6 @@
 #include <optional>
 #include <sstream>
 
-#include "backends/cpu/parallel.h"
 #include "cli/commands.h"
 #include "cli/parallel.h"
 #include "cli/report.h"
@@ -15,6 +14,7 @@
 #include "cli/runner.h"
 #include "core/error.h"
 #include "core/generator.h"
+#include "core/parallel.h"
 #include "dist/collectives.h"
 #include "io/checkpoint.h"
 #include "io/file_io.h"

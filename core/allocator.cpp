@@ -2,16 +2,17 @@
 
 #include <array>
 
-#include "backends/cpu/caching_allocator.h"
-#include "backends/kernels.h"
 #include "core/error.h"
+#include "core/host_allocator.h"
 
 namespace mixgrad {
 
 namespace {
 Allocator& cpu_allocator(int) {
-  return cpu::caching_allocator();
+  return host_allocator();
 }
+// Host memory is core's; other backends register their allocators when linked in (a static
+// initialiser of the backend library, see backends/cuda/register.cpp).
 std::array<AllocatorGetter, kNumDeviceTypes>& registry() {
   static std::array<AllocatorGetter, kNumDeviceTypes> table = [] {
     std::array<AllocatorGetter, kNumDeviceTypes> t{};
@@ -27,7 +28,6 @@ void register_allocator(DeviceType type, AllocatorGetter getter) {
 }
 
 Allocator& allocator_for(Device device) {
-  kernels::ensure_backends_registered();  // backends register their allocators there
   AllocatorGetter get = registry()[static_cast<int>(device.type)];
   MG_CHECK(get != nullptr, "allocate", "no allocator for device ", describe(device),
            " (the program does not link that backend: mixgrad::cuda for CUDA)");

@@ -4,8 +4,7 @@
 #include <cstdio>
 #include <sstream>
 
-#include "autograd/grad_mode.h"
-#include "autograd/node.h"
+#include "core/grad_mode.h"
 #include "core/tensor.h"
 
 namespace mixgrad {
@@ -133,7 +132,7 @@ std::string Tensor::to_string() const {
   os << ", shape=" << detail::to_str(shape) << ", dtype=" << dtype_name(dtype());
   if (!device().is_cpu()) os << ", device=" << describe(device());
   if (grad_fn())
-    os << ", grad_fn=<" << grad_fn()->name() << ">";
+    os << ", grad_fn=<" << grad_fn_name() << ">";
   else if (requires_grad())
     os << ", requires_grad=true";
   os << ')';

@@ -125,6 +125,8 @@ class Tensor {
   // Makes a non-leaf keep its gradient in grad() after backward.
   Tensor& retain_grad();
   const std::shared_ptr<Node>& grad_fn() const;
+  // The name of the op that recorded this tensor, as printing shows it ("" for a leaf).
+  std::string grad_fn_name() const;
   uint32_t output_nr() const;
   // Registers `hook` to run on the gradient flowing into this tensor during backward (and
   // autograd::grad), after all its uses have contributed, so it sees the summed gradient once.

@@ -9,8 +9,8 @@
 #include <optional>
 #include <thread>
 
-#include "autograd/grad_mode.h"
 #include "core/generator.h"
+#include "core/grad_mode.h"
 #include "ops/creation.h"
 
 namespace mixgrad::data {

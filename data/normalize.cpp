@@ -1,6 +1,6 @@
 #include "data/normalize.h"
 
-#include "autograd/grad_mode.h"
+#include "core/grad_mode.h"
 #include "ops/creation.h"
 #include "ops/elementwise.h"
 #include "ops/reduce.h"

@@ -8,8 +8,8 @@
 #include <string_view>
 #include <vector>
 
-#include "backends/cpu/parallel.h"
 #include "core/dispatch.h"
+#include "core/parallel.h"
 #include "data/file_bytes.h"
 #include "ops/creation.h"
 
@@ -174,7 +174,7 @@ Lines split_lines(const char* begin, const char* end, int64_t parts) {
     lines.chunks[i] = {starts[i], i + 1 < starts.size() ? starts[i + 1] : end, 1};
   // Line numbers need the line-end counts of all earlier chunks: counted in parallel.
   std::vector<int64_t> line_ends(starts.size());
-  cpu::parallel_for(static_cast<int64_t>(starts.size()), 1, [&](int64_t b, int64_t e) {
+  parallel_for(static_cast<int64_t>(starts.size()), 1, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i)
       line_ends[i] = count_line_ends(lines.chunks[i].begin, lines.chunks[i].end);
   });
@@ -217,7 +217,7 @@ Tensor read_text_matrix(const std::string& path, DType dtype) {
   std::vector<std::optional<std::string>> errors(chunks.size());
   dispatch_floating(dtype, kOp, [&]<class T>() {
     T* data = out.data_ptr<T>();
-    cpu::parallel_for(static_cast<int64_t>(chunks.size()), 1, [&](int64_t b, int64_t e) {
+    parallel_for(static_cast<int64_t>(chunks.size()), 1, [&](int64_t b, int64_t e) {
       for (int64_t i = b; i < e; ++i) errors[i] = parse_chunk(chunks[i], cols, data);
     });
   });

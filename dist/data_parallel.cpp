@@ -5,7 +5,7 @@
 #include <map>
 
 #include "autograd/engine.h"
-#include "autograd/grad_mode.h"
+#include "core/grad_mode.h"
 #include "dist/collectives.h"
 #include "dist/expert_parallel.h"
 #include "ops/ops.h"

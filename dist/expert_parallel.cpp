@@ -6,7 +6,7 @@
 #include <numeric>
 #include <set>
 
-#include "autograd/grad_mode.h"
+#include "core/grad_mode.h"
 #include "dist/collectives.h"
 #include "models/moe.h"
 #include "ops/ops.h"

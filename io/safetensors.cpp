@@ -5,7 +5,7 @@
 #include <set>
 #include <string_view>
 
-#include "autograd/grad_mode.h"
+#include "core/grad_mode.h"
 #include "io/file_io.h"
 #include "io/safetensors_header.h"
 #include "ops/creation.h"

@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "autograd/grad_mode.h"
+#include "core/grad_mode.h"
 #include "models/router_weight.h"
 #include "nn/repr.h"
 #include "ops/ops.h"

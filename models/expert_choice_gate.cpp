@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "autograd/grad_mode.h"
+#include "core/grad_mode.h"
 #include "models/router_weight.h"
 #include "nn/repr.h"
 #include "ops/ops.h"

@@ -1,6 +1,6 @@
 #include "models/expert_ensemble.h"
 
-#include "autograd/grad_mode.h"
+#include "core/grad_mode.h"
 #include "nn/init.h"
 #include "ops/ops.h"
 

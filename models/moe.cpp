@@ -1,6 +1,6 @@
 #include "models/moe.h"
 
-#include "autograd/grad_mode.h"
+#include "core/grad_mode.h"
 #include "nn/linear.h"
 #include "nn/repr.h"
 #include "ops/ops.h"

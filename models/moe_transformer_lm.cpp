@@ -4,7 +4,7 @@
 #include <cmath>
 #include <vector>
 
-#include "autograd/grad_mode.h"
+#include "core/grad_mode.h"
 #include "nn/init.h"
 #include "nn/layer_norm.h"
 #include "nn/repr.h"

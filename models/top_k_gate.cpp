@@ -1,6 +1,6 @@
 #include "models/top_k_gate.h"
 
-#include "autograd/grad_mode.h"
+#include "core/grad_mode.h"
 #include "models/router_weight.h"
 #include "ops/ops.h"
 

@@ -1,6 +1,6 @@
 #include "nn/embedding.h"
 
-#include "autograd/grad_mode.h"
+#include "core/grad_mode.h"
 #include "ops/functional.h"
 
 namespace mixgrad::nn {

@@ -4,8 +4,8 @@
 #include <optional>
 #include <unordered_map>
 
-#include "autograd/grad_mode.h"
 #include "core/error.h"
+#include "core/grad_mode.h"
 #include "nn/activation.h"
 #include "nn/containers.h"
 #include "nn/dropout.h"

@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-#include "autograd/grad_mode.h"
+#include "core/grad_mode.h"
 #include "ops/ops.h"
 
 namespace mixgrad::nn::init {

@@ -10,7 +10,7 @@
 #include <unordered_set>
 
 #include "autograd/autograd_meta.h"
-#include "autograd/grad_mode.h"
+#include "core/grad_mode.h"
 
 namespace mixgrad::nn {
 namespace {

@@ -8,8 +8,8 @@
 #include <limits>
 
 #include "autograd/function.h"
-#include "autograd/grad_mode.h"
 #include "backends/kernels.h"
+#include "core/grad_mode.h"
 #include "ops/ops.h"
 
 namespace mixgrad {

@@ -27,8 +27,8 @@
 #include <vector>
 
 #include "autograd/function.h"
-#include "backends/cpu/parallel.h"
 #include "backends/kernels.h"
+#include "core/parallel.h"
 #include "ops/conv_winograd.h"
 #include "ops/creation.h"
 #include "ops/reduce.h"
@@ -192,8 +192,7 @@ int64_t chunk_size(int64_t rows, int64_t plane, int64_t batch) {
 // single-threaded: one parallel job per pass instead of one per GEMM and per im2col / col2im of
 // every sample. 0 or 1: no split.
 int64_t sample_workers(const ConvShapes& s, const Device& device, int64_t chunk, int64_t batch) {
-  if (device.type != DeviceType::CPU || chunk != 1 || s.wide || s.direct || cpu::in_parallel())
-    return 0;
+  if (device.type != DeviceType::CPU || chunk != 1 || s.wide || s.direct || in_parallel()) return 0;
   return std::min<int64_t>(get_num_threads(), batch);
 }
 
@@ -252,7 +251,7 @@ Tensor conv_forward(const ConvShapes& s, const Tensor& x, const Tensor& weight_2
   if (const int64_t workers = sample_workers(s, device, chunk, batch); workers > 1) {
     std::vector<Tensor> buffers(workers);  // allocated outside the parallel region
     for (Tensor& b : buffers) b = empty({rows * plane}, options);
-    cpu::parallel_split(batch, workers, [&](int64_t w, int64_t begin, int64_t end) {
+    parallel_split(batch, workers, [&](int64_t w, int64_t begin, int64_t end) {
       NoGradGuard no_grad;  // grad mode is per thread: the views taken must not be recorded
       run(begin, end, buffers[w]);
     });
@@ -338,11 +337,10 @@ void conv_backward(const ConvShapes& s, const Tensor& grad_out, const Tensor& x,
       buffers[w] = empty({rows * plane}, options);
       if (w_grad.defined()) partials[w] = empty({rows / groups, out_channels}, options);
     }
-    const int64_t team =
-        cpu::parallel_split(batch, workers, [&](int64_t w, int64_t begin, int64_t end) {
-          NoGradGuard no_grad;  // grad mode is per thread: the views taken must not be recorded
-          run(begin, end, buffers[w], Tensor(), w_grad.defined() ? t(partials[w]) : Tensor());
-        });
+    const int64_t team = parallel_split(batch, workers, [&](int64_t w, int64_t begin, int64_t end) {
+      NoGradGuard no_grad;  // grad mode is per thread: the views taken must not be recorded
+      run(begin, end, buffers[w], Tensor(), w_grad.defined() ? t(partials[w]) : Tensor());
+    });
     if (!w_grad.defined()) return;
     for (int64_t w = 1; w < team; ++w)
       kernels::binary(device, kernels::BinaryOp::Add, kernels::OpParams{.a = 1}, partials[0],

@@ -12,8 +12,8 @@
 #include <algorithm>
 #include <vector>
 
-#include "autograd/grad_mode.h"
-#include "backends/cpu/parallel.h"
+#include "core/grad_mode.h"
+#include "core/parallel.h"
 #include "ops/creation.h"
 #include "ops/view.h"
 
@@ -97,7 +97,7 @@ struct ChunkPlan {
 };
 
 ChunkPlan plan_chunks(const Device& device, int64_t batch, int64_t widest, int64_t per_sample) {
-  const bool split = device.type == DeviceType::CPU && !cpu::in_parallel();
+  const bool split = device.type == DeviceType::CPU && !in_parallel();
   const int64_t threads = split ? std::max(get_num_threads(), 1) : 1;
   ChunkPlan p;
   // Fit the budget, and give each thread a chunk where the batch allows.
@@ -125,7 +125,7 @@ int64_t for_each_chunk(const ChunkPlan& plan, int64_t batch, int64_t channels, i
   for (TileBuffers& b : buffers)
     b = {empty({kTileElements * (channels * count + kTileGap)}, options),
          empty({kTileElements * (out_channels * count + kTileGap)}, options)};
-  return cpu::parallel_split(plan.chunks, plan.workers, [&](int64_t w, int64_t begin, int64_t end) {
+  return parallel_split(plan.chunks, plan.workers, [&](int64_t w, int64_t begin, int64_t end) {
     NoGradGuard no_grad;  // grad mode is per thread: the views taken must not be recorded
     for (int64_t c = begin; c < end; ++c) {
       const int64_t start = c * plan.samples;

@@ -16,23 +16,6 @@ Tensor finish(Tensor t, const TensorOptions& o) {
 }
 }  // namespace
 
-Tensor empty_strided(const Shape& shape, const Shape& strides, TensorOptions options) {
-  const int64_t extent = layout_extent(shape, strides, "empty_strided");
-  const DType dtype = options.dtype_or(default_dtype());
-  auto impl = std::make_shared<TensorImpl>();
-  impl->storage = std::make_shared<Storage>(checked_nbytes(extent, dtype_size(dtype), "empty"),
-                                            options.device_);
-  impl->sizes = shape;
-  impl->strides = strides;
-  impl->dtype = dtype;
-  return finish(Tensor(std::move(impl)), options);
-}
-
-Tensor empty(const Shape& shape, TensorOptions options) {
-  checked_numel(shape, "empty");  // before the strides: they are products of the sizes
-  return empty_strided(shape, contiguous_strides(shape), options);
-}
-
 Tensor full(const Shape& shape, Scalar value, TensorOptions options) {
   TensorOptions o = options;
   o.requires_grad_ = false;
@@ -64,9 +47,6 @@ Tensor Tensor::from_scalar(Scalar s) {
   return t;
 }
 
-Tensor empty_like(const Tensor& t, std::optional<DType> dtype) {
-  return empty(t.shape(), TensorOptions(dtype.value_or(t.dtype())).device(t.device()));
-}
 Tensor zeros_like(const Tensor& t, std::optional<DType> dtype) {
   return full_like(t, 0, dtype);
 }
@@ -239,18 +219,5 @@ template Tensor tensor<double>(const std::vector<double>&, std::optional<Shape>,
 template Tensor tensor<int64_t>(const std::vector<int64_t>&, std::optional<Shape>, TensorOptions);
 template Tensor tensor<int32_t>(const std::vector<int32_t>&, std::optional<Shape>, TensorOptions);
 template Tensor tensor<bool>(const std::vector<bool>&, std::optional<Shape>, TensorOptions);
-
-Tensor from_blob(void* data, const Shape& shape, DType dtype, std::function<void(void*)> deleter,
-                 std::optional<Shape> strides, Device device) {
-  Shape st = strides.value_or(contiguous_strides(shape));
-  const int64_t extent = layout_extent(shape, st, "from_blob");
-  auto impl = std::make_shared<TensorImpl>();
-  impl->storage = std::make_shared<Storage>(
-      data, checked_nbytes(extent, dtype_size(dtype), "from_blob"), device, std::move(deleter));
-  impl->sizes = shape;
-  impl->strides = st;
-  impl->dtype = dtype;
-  return Tensor(std::move(impl));
-}
 
 }  // namespace mixgrad

@@ -1,54 +1,24 @@
 #pragma once
-// Tensor factories. Floating factories use default_dtype() unless options name a dtype.
+// Tensor factories. Floating factories use default_dtype() unless options name a dtype. The
+// memory-only ones (empty, empty_strided, empty_like, from_blob) and TensorOptions are core's
+// (core/factory.h), which backends use too.
 #include <functional>
 #include <initializer_list>
 #include <optional>
 #include <vector>
 
+#include "core/factory.h"
 #include "core/generator.h"
 #include "core/tensor.h"
 
 namespace mixgrad {
 
-struct TensorOptions {
-  std::optional<DType> dtype_;
-  Device device_ = Device::cpu();
-  bool requires_grad_ = false;
-
-  TensorOptions() = default;
-  TensorOptions(DType d) : dtype_(d) {}    // NOLINT: zeros({2}, kFloat64)
-  TensorOptions(Device d) : device_(d) {}  // NOLINT: zeros({2}, Device::cuda())
-  TensorOptions& dtype(DType d) {
-    dtype_ = d;
-    return *this;
-  }
-  TensorOptions& device(Device d) {
-    device_ = d;
-    return *this;
-  }
-  TensorOptions& requires_grad(bool r = true) {
-    requires_grad_ = r;
-    return *this;
-  }
-  DType dtype_or(DType fallback) const { return dtype_.value_or(fallback); }
-};
-
-// The dtype and device of `t`: the options of a tensor made to go with it.
-inline TensorOptions options_of(const Tensor& t) {
-  return TensorOptions(t.dtype()).device(t.device());
-}
-
-// Uninitialised memory (from the caching allocator).
-Tensor empty(const Shape& shape, TensorOptions options = {});
-// A tensor with the given shape and strides over fresh storage large enough for them.
-Tensor empty_strided(const Shape& shape, const Shape& strides, TensorOptions options = {});
 Tensor zeros(const Shape& shape, TensorOptions options = {});
 Tensor ones(const Shape& shape, TensorOptions options = {});
 // dtype defaults to the value's natural dtype (int64 for integers, default float for floats).
 Tensor full(const Shape& shape, Scalar value, TensorOptions options = {});
 Tensor scalar_tensor(Scalar value, TensorOptions options = {});
 
-Tensor empty_like(const Tensor& t, std::optional<DType> dtype = std::nullopt);
 Tensor zeros_like(const Tensor& t, std::optional<DType> dtype = std::nullopt);
 Tensor ones_like(const Tensor& t, std::optional<DType> dtype = std::nullopt);
 Tensor full_like(const Tensor& t, Scalar value, std::optional<DType> dtype = std::nullopt);
@@ -92,11 +62,6 @@ Tensor tensor(std::initializer_list<std::initializer_list<T>> rows, TensorOption
   }
   return tensor(flat, Shape{static_cast<int64_t>(rows.size()), cols}, options);
 }
-
-// Wraps memory the caller owns (no copy). `deleter` (optional) runs when the last view dies.
-Tensor from_blob(void* data, const Shape& shape, DType dtype,
-                 std::function<void(void*)> deleter = nullptr,
-                 std::optional<Shape> strides = std::nullopt, Device device = Device::cpu());
 
 extern template Tensor tensor<float>(const std::vector<float>&, std::optional<Shape>,
                                      TensorOptions);

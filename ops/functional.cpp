@@ -6,7 +6,7 @@
 #include <utility>
 
 #include "autograd/function.h"
-#include "autograd/grad_mode.h"
+#include "core/grad_mode.h"
 #include "ops/ops.h"
 
 namespace mixgrad {

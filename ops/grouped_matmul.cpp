@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "autograd/function.h"
-#include "autograd/grad_mode.h"
 #include "backends/kernels.h"
+#include "core/grad_mode.h"
 #include "ops/copy.h"
 #include "ops/creation.h"
 #include "ops/index.h"

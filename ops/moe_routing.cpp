@@ -8,7 +8,7 @@
 #include <numbers>
 
 #include "autograd/function.h"
-#include "autograd/grad_mode.h"
+#include "core/grad_mode.h"
 #include "ops/ops.h"
 
 namespace mixgrad {

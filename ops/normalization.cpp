@@ -6,8 +6,8 @@
 #include <initializer_list>
 
 #include "autograd/function.h"
-#include "autograd/grad_mode.h"
 #include "backends/kernels.h"
+#include "core/grad_mode.h"
 #include "ops/ops.h"
 
 namespace mixgrad {

@@ -2,8 +2,8 @@
 
 #include <cmath>
 
-#include "autograd/grad_mode.h"
 #include "core/error.h"
+#include "core/grad_mode.h"
 #include "ops/elementwise.h"
 
 namespace mixgrad {

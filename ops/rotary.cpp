@@ -5,8 +5,8 @@
 #include "ops/rotary.h"
 
 #include "autograd/function.h"
-#include "autograd/grad_mode.h"
 #include "backends/kernels.h"
+#include "core/grad_mode.h"
 #include "ops/ops.h"
 
 namespace mixgrad {

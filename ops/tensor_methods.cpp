@@ -1,7 +1,7 @@
 // Tensor's member spellings of the free ops (x.sum() == mg::sum(x)).
-#include "autograd/grad_mode.h"
 #include "backends/kernels.h"
 #include "core/generator.h"
+#include "core/grad_mode.h"
 #include "core/tensor.h"
 #include "ops/ops.h"
 

@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "autograd/grad_mode.h"
+#include "core/grad_mode.h"
 #include "ops/elementwise.h"
 #include "ops/reduce.h"
 #include "optim/state_text.h"

@@ -2,7 +2,7 @@
 
 #include <unordered_set>
 
-#include "autograd/grad_mode.h"
+#include "core/grad_mode.h"
 #include "ops/creation.h"
 #include "optim/hyperparameters.h"
 #include "optim/state_text.h"

@@ -2,7 +2,7 @@
 // scalars, and its restoration, checked completely before anything changes.
 #include <set>
 
-#include "autograd/grad_mode.h"
+#include "core/grad_mode.h"
 #include "optim/hyperparameters.h"
 #include "optim/optimizer.h"
 #include "optim/state_text.h"

@@ -1,6 +1,6 @@
 #include "zoo/classification.h"
 
-#include "autograd/grad_mode.h"
+#include "core/grad_mode.h"
 #include "ops/ops.h"
 
 namespace mixgrad::zoo {

@@ -11,8 +11,8 @@
 #include <ostream>
 #include <sstream>
 
-#include "autograd/grad_mode.h"
 #include "core/error.h"
+#include "core/grad_mode.h"
 #include "data/float_binary.h"
 #include "data/normalize.h"
 #include "data/text_matrix.h"

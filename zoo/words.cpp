@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "autograd/grad_mode.h"
 #include "core/error.h"
 #include "core/generator.h"
+#include "core/grad_mode.h"
 #include "models/moe.h"
 #include "nn/nn.h"
 #include "ops/ops.h"

@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "autograd/grad_mode.h"
 #include "core/error.h"
 #include "core/generator.h"
+#include "core/grad_mode.h"
 #include "models/moe_transformer_lm.h"
 #include "ops/ops.h"
 #include "zoo/words_data.h"

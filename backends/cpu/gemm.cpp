@@ -14,7 +14,7 @@
 #include "backends/cpu/parallel.h"
 #include "backends/cpu/product_split.h"
 #include "core/dispatch.h"
-#include "ops/creation.h"
+#include "core/factory.h"
 
 namespace mixgrad::cpu {
 

@@ -12,7 +12,7 @@
 #include "backends/cpu/kernels.h"
 #include "backends/cpu/product_split.h"
 #include "core/dispatch.h"
-#include "ops/creation.h"
+#include "core/factory.h"
 
 namespace mixgrad::cpu {
 

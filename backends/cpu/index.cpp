@@ -14,7 +14,7 @@
 #include "backends/cpu/kernels.h"
 #include "backends/cpu/loop.h"
 #include "core/dispatch.h"
-#include "ops/creation.h"
+#include "core/factory.h"
 
 namespace mixgrad::cpu {
 

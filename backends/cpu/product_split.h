@@ -45,7 +45,7 @@ void run_products(int64_t count, ShapeOf&& shape_of, Run&& run) {
     total += s.m * s.n * s.k;
   }
   const int64_t threads = in_parallel() ? 1 : get_num_threads();
-  if (threads < 2 || total < kParallelProductWork || count > kMaxParts / 2) {
+  if (threads < 2 || total < kParallelProductWork || count > pool::kMaxParts / 2) {
     if (threads >= 2 && total >= kParallelProductWork)  // very many products: whole ones per part
       parallel_for(count, std::max<int64_t>(1, count * kParallelProductWork / total / 4),
                    [&](int64_t begin, int64_t end) {

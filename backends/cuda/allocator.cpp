@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <memory>
 
-#include "backends/cpu/caching_allocator.h"
 #include "backends/cuda/runtime.h"
 #include "core/error.h"
+#include "core/host_allocator.h"
 #include "core/shape.h"
 
 namespace mixgrad::cuda {
@@ -13,7 +13,7 @@ namespace mixgrad::cuda {
 namespace {
 // Same bins as the CPU cache (4 per power of two), never below cudaMalloc's 512-byte granularity.
 std::size_t block_size(std::size_t nbytes) {
-  return std::max<std::size_t>(512, cpu::CachingAllocator::size_class(nbytes));
+  return std::max<std::size_t>(512, CachingAllocator::size_class(nbytes));
 }
 
 bool event_done(cudaEvent_t event) {

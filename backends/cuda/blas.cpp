@@ -26,7 +26,7 @@
 #include "backends/cuda/kernels.h"
 #include "backends/cuda/runtime.h"
 #include "backends/cuda_api.h"
-#include "ops/creation.h"
+#include "core/factory.h"
 
 namespace mixgrad::cuda {
 

@@ -1,5 +1,5 @@
 #include "backends/cuda/common.cuh"
-#include "ops/creation.h"
+#include "core/factory.h"
 
 namespace mixgrad::cuda {
 

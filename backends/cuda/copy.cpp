@@ -3,12 +3,11 @@
 // transfer is one dense block of the source's dtype moved through a pinned buffer.
 #include <cstring>
 
-#include "backends/cpu/kernels.h"
 #include "backends/cuda/allocator.h"
 #include "backends/cuda/copy_device.h"
 #include "backends/cuda/kernels.h"
 #include "backends/cuda/runtime.h"
-#include "ops/creation.h"
+#include "core/factory.h"
 
 namespace mixgrad::cuda {
 
@@ -33,7 +32,7 @@ Tensor compact(const Tensor& t) {
 Tensor dense_on_host(const Tensor& t) {
   if (t.is_contiguous()) return t;
   Tensor out = empty(t.shape(), TensorOptions(t.dtype()));
-  cpu::copy(out, t);
+  kernels::copy(Device::cpu(), out, t);
   return out;
 }
 
@@ -79,7 +78,7 @@ void download(const Tensor& dst, const Tensor& src) {
     std::memcpy(dst.data_ptr(), staging.data(), nbytes_of(packed));
   } else {
     const Tensor host = from_blob(staging.data(), packed.shape(), packed.dtype());
-    cpu::copy(dst, expand_to(host, src));
+    kernels::copy(Device::cpu(), dst, expand_to(host, src));  // through the dispatch point
   }
 }
 

@@ -24,7 +24,7 @@
 #include "backends/cuda/common.cuh"
 #include "backends/cuda/kernels.h"
 #include "core/deterministic.h"
-#include "ops/creation.h"
+#include "core/factory.h"
 
 namespace mixgrad::cuda {
 

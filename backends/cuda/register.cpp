@@ -11,7 +11,7 @@ void register_backend() {
   constexpr DeviceType t = DeviceType::CUDA;
   register_allocator(t, device_allocator_for_registry);
   MIXGRAD_FOR_EACH_BACKEND_KERNEL(MIXGRAD_REGISTER_KERNEL)
-  detail::install_runtime_hooks(&runtime_hooks());
+  backend_hooks::install_runtime_hooks(&runtime_hooks());
 }
 
 }  // namespace mixgrad::cuda

@@ -61,7 +61,7 @@ DeviceIndexGuard::~DeviceIndexGuard() {
 
 namespace {
 // The runtime half of the public API (backends/cuda_api.cpp calls it through RuntimeHooks).
-class CudaRuntime final : public detail::RuntimeHooks {
+class CudaRuntime final : public backend_hooks::RuntimeHooks {
  public:
   int device_count() const override { return probe().count; }
 
@@ -140,7 +140,7 @@ class CudaRuntime final : public detail::RuntimeHooks {
 };
 }  // namespace
 
-const detail::RuntimeHooks& runtime_hooks() {
+const backend_hooks::RuntimeHooks& runtime_hooks() {
   static const CudaRuntime runtime;
   return runtime;
 }

@@ -20,7 +20,7 @@ namespace mixgrad::cuda {
 #define MG_CUDA_LAUNCH_CHECK() MG_CUDA_CHECK(cudaGetLastError())
 
 // The backend's answers to the public API (installed by register_backend in register.cpp).
-const detail::RuntimeHooks& runtime_hooks();
+const backend_hooks::RuntimeHooks& runtime_hooks();
 
 // Throws Error naming `op` unless `index` is a usable device (also when no GPU is present).
 void check_device(int index, const char* op);

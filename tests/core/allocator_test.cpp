@@ -1,10 +1,10 @@
-#include "backends/cpu/caching_allocator.h"
 #include "common/test_util.h"
+#include "core/host_allocator.h"
 
 namespace mg = mixgrad;
 
 TEST(CachingAllocator, SizeClassesBoundWaste) {
-  using A = mg::cpu::CachingAllocator;
+  using A = mg::CachingAllocator;
   EXPECT_EQ(A::size_class(1), 256u);
   EXPECT_EQ(A::size_class(256), 256u);
   EXPECT_EQ(A::size_class(257), 320u);
@@ -17,7 +17,7 @@ TEST(CachingAllocator, SizeClassesBoundWaste) {
 }
 
 TEST(CachingAllocator, ReusesFreedBlocks) {
-  mg::cpu::CachingAllocator alloc(std::size_t{1} << 30);
+  mg::CachingAllocator alloc(std::size_t{1} << 30);
   void* a = alloc.allocate(1 << 20);
   alloc.deallocate(a, 1 << 20);
   void* b = alloc.allocate((1 << 20) - 100);  // same size class
@@ -34,7 +34,7 @@ TEST(CachingAllocator, ReusesFreedBlocks) {
 }
 
 TEST(CachingAllocator, RespectsCacheLimit) {
-  mg::cpu::CachingAllocator alloc(4096);
+  mg::CachingAllocator alloc(4096);
   void* a = alloc.allocate(8192);
   alloc.deallocate(a, 8192);  // larger than the cache limit: returned to the system
   EXPECT_EQ(alloc.stats().reserved, 0u);

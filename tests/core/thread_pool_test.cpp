@@ -1,4 +1,4 @@
-// The CPU backend's thread pool (backends/cpu/thread_pool.h) through parallel_for and
+// The host thread pool (core/thread_pool.h) through parallel_for and
 // parallel_split: every index exactly once, exceptions, nesting, concurrent callers, and the
 // property it exists for: a busy thread's parts are taken over instead of waited for.
 #include <atomic>
@@ -23,7 +23,7 @@ namespace {
 std::set<std::thread::id> threads_of_a_job(int64_t parts) {
   std::mutex mutex;
   std::set<std::thread::id> ids;
-  cpu::parallel_split(parts, parts, [&](int64_t, int64_t, int64_t) {
+  mg::parallel_split(parts, parts, [&](int64_t, int64_t, int64_t) {
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
     std::lock_guard<std::mutex> lock(mutex);
     ids.insert(std::this_thread::get_id());
@@ -39,7 +39,7 @@ TEST(ThreadPool, ParallelForCoversEveryIndexOnce) {
     for (int64_t n : {1, 2, 7, 100, 1000, 100003}) {
       for (int64_t grain : {1, 3, 64, 50000}) {
         std::vector<std::atomic<int>> hits(n);
-        cpu::parallel_for(n, grain, [&](int64_t begin, int64_t end) {
+        mg::parallel_for(n, grain, [&](int64_t begin, int64_t end) {
           ASSERT_LE(0, begin);
           ASSERT_LT(begin, end);
           ASSERT_LE(end, n);
@@ -55,7 +55,7 @@ TEST(ThreadPool, ParallelForCoversEveryIndexOnce) {
 TEST(ThreadPool, ParallelForChunksHoldAtLeastTheGrain) {
   ScopedNumThreads count(4);
   std::atomic<int64_t> smallest{1 << 30};
-  cpu::parallel_for(1000, 100, [&](int64_t begin, int64_t end) {
+  mg::parallel_for(1000, 100, [&](int64_t begin, int64_t end) {
     int64_t seen = smallest.load();
     while (end - begin < seen && !smallest.compare_exchange_weak(seen, end - begin)) {
     }
@@ -69,7 +69,7 @@ TEST(ThreadPool, ParallelSplitRunsEveryWorkerOnceWithOrderedRanges) {
     for (int64_t n : {0, 1, 4, 97}) {
       std::vector<std::pair<int64_t, int64_t>> ranges(workers, {-1, -1});
       std::vector<std::atomic<int>> runs(workers);
-      const int64_t team = cpu::parallel_split(n, workers, [&](int64_t w, int64_t b, int64_t e) {
+      const int64_t team = mg::parallel_split(n, workers, [&](int64_t w, int64_t b, int64_t e) {
         runs[w].fetch_add(1);
         ranges[w] = {b, e};
       });
@@ -91,7 +91,7 @@ TEST(ThreadPool, UsesAtMostTheSetThreadCount) {
     EXPECT_EQ(mg::get_num_threads(), threads);
     std::mutex mutex;
     std::set<std::thread::id> ids;
-    cpu::parallel_split(64, 64, [&](int64_t, int64_t, int64_t) {
+    mg::parallel_split(64, 64, [&](int64_t, int64_t, int64_t) {
       std::this_thread::sleep_for(std::chrono::microseconds(200));
       std::lock_guard<std::mutex> lock(mutex);
       ids.insert(std::this_thread::get_id());
@@ -114,7 +114,7 @@ TEST(ThreadPool, BusyThreadsPartsAreTakenOverByTheOthers) {
     constexpr int64_t kParts = 16;
     std::atomic<int> done{0};
     std::atomic<bool> timed_out{false};
-    cpu::parallel_split(kParts, kParts, [&](int64_t, int64_t, int64_t) {
+    mg::parallel_split(kParts, kParts, [&](int64_t, int64_t, int64_t) {
       if (std::this_thread::get_id() != caller) {
         ++off_caller;  // only ever one worker at 2 threads
         const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
@@ -135,14 +135,14 @@ TEST(ThreadPool, BusyThreadsPartsAreTakenOverByTheOthers) {
 
 TEST(ThreadPool, RethrowsAPartsExceptionAndStaysUsable) {
   ScopedNumThreads count(2);
-  EXPECT_THROW(cpu::parallel_split(8, 8,
-                                   [](int64_t w, int64_t, int64_t) {
-                                     if (w == 5) throw std::runtime_error("part 5");
-                                   }),
+  EXPECT_THROW(mg::parallel_split(8, 8,
+                                  [](int64_t w, int64_t, int64_t) {
+                                    if (w == 5) throw std::runtime_error("part 5");
+                                  }),
                std::runtime_error);
-  EXPECT_FALSE(cpu::in_parallel());
+  EXPECT_FALSE(mg::in_parallel());
   std::atomic<int64_t> sum{0};
-  cpu::parallel_for(1000, 10, [&](int64_t b, int64_t e) {
+  mg::parallel_for(1000, 10, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) sum += i;
   });
   EXPECT_EQ(sum.load(), 999 * 1000 / 2);
@@ -160,7 +160,7 @@ TEST(ThreadPool, SleepingWorkersWakeForLaterJobs) {
 
 TEST(ThreadPool, SetNumThreadsInsideAPartTakesEffectForTheNextJob) {
   ScopedNumThreads count(2);
-  cpu::parallel_split(4, 4, [](int64_t w, int64_t, int64_t) {
+  mg::parallel_split(4, 4, [](int64_t w, int64_t, int64_t) {
     if (w == 0) mg::set_num_threads(3);
   });
   EXPECT_EQ(mg::get_num_threads(), 3);
@@ -170,14 +170,14 @@ TEST(ThreadPool, SetNumThreadsInsideAPartTakesEffectForTheNextJob) {
 TEST(ThreadPool, NestedLoopsRunInsideTheirPart) {
   ScopedNumThreads count(2);
   std::vector<std::atomic<int>> hits(64 * 64);
-  cpu::parallel_for(64, 1, [&](int64_t b, int64_t e) {
-    EXPECT_TRUE(cpu::in_parallel());
+  mg::parallel_for(64, 1, [&](int64_t b, int64_t e) {
+    EXPECT_TRUE(mg::in_parallel());
     for (int64_t i = b; i < e; ++i)
-      cpu::parallel_for(64, 1, [&](int64_t b2, int64_t e2) {
+      mg::parallel_for(64, 1, [&](int64_t b2, int64_t e2) {
         for (int64_t j = b2; j < e2; ++j) hits[i * 64 + j].fetch_add(1);
       });
   });
-  EXPECT_FALSE(cpu::in_parallel());
+  EXPECT_FALSE(mg::in_parallel());
   for (auto& h : hits) ASSERT_EQ(h.load(), 1);
 }
 
@@ -191,7 +191,7 @@ TEST(ThreadPool, ConcurrentCallersEachGetEveryIndexOnce) {
   for (int c = 0; c < kCallers; ++c)
     callers.emplace_back([&, c] {
       for (int round = 0; round < 50; ++round)
-        cpu::parallel_for(kN, 100, [&](int64_t b, int64_t e) {
+        mg::parallel_for(kN, 100, [&](int64_t b, int64_t e) {
           for (int64_t i = b; i < e; ++i) hits[c][i].fetch_add(1);
         });
     });

@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "autograd/grad_mode.h"
 #include "common/test_util.h"
+#include "core/grad_mode.h"
 #include "mixgrad.h"
 #include "models/custom_experts.h"
 #include "models/top_k_gate.h"

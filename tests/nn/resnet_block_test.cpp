@@ -5,8 +5,8 @@
 #include <utility>
 #include <vector>
 
-#include "autograd/grad_mode.h"
 #include "common/test_util.h"
+#include "core/grad_mode.h"
 #include "ops/conv.h"
 #include "ops/normalization.h"
 

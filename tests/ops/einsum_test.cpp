@@ -9,10 +9,10 @@
 #include <type_traits>
 #include <utility>
 
-#include "backends/cpu/caching_allocator.h"
 #include "backends/kernels.h"
 #include "common/kernel_counter.h"
 #include "common/test_util.h"
+#include "core/host_allocator.h"
 
 namespace mg = mixgrad;
 using mg::Shape;
@@ -152,7 +152,7 @@ std::vector<double> brute_force(const std::string& equation, const Inputs& in) {
 
 // Bytes the CPU allocator hands out for a tensor of `numel` doubles.
 std::size_t block_bytes(int64_t numel) {
-  return mg::cpu::CachingAllocator::size_class(static_cast<std::size_t>(numel) * sizeof(double));
+  return mg::CachingAllocator::size_class(static_cast<std::size_t>(numel) * sizeof(double));
 }
 
 }  // namespace

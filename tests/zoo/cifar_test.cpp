@@ -12,11 +12,11 @@
 #include <string>
 #include <vector>
 
-#include "autograd/grad_mode.h"
 #include "backends/cpu/parallel.h"
 #include "common/test_util.h"
 #include "core/error.h"
 #include "core/generator.h"
+#include "core/grad_mode.h"
 #include "data/dataloader.h"
 #include "optim/adam.h"
 #include "zoo/zoo.h"

@@ -7,8 +7,8 @@
 #include <cmath>
 #include <numeric>
 
-#include "autograd/grad_mode.h"
 #include "core/generator.h"
+#include "core/grad_mode.h"
 #include "data/dataloader.h"
 #include "optim/adam.h"
 #include "zoo/zoo.h"

@@ -9,10 +9,10 @@
 #include <numeric>
 #include <sstream>
 
-#include "autograd/grad_mode.h"
 #include "cli/run_record.h"
 #include "core/error.h"
 #include "core/generator.h"
+#include "core/grad_mode.h"
 #include "data/float_binary.h"
 #include "data/normalize.h"
 #include "io/checkpoint.h"

@@ -10,10 +10,10 @@
 #include <string>
 #include <vector>
 
-#include "autograd/grad_mode.h"
 #include "common/scratch_dir.h"
 #include "core/error.h"
 #include "core/generator.h"
+#include "core/grad_mode.h"
 #include "ops/ops.h"
 #include "optim/adam.h"
 #include "zoo/zoo.h"

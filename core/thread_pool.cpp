@@ -1,4 +1,4 @@
-#include "backends/cpu/thread_pool.h"
+#include "core/thread_pool.h"
 
 #include <sched.h>
 #include <unistd.h>
@@ -26,7 +26,7 @@
 #define MG_CPU_RELAX() ((void)0)
 #endif
 
-namespace mixgrad::cpu {
+namespace mixgrad::pool {
 
 namespace {
 
@@ -291,4 +291,4 @@ void set_pool_threads(int threads) {
   pool().set_threads(threads);
 }
 
-}  // namespace mixgrad::cpu
+}  // namespace mixgrad::pool

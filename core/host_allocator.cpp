@@ -1,4 +1,4 @@
-#include "backends/cpu/caching_allocator.h"
+#include "core/host_allocator.h"
 
 #include <bit>
 #include <cstdlib>
@@ -7,7 +7,7 @@
 #include "core/error.h"
 #include "core/shape.h"
 
-namespace mixgrad::cpu {
+namespace mixgrad {
 
 namespace {
 constexpr std::size_t kAlignment = 64;  // a cache line, and enough for AVX-512 loads
@@ -93,10 +93,10 @@ void CachingAllocator::reset_peak_stats() {
   stats_.peak_allocated = stats_.allocated;
 }
 
-CachingAllocator& caching_allocator() {
+CachingAllocator& host_allocator() {
   // Leaked on purpose: tensors in static storage may be freed after main returns.
   static auto* instance = new CachingAllocator(std::size_t{4} << 30);
   return *instance;
 }
 
-}  // namespace mixgrad::cpu
+}  // namespace mixgrad

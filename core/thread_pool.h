@@ -1,6 +1,7 @@
 #pragma once
-// The CPU backend's own thread pool: the caller and up to get_num_threads() - 1 workers run the
-// parts of one job, each part claimed from a shared counter by whichever thread is free first.
+// mixgrad's host thread pool (used by CPU kernels through core/parallel.h): the caller and up to
+// get_num_threads() - 1 workers run the parts of one job, each part claimed from a shared counter
+// by whichever thread is free first.
 //
 // Why not fork/join (OpenMP): a fork/join region ends only when every thread of its team has
 // arrived, so on a shared machine one descheduled thread stalls the whole step for a scheduler
@@ -10,7 +11,7 @@
 // Idle workers spin for a bounded time (so back-to-back jobs find them awake), then sleep.
 #include <cstdint>
 
-namespace mixgrad::cpu {
+namespace mixgrad::pool {
 
 // The most parts one job may have.
 inline constexpr int64_t kMaxParts = 0xffff;
@@ -37,4 +38,4 @@ bool in_pool_part();
 int pool_threads();
 void set_pool_threads(int threads);
 
-}  // namespace mixgrad::cpu
+}  // namespace mixgrad::pool

@@ -1,6 +1,6 @@
 #pragma once
-// CPU allocator that keeps freed blocks in size-class free lists and hands them out again, so a
-// training loop does not page-fault fresh memory for its temporaries on every step.
+// The host (CPU) memory allocator: it keeps freed blocks in size-class free lists and hands them
+// out again, so a training loop does not page-fault fresh memory for its temporaries on every step.
 #include <cstddef>
 #include <mutex>
 #include <unordered_map>
@@ -8,7 +8,7 @@
 
 #include "core/allocator.h"
 
-namespace mixgrad::cpu {
+namespace mixgrad {
 
 class CachingAllocator final : public Allocator {
  public:
@@ -33,6 +33,7 @@ class CachingAllocator final : public Allocator {
   AllocatorStats stats_;
 };
 
-CachingAllocator& caching_allocator();
+// The allocator of Device::cpu() (and of the CUDA backend's host staging).
+CachingAllocator& host_allocator();
 
-}  // namespace mixgrad::cpu
+}  // namespace mixgrad

@@ -1,4 +1,4 @@
-#include "backends/cpu/parallel.h"
+#include "core/parallel.h"
 
 #include "core/error.h"
 
@@ -6,11 +6,11 @@ namespace mixgrad {
 
 void set_num_threads(int n) {
   MG_CHECK(n >= 1, "set_num_threads", "expected at least 1 thread, got ", n);
-  cpu::set_pool_threads(n);
+  pool::set_pool_threads(n);
 }
 
 int get_num_threads() {
-  return cpu::pool_threads();
+  return pool::pool_threads();
 }
 
 }  // namespace mixgrad
