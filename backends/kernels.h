@@ -142,8 +142,22 @@ enum class BinaryOp : uint8_t {
   Count
 };
 inline constexpr int kNumBinaryOps = static_cast<int>(BinaryOp::Count);
-inline bool is_comparison(BinaryOp op) {
-  return op >= BinaryOp::Eq && op <= BinaryOp::LogicalOr;
+// Whether the op's result is bool (comparisons and logical ops). Listed, not a range of codes,
+// so that a new op placed anywhere in the enum cannot join or leave this set by accident.
+constexpr bool is_comparison(BinaryOp op) {
+  switch (op) {
+    case BinaryOp::Eq:
+    case BinaryOp::Ne:
+    case BinaryOp::Lt:
+    case BinaryOp::Le:
+    case BinaryOp::Gt:
+    case BinaryOp::Ge:
+    case BinaryOp::LogicalAnd:
+    case BinaryOp::LogicalOr:
+      return true;
+    default:
+      return false;
+  }
 }
 
 enum class ReduceOp : uint8_t { Sum, Prod, Max, Min, Any, All, Count };

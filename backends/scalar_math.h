@@ -30,9 +30,43 @@ constexpr bool unary_needs_float(UnaryOp op) {
   }
 }
 
-// Div is true division: integer operands are promoted, so they never divide by an integer zero.
+// Whether integer operands are promoted to the default float dtype: true division (so they never
+// divide by an integer zero), pow, and the fused activation pieces. Every op is listed, without a
+// default, so that -Wswitch names a new op until it is placed on one side.
 constexpr bool binary_needs_float(BinaryOp op) {
-  return op >= BinaryOp::ReluBackward || op == BinaryOp::Pow || op == BinaryOp::Div;
+  switch (op) {
+    case BinaryOp::Div:
+    case BinaryOp::Pow:
+    case BinaryOp::ReluBackward:
+    case BinaryOp::GeluErfBackward:
+    case BinaryOp::GeluTanhBackward:
+    case BinaryOp::EluBackward:
+    case BinaryOp::LeakyReluBackward:
+    case BinaryOp::SigmoidBackward:
+    case BinaryOp::TanhBackward:
+    case BinaryOp::SoftplusBackward:
+    case BinaryOp::ClampBackward:
+    case BinaryOp::SiluMul:
+    case BinaryOp::SiluSlope:
+      return true;
+    case BinaryOp::Add:
+    case BinaryOp::Sub:
+    case BinaryOp::Mul:
+    case BinaryOp::Maximum:
+    case BinaryOp::Minimum:
+    case BinaryOp::Remainder:
+    case BinaryOp::Eq:
+    case BinaryOp::Ne:
+    case BinaryOp::Lt:
+    case BinaryOp::Le:
+    case BinaryOp::Gt:
+    case BinaryOp::Ge:
+    case BinaryOp::LogicalAnd:
+    case BinaryOp::LogicalOr:
+    case BinaryOp::Count:
+      return false;
+  }
+  return false;
 }
 
 // `v` as T, saturating at T's range for integers: a clamp bound of +-inf (a missing bound) or

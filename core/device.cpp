@@ -1,5 +1,7 @@
 #include "core/device.h"
 
+#include <ostream>
+
 #include "core/error.h"
 
 namespace mixgrad {
@@ -20,6 +22,10 @@ Device::Device(const std::string& spec) {
 
 std::string describe(const Device& d) {
   return d.is_cpu() ? "cpu" : "cuda:" + std::to_string(d.index);
+}
+
+std::ostream& operator<<(std::ostream& os, const Device& d) {
+  return os << describe(d);
 }
 
 }  // namespace mixgrad

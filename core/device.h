@@ -1,6 +1,7 @@
 #pragma once
 // Where a tensor's memory lives. Kernels are looked up by DeviceType (see backends/kernel_table.h).
 #include <cstdint>
+#include <iosfwd>
 #include <string>
 
 namespace mixgrad {
@@ -26,6 +27,7 @@ struct Device {
 
 inline constexpr Device kCPU = Device(DeviceType::CPU, 0);
 
-std::string describe(const Device& d);  // "cpu", "cuda:0"
+std::string describe(const Device& d);                        // "cpu", "cuda:0"
+std::ostream& operator<<(std::ostream& os, const Device& d);  // as describe
 
 }  // namespace mixgrad

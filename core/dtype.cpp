@@ -1,5 +1,7 @@
 #include "core/dtype.h"
 
+#include <ostream>
+
 #include "core/error.h"
 
 namespace mixgrad {
@@ -22,6 +24,10 @@ std::size_t dtype_size(DType t) {
       return 2;
   }
   return 0;
+}
+
+std::ostream& operator<<(std::ostream& os, DType t) {
+  return os << dtype_name(t);
 }
 
 const char* dtype_name(DType t) {

@@ -2,6 +2,7 @@
 // Element types and the promotion rules binary ops follow.
 #include <cstddef>
 #include <cstdint>
+#include <iosfwd>
 #include <string>
 
 namespace mixgrad {
@@ -21,6 +22,7 @@ const char* dtype_name(DType t);
 inline std::string describe(DType t) {
   return dtype_name(t);
 }
+std::ostream& operator<<(std::ostream& os, DType t);  // "float32"
 bool is_floating(DType t);
 bool is_integral(DType t, bool include_bool = false);
 

@@ -4,6 +4,7 @@
 //
 // Methods are thin spellings of the free functions in ops/ (x.sum(1) == mg::sum(x, {1})), kept
 // so model code reads like PyTorch. Their documentation lives with the op.
+#include <concepts>
 #include <cstdint>
 #include <functional>
 #include <iosfwd>
@@ -26,6 +27,7 @@ namespace mixgrad {
 
 class Node;
 struct AutogradMeta;
+struct ValuesIndices;
 class Tensor;
 
 // A gradient hook (Tensor::register_hook) and the id that removes it again.
@@ -213,15 +215,43 @@ class Tensor {
   Tensor tanh() const;
   Tensor square() const;
   Tensor clamp(std::optional<double> min, std::optional<double> max) const;
+  template <std::same_as<Tensor> Lo, std::same_as<Tensor> Hi>  // numbers pick the form above
+  Tensor clamp(const Lo& min, const Hi& max) const {
+    return clamp_tensors(min, max);
+  }
   Tensor masked_fill(const Tensor& mask, Scalar value) const;
+  template <std::same_as<Tensor> T>  // numbers pick the form above
+  Tensor masked_fill(const Tensor& mask, const T& value) const {
+    return masked_fill_tensor(mask, value);
+  }
+  // Reductions over `dims`, or over the one dim `dim` (x.sum(1) as in PyTorch).
   Tensor sum() const;
   Tensor sum(const Shape& dims, bool keepdim = false) const;
+  template <std::integral I>  // a template, so that x.sum({}) still means every dim
+  Tensor sum(I dim, bool keepdim = false) const {
+    return sum(Shape{static_cast<int64_t>(dim)}, keepdim);
+  }
   Tensor mean() const;
   Tensor mean(const Shape& dims, bool keepdim = false) const;
+  template <std::integral I>  // a template, so that x.mean({}) still means every dim
+  Tensor mean(I dim, bool keepdim = false) const {
+    return mean(Shape{static_cast<int64_t>(dim)}, keepdim);
+  }
   Tensor max() const;
   Tensor min() const;
+  // Values and indices of the maximum (minimum) along `dim`, as PyTorch's x.max(dim).
+  ValuesIndices max(int64_t dim, bool keepdim = false) const;
+  ValuesIndices min(int64_t dim, bool keepdim = false) const;
   Tensor amax(const Shape& dims, bool keepdim = false) const;
+  template <std::integral I>  // a template, so that x.amax({}) still means every dim
+  Tensor amax(I dim, bool keepdim = false) const {
+    return amax(Shape{static_cast<int64_t>(dim)}, keepdim);
+  }
   Tensor amin(const Shape& dims, bool keepdim = false) const;
+  template <std::integral I>  // a template, so that x.amin({}) still means every dim
+  Tensor amin(I dim, bool keepdim = false) const {
+    return amin(Shape{static_cast<int64_t>(dim)}, keepdim);
+  }
   Tensor argmax(int64_t dim, bool keepdim = false) const;
   Tensor argmin(int64_t dim, bool keepdim = false) const;
   Tensor matmul(const Tensor& other) const;
@@ -241,6 +271,8 @@ class Tensor {
 
  private:
   void check_dtype_access(DType requested, const char* what) const;
+  Tensor clamp_tensors(const Tensor& min, const Tensor& max) const;
+  Tensor masked_fill_tensor(const Tensor& mask, const Tensor& value) const;
   std::shared_ptr<TensorImpl> impl_;
 };
 

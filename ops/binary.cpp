@@ -269,19 +269,20 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
 }
 
 namespace {
-// The mask must be bool, beside x, and broadcast to x's shape without enlarging it.
-void check_mask(const char* op, const Tensor& x, const Tensor& mask) {
+// The mask must be bool and beside x; the in-place form also needs it to broadcast to x's shape
+// without enlarging it (the out-of-place result has the broadcast shape, as in PyTorch).
+void check_mask(const char* op, const Tensor& x, const Tensor& mask, bool in_place) {
   MG_CHECK(mask.dtype() == DType::Bool, op, "mask must be bool, got ", mask.dtype());
   MG_CHECK(mask.device() == x.device(), op, "mask on ", mask.device(), " but tensor on ",
            x.device());
   const Shape shape = broadcast_shapes(x.shape(), mask.shape(), op);
-  MG_CHECK(shape == x.shape(), op, "mask of shape ", mask.shape(),
+  MG_CHECK(!in_place || shape == x.shape(), op, "mask of shape ", mask.shape(),
            " does not broadcast to the tensor's shape ", x.shape());
 }
 }  // namespace
 
 Tensor masked_fill(const Tensor& x, const Tensor& mask, Scalar value) {
-  check_mask("masked_fill", x, mask);
+  check_mask("masked_fill", x, mask, /*in_place=*/false);
   Tensor out;
   {
     NoGradGuard no_grad;  // the gradient is recorded below, for x only
@@ -293,8 +294,28 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, Scalar value) {
   return out;
 }
 
+Tensor detail::masked_fill_tensor_value(const Tensor& x, const Tensor& mask, const Tensor& value) {
+  check_mask("masked_fill", x, mask, /*in_place=*/false);
+  MG_CHECK(value.defined() && value.dim() == 0, "masked_fill", "value must be a 0-dim tensor, got ",
+           value.defined() ? describe(value) : "undefined");
+  MG_CHECK(value.device() == x.device() || value.device().is_cpu(), "masked_fill", "value on ",
+           value.device(), " but tensor on ", x.device());
+  // The value takes x's dtype (as PyTorch); where() records the gradients of both.
+  return where(mask, value.to(x.dtype()).to(x.device()), x);
+}
+
+Tensor detail::clamp_tensor_bounds(const Tensor& x, const Tensor& min, const Tensor& max) {
+  MG_CHECK(min.defined() || max.defined(), "clamp", "at least one of min and max must be given");
+  // Lower bound first, then the upper one: where min > max the result is max, as in PyTorch,
+  // and each bound's gradient flows exactly where the result is that bound.
+  Tensor out = x;
+  if (min.defined()) out = where(lt(out, min), min, out);
+  if (max.defined()) out = where(gt(out, max), max, out);
+  return out;
+}
+
 Tensor& masked_fill_(Tensor& x, const Tensor& mask, Scalar value) {
-  check_mask("masked_fill_", x, mask);
+  check_mask("masked_fill_", x, mask, /*in_place=*/true);
   // masked_fill keeps x's dtype: the value is converted, as in PyTorch.
   return apply_inplace(
       x, {.name = "masked_fill_", .result_dtype = x.dtype(), .elementwise = true}, {mask},

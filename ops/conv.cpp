@@ -60,13 +60,16 @@ struct ConvPlan {
 std::string dims_name(std::size_t n) {
   return n == 1 ? "[N, C, L]" : "[N, C, H, W]";
 }
+std::string unbatched_name(std::size_t n) {
+  return n == 1 ? "[C, L]" : "[C, H, W]";
+}
 
 void check_tensors(const char* op, std::size_t spatial, const Tensor& input, const Tensor& weight,
                    const Tensor& bias) {
   const int64_t rank = static_cast<int64_t>(spatial) + 2;
   MG_CHECK(input.defined() && weight.defined(), op, "input and weight must be defined");
   MG_CHECK(input.dim() == rank, op, "expected input ", dims_name(spatial), " (", rank,
-           "-D), got shape ", input.shape());
+           "-D) or unbatched ", unbatched_name(spatial), ", got shape ", input.shape());
   MG_CHECK(weight.dim() == rank, op, "expected weight [O, C / groups",
            spatial == 1 ? ", K]" : ", kH, kW]", " (", rank, "-D), got shape ", weight.shape());
   MG_CHECK(input.is_floating_point(), op, "expected a floating input, got ", describe(input));
@@ -447,12 +450,16 @@ Tensor conv_lifted(const char* op, const Tensor& input, const Tensor& weight, co
 
 Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
               const Conv2dOptions& options) {
+  if (input.defined() && input.dim() == 3)  // unbatched, as PyTorch accepts
+    return squeeze(conv2d(unsqueeze(input, 0), weight, bias, options), 0);
   const ConvPlan p = make_plan("conv2d", input, weight, bias, options);
   return conv_lifted("conv2d", input, weight, bias, p);
 }
 
 Tensor conv1d(const Tensor& input, const Tensor& weight, const Tensor& bias,
               const Conv1dOptions& options) {
+  if (input.defined() && input.dim() == 2)  // unbatched, as PyTorch accepts
+    return squeeze(conv1d(unsqueeze(input, 0), weight, bias, options), 0);
   const ConvPlan p = make_plan("conv1d", input, weight, bias, options);
   return squeeze(conv_lifted("conv1d", unsqueeze(input, 2), unsqueeze(weight, 2), bias, p), 2);
 }

@@ -62,7 +62,8 @@ using Conv1dOptions = ConvOptions<1>;
 using Conv2dOptions = ConvOptions<2>;
 
 // 2-D convolution: input [N, C, H, W], weight [O, C / groups, kH, kW], optional bias [O]
-// (an undefined Tensor means none) -> [N, O, H_out, W_out] with
+// (an undefined Tensor means none) -> [N, O, H_out, W_out] (an unbatched input [C, H, W] gives
+// [O, H_out, W_out]) with
 //   H_out = (H + pad_top + pad_bottom - dilation_h * (kH - 1) - 1) / stride_h + 1.
 // Input and output channels are split into `groups` groups, output group g seeing only input
 // group g (groups == C == O is a depthwise convolution). Float32 or float64; differentiable in
@@ -78,8 +79,8 @@ using Conv2dOptions = ConvOptions<2>;
 Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias = Tensor(),
               const Conv2dOptions& options = {});
 
-// 1-D convolution: input [N, C, L], weight [O, C / groups, K], optional bias [O] ->
-// [N, O, L_out]; otherwise as conv2d (runs through the same kernels as a height-1 conv2d).
+// 1-D convolution: input [N, C, L] (or unbatched [C, L]), weight [O, C / groups, K], optional
+// bias [O] -> [N, O, L_out] (or [O, L_out]); otherwise as conv2d (runs through the same kernels as a height-1 conv2d).
 Tensor conv1d(const Tensor& input, const Tensor& weight, const Tensor& bias = Tensor(),
               const Conv1dOptions& options = {});
 

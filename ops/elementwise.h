@@ -8,12 +8,19 @@
 // int32 tensor + 2.5 becomes the default float, float32 tensor * 2.0 stays float32.
 // Math functions (exp, log, sigmoid, ...) and div/pow turn integer inputs into the default float.
 // Comparisons and logical ops return bool.
+#include <concepts>
 #include <optional>
 #include <string>
 
 #include "core/tensor.h"
 
 namespace mixgrad {
+
+namespace detail {
+// The tensor forms of masked_fill and clamp (see them below).
+Tensor masked_fill_tensor_value(const Tensor& x, const Tensor& mask, const Tensor& value);
+Tensor clamp_tensor_bounds(const Tensor& x, const Tensor& min, const Tensor& max);
+}  // namespace detail
 
 // ---- binary arithmetic (broadcasting) ----
 Tensor add(const Tensor& a, const Tensor& b, Scalar alpha = 1);  // a + alpha * b
@@ -37,8 +44,18 @@ Tensor logical_not(const Tensor& x);
 
 // Elements of a where cond is true, else of b (all three broadcast; cond must be bool).
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
-// x with `value` wherever mask (bool, broadcastable to x) is true.
+// x with `value` wherever mask (bool) is true. x and mask broadcast: the result has their
+// broadcast shape and x's dtype (as PyTorch's out-of-place masked_fill); the in-place form needs
+// a mask that broadcasts to x's own shape.
 Tensor masked_fill(const Tensor& x, const Tensor& mask, Scalar value);
+// The same with a 0-dim tensor value (on x's device or the CPU), converted to x's dtype;
+// differentiable in x and in value (which gets the sum of the gradient where mask is true).
+// (A template only so that a number, which converts to both Scalar and Tensor, picks the Scalar
+// form above.)
+template <std::same_as<Tensor> T>
+Tensor masked_fill(const Tensor& x, const Tensor& mask, const T& value) {
+  return detail::masked_fill_tensor_value(x, mask, value);
+}
 Tensor& masked_fill_(Tensor& x, const Tensor& mask, Scalar value);
 
 // ---- math ----
@@ -61,6 +78,15 @@ Tensor ceil(const Tensor& x);   // gradient 0
 Tensor round(const Tensor& x);  // half to even; gradient 0
 // Bounds may be omitted (but not both); gradient passes where min <= x <= max.
 Tensor clamp(const Tensor& x, std::optional<double> min, std::optional<double> max);
+// clamp with tensor bounds, as PyTorch's clamp(Tensor, Tensor min, Tensor max): x, min and max
+// broadcast together (the result has their broadcast shape and promoted dtype), an undefined
+// bound is no bound (but not both), and where min > max the result is max. Differentiable in x
+// (where min <= x <= max) and in each bound (where the result is that bound). (A template only
+// so that numbers, which convert to both, pick the form above.)
+template <std::same_as<Tensor> Lo, std::same_as<Tensor> Hi>
+Tensor clamp(const Tensor& x, const Lo& min, const Hi& max) {
+  return detail::clamp_tensor_bounds(x, min, max);
+}
 
 // ---- activations ----
 Tensor relu(const Tensor& x);

@@ -96,12 +96,22 @@ struct FlatClasses {
 };
 
 FlatClasses flatten_classes(const char* op, const Tensor& scores, const Tensor& target) {
-  MG_CHECK(scores.dim() >= 2, op, "expected input of shape [N, C] or [N, C, d...], got ",
+  MG_CHECK(scores.dim() >= 1, op, "expected input of shape [N, C], [N, C, d...] or [C], got ",
            scores.shape());
   MG_CHECK(target.dtype() == DType::Int64 || target.dtype() == DType::Int32, op,
-           "target must hold class indices (int64 or int32), got ", target.dtype());
+           "target must hold class indices (int64 or int32), or class probabilities of the "
+           "input's shape, got ",
+           describe(target), " for input of shape ", scores.shape());
   MG_CHECK(target.device() == scores.device(), op, "target on ", target.device(), " but input on ",
            scores.device());
+  if (scores.dim() == 1) {  // one unbatched sample: a 0-dim target, a 0-dim per-sample loss
+    MG_CHECK(target.dim() == 0, op, "target of shape ", target.shape(),
+             " does not match unbatched input of shape ", scores.shape(), " (expected [])");
+    FlatClasses f;
+    f.scores = unsqueeze(scores, 0);
+    f.target = reshape(target, {1}).to(DType::Int64);
+    return f;
+  }
   Shape expected = scores.shape();
   expected.erase(expected.begin() + 1);
   MG_CHECK(target.shape() == expected, op, "target of shape ", target.shape(),
@@ -120,50 +130,120 @@ FlatClasses flatten_classes(const char* op, const Tensor& scores, const Tensor& 
   return f;
 }
 
+// The class of the input's dim 1 (dim 0 when unbatched).
+int64_t class_dim(const Tensor& scores) {
+  return scores.dim() == 1 ? 0 : 1;
+}
+
+// `weight`, when given, holds one value per class, of the input's dtype and device.
+void check_class_weight(const char* op, const Tensor& weight, const Tensor& scores) {
+  if (!weight.defined()) return;
+  const int64_t classes = scores.size(class_dim(scores));
+  MG_CHECK(weight.dim() == 1 && weight.size(0) == classes, op,
+           "weight must hold one value per class (shape [", classes, "]), got shape ",
+           weight.shape());
+  MG_CHECK(weight.dtype() == scores.dtype() && weight.device() == scores.device(), op, "weight is ",
+           describe(weight), " but the input is ", describe(scores));
+}
+
+// Per flat sample: the weight of its target class (0 where ignored), and the ignored mask.
+struct TargetWeights {
+  Tensor safe_target;  // ignored targets replaced by class 0, so that gathers stay in range
+  Tensor weight;       // [M] of the scores' dtype
+};
+
+TargetWeights target_weights(const FlatClasses& f, const Tensor& class_weight,
+                             int64_t ignore_index) {
+  const Tensor valid = ne(f.target, ignore_index);
+  TargetWeights t;
+  t.safe_target = where(valid, f.target, zeros_like(f.target));
+  t.weight = valid.to(f.scores.dtype());
+  if (class_weight.defined()) {
+    // index_select checks the class range; a bad index is reported by the gather below first.
+    const Tensor in_range = logical_and(ge(t.safe_target, 0), lt(t.safe_target, f.scores.size(1)));
+    t.weight = t.weight * index_select(class_weight, 0,
+                                       where(in_range, t.safe_target, zeros_like(t.safe_target)));
+  }
+  return t;
+}
+
+// -scores[m, target[m]] for every flat sample, with an Error naming `op` for a bad class index.
+Tensor picked_negative(const char* op, const Tensor& scores, const Tensor& safe_target) {
+  try {
+    return -squeeze(gather(scores, 1, unsqueeze(safe_target, 1)), 1);
+  } catch (const Error& e) {
+    throw Error(op, std::string("target holds an invalid class index (") + e.what() + ")");
+  }
+}
+
 }  // namespace
 
 Tensor nll_loss(const Tensor& log_probs, const Tensor& target, Reduction reduction,
-                int64_t ignore_index) {
-  FlatClasses f = flatten_classes("nll_loss", log_probs, target);
-  Tensor valid = ne(f.target, ignore_index);
-  Tensor safe_target = where(valid, f.target, zeros_like(f.target));
-  Tensor picked;
-  try {
-    picked = squeeze(gather(f.scores, 1, unsqueeze(safe_target, 1)), 1);
-  } catch (const Error& e) {
-    throw Error("nll_loss", std::string("target holds an invalid class index (") + e.what() + ")");
-  }
-  Tensor mask = valid.to(f.scores.dtype());
-  Tensor loss = reshape(-picked * mask, f.per_sample_shape);
-  return reduce_loss(loss, reduction, reduction == Reduction::Mean ? sum(mask) : Tensor());
+                int64_t ignore_index, const Tensor& weight) {
+  constexpr const char* op = "nll_loss";
+  FlatClasses f = flatten_classes(op, log_probs, target);
+  check_class_weight(op, weight, log_probs);
+  const TargetWeights t = target_weights(f, weight, ignore_index);
+  Tensor loss =
+      reshape(picked_negative(op, f.scores, t.safe_target) * t.weight, f.per_sample_shape);
+  return reduce_loss(loss, reduction, reduction == Reduction::Mean ? sum(t.weight) : Tensor());
 }
 
+namespace {
+// Cross-entropy against class probabilities (target of the input's shape), as PyTorch: per
+// sample -sum_c weight[c] target[c] log_softmax(input)[c]; the mean divides by the number of
+// samples, whatever the weights.
+Tensor cross_entropy_with_probabilities(const Tensor& logits, const Tensor& target,
+                                        Reduction reduction, double label_smoothing,
+                                        int64_t ignore_index, const Tensor& weight) {
+  constexpr const char* op = "cross_entropy";
+  MG_CHECK(target.shape() == logits.shape(), op, "a floating target holds class probabilities ",
+           "and must have the input's shape ", logits.shape(), ", got ", describe(target),
+           " (class indices are int64 or int32)");
+  MG_CHECK(target.dtype() == logits.dtype() && target.device() == logits.device(), op, "target is ",
+           describe(target), " but the input is ", describe(logits));
+  MG_CHECK(ignore_index < 0, op, "ignore_index (", ignore_index,
+           ") applies to class-index targets only, not to class probabilities");
+  const int64_t dim = class_dim(logits);
+  const int64_t classes = logits.size(dim);
+  Tensor probs = target;
+  if (label_smoothing > 0)
+    probs = target * (1.0 - label_smoothing) + label_smoothing / static_cast<double>(classes);
+  Tensor terms = log_softmax(logits, dim) * probs;
+  if (weight.defined()) {
+    Shape along_classes(static_cast<std::size_t>(logits.dim()), 1);
+    along_classes[static_cast<std::size_t>(dim)] = classes;
+    terms = terms * reshape(weight, along_classes);
+  }
+  return reduce_loss(-sum(terms, {dim}), reduction, Tensor());
+}
+}  // namespace
+
 Tensor cross_entropy(const Tensor& logits, const Tensor& target, Reduction reduction,
-                     double label_smoothing, int64_t ignore_index) {
-  MG_CHECK(label_smoothing >= 0 && label_smoothing <= 1, "cross_entropy",
+                     double label_smoothing, int64_t ignore_index, const Tensor& weight) {
+  constexpr const char* op = "cross_entropy";
+  MG_CHECK(label_smoothing >= 0 && label_smoothing <= 1, op,
            "label_smoothing must be in [0, 1], got ", label_smoothing);
-  MG_CHECK(logits.is_floating_point(), "cross_entropy", "expected floating logits, got ",
-           logits.dtype());
-  FlatClasses f = flatten_classes("cross_entropy", logits, target);
+  MG_CHECK(logits.is_floating_point(), op, "expected floating logits, got ", logits.dtype());
+  MG_CHECK(logits.dim() >= 1, op, "expected input of shape [N, C], [N, C, d...] or [C], got ",
+           logits.shape());
+  check_class_weight(op, weight, logits);
+  if (target.is_floating_point())
+    return cross_entropy_with_probabilities(logits, target, reduction, label_smoothing,
+                                            ignore_index, weight);
+  FlatClasses f = flatten_classes(op, logits, target);
   Tensor logp = log_softmax(f.scores, 1);
-  Tensor valid = ne(f.target, ignore_index);
-  Tensor safe_target = where(valid, f.target, zeros_like(f.target));
-  Tensor nll;
-  try {
-    nll = -squeeze(gather(logp, 1, unsqueeze(safe_target, 1)), 1);
-  } catch (const Error& e) {
-    throw Error("cross_entropy",
-                std::string("target holds an invalid class index (") + e.what() + ")");
-  }
-  Tensor per_sample = nll;
+  const TargetWeights t = target_weights(f, weight, ignore_index);
+  Tensor per_sample = picked_negative(op, logp, t.safe_target) * t.weight;
   if (label_smoothing > 0) {
-    // Smoothed target: (1 - eps) on the class, eps / C spread over all classes.
-    Tensor uniform_term = -mean(logp, {1});
-    per_sample = nll * (1.0 - label_smoothing) + uniform_term * label_smoothing;
+    // Smoothed target: (1 - eps) on the class, eps / C spread over all classes (each class term
+    // weighted by its class weight; ignored samples contribute nothing).
+    Tensor spread = weight.defined() ? logp * weight : logp;
+    Tensor uniform_term = -mean(spread, {1}) * ne(f.target, ignore_index).to(logp.dtype());
+    per_sample = per_sample * (1.0 - label_smoothing) + uniform_term * label_smoothing;
   }
-  Tensor mask = valid.to(logp.dtype());
-  Tensor loss = reshape(per_sample * mask, f.per_sample_shape);
-  return reduce_loss(loss, reduction, reduction == Reduction::Mean ? sum(mask) : Tensor());
+  Tensor loss = reshape(per_sample, f.per_sample_shape);
+  return reduce_loss(loss, reduction, reduction == Reduction::Mean ? sum(t.weight) : Tensor());
 }
 
 namespace {

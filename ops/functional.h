@@ -22,14 +22,24 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
 // Zeroes each element with probability p and scales the rest by 1/(1-p) when training;
 // identity otherwise.
 Tensor dropout(const Tensor& x, double p = 0.5, bool training = true, Generator* gen = nullptr);
-// logits [N, C] (or [N, C, d...]), target class indices [N] (or [N, d...]); label_smoothing in
-// [0, 1]; targets equal to ignore_index contribute nothing (mean divides by the rest).
+// Cross-entropy of logits [N, C] (or [N, C, d...], or one unbatched sample [C]) as PyTorch's
+// F.cross_entropy, against either
+// - class indices (int64/int32) of shape [N] (or [N, d...], or [] unbatched): targets equal to
+//   ignore_index contribute nothing; with a class `weight` [C] each sample's loss is scaled by
+//   its class's weight and the mean divides by the sum of those weights (as PyTorch); or
+// - class probabilities of the input's shape and dtype: per sample -sum_c w_c p_c log q_c, the
+//   mean dividing by the number of samples; differentiable in the target too. ignore_index
+//   must stay negative.
+// label_smoothing in [0, 1] mixes the target with the uniform distribution. Reduction::None
+// returns the per-sample losses (0-dim for an unbatched input).
 Tensor cross_entropy(const Tensor& logits, const Tensor& target,
                      Reduction reduction = Reduction::Mean, double label_smoothing = 0.0,
-                     int64_t ignore_index = -100);
-// log_probs [N, C], target [N].
+                     int64_t ignore_index = -100, const Tensor& weight = Tensor());
+// log_probs [N, C] (or [N, C, d...], or [C] unbatched), target class indices [N] (or [N, d...],
+// or []); ignore_index and class `weight` [C] as in cross_entropy.
 Tensor nll_loss(const Tensor& log_probs, const Tensor& target,
-                Reduction reduction = Reduction::Mean, int64_t ignore_index = -100);
+                Reduction reduction = Reduction::Mean, int64_t ignore_index = -100,
+                const Tensor& weight = Tensor());
 Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::Mean);
 // |input - target|; shapes must match.
 Tensor l1_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::Mean);

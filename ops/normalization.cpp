@@ -69,7 +69,9 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
            "running_mean and running_var must be both defined or both undefined");
   MG_CHECK(training || running_mean.defined(), op,
            "running_mean and running_var must be defined in evaluation mode");
-  MG_CHECK(momentum >= 0 && momentum <= 1, op, "momentum must be in [0, 1], got ", momentum);
+  // Momentum only weighs running-statistic updates: evaluation ignores it, as PyTorch does.
+  MG_CHECK(!training || (momentum >= 0 && momentum <= 1), op, "momentum must be in [0, 1], got ",
+           momentum);
   const int64_t n = input.size(0), channels = input.size(1), spatial = spatial_size(input);
   const int64_t count = n * spatial;  // values per channel
   MG_CHECK(!training || count > 1, op,

@@ -18,7 +18,7 @@ namespace mixgrad {
 // dtype and device. Differentiable in input, weight and bias.
 // Throws Error for rank < 2, a non-floating input, parameters of the wrong shape, dtype or
 // device, undefined running statistics in evaluation mode, a training batch with one value per
-// channel, momentum outside [0, 1] or a negative eps.
+// channel, momentum outside [0, 1] when training (evaluation ignores it) or a negative eps.
 Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor& running_var,
                   const Tensor& weight = Tensor(), const Tensor& bias = Tensor(),
                   bool training = false, double momentum = 0.1, double eps = 1e-5);

@@ -169,8 +169,14 @@ Tensor Tensor::square() const {
 Tensor Tensor::clamp(std::optional<double> lo, std::optional<double> hi) const {
   return mixgrad::clamp(*this, lo, hi);
 }
+Tensor Tensor::clamp_tensors(const Tensor& lo, const Tensor& hi) const {
+  return detail::clamp_tensor_bounds(*this, lo, hi);
+}
 Tensor Tensor::masked_fill(const Tensor& m, Scalar v) const {
   return mixgrad::masked_fill(*this, m, v);
+}
+Tensor Tensor::masked_fill_tensor(const Tensor& m, const Tensor& v) const {
+  return detail::masked_fill_tensor_value(*this, m, v);
 }
 Tensor Tensor::sum() const {
   return mixgrad::sum(*this);
@@ -189,6 +195,12 @@ Tensor Tensor::max() const {
 }
 Tensor Tensor::min() const {
   return mixgrad::min(*this);
+}
+ValuesIndices Tensor::max(int64_t d, bool k) const {
+  return mixgrad::max(*this, d, k);
+}
+ValuesIndices Tensor::min(int64_t d, bool k) const {
+  return mixgrad::min(*this, d, k);
 }
 Tensor Tensor::amax(const Shape& d, bool k) const {
   return mixgrad::amax(*this, d, k);

@@ -8,16 +8,6 @@
 #include <string>
 #include <vector>
 
-namespace mixgrad {
-// Readable dtypes and devices in gtest failure messages.
-inline void PrintTo(DType t, std::ostream* os) {
-  *os << dtype_name(t);
-}
-inline void PrintTo(const Device& d, std::ostream* os) {
-  *os << describe(d);
-}
-}  // namespace mixgrad
-
 namespace mixgrad::testing {
 
 // Values of `t` (any dtype/layout) equal `expected` exactly, and its shape is `shape`.

@@ -58,7 +58,7 @@
 #include <vector>
 
 #include "backends/cuda_api.h"
-#include "common/test_util.h"  // PrintTo for dtypes and devices, EXPECT_MG_ERROR
+#include "common/test_util.h"  // EXPECT_MG_ERROR, expect_close
 #include "mixgrad.h"
 
 // Skips the current test (with the reason) unless a CUDA device can be used.

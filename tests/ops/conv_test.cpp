@@ -457,7 +457,8 @@ TEST(Conv1d, Gradcheck) {
 
 TEST(Conv2d, Errors) {
   const auto x = mg::zeros({2, 4, 6, 6}), w = mg::zeros({6, 4, 3, 3});
-  EXPECT_MG_ERROR(mg::conv2d(mg::zeros({4, 6, 6}), w), "expected input [N, C, H, W] (4-D)");
+  EXPECT_MG_ERROR(mg::conv2d(mg::zeros({6, 6}), w),
+                  "expected input [N, C, H, W] (4-D) or unbatched [C, H, W]");
   EXPECT_MG_ERROR(mg::conv2d(x, mg::zeros({6, 4, 3})), "expected weight [O, C / groups, kH, kW]");
   EXPECT_MG_ERROR(mg::conv2d(x, mg::zeros({6, 3, 3, 3})), "has 4 channels but weight of shape");
   EXPECT_MG_ERROR(mg::conv2d(x, mg::zeros({6, 2, 3, 3}), {}, {.groups = 3}),
