@@ -7,7 +7,7 @@
 //   loss.backward();  // w.grad() now holds d loss / d w
 #include "autograd/engine.h"
 #include "autograd/function.h"
-#include "autograd/gradcheck.h"
+#include "testing/gradcheck.h"
 #include "autograd/graph_export.h"
 #include "backends/cuda_api.h"
 #include "core/allocator.h"

@@ -1,80 +1,72 @@
 #include "models/activation.h"
 
+#include <array>
+
 #include "nn/activation.h"
-#include "ops/elementwise.h"
 
 namespace mixgrad::models {
 namespace {
 
-// SiLU has no nn module of its own; this one keeps make_activation total.
-class SiLUModule : public nn::Module {
- public:
-  Tensor forward(const Tensor& x) override { return silu(x); }
-  std::string type_name() const override { return "SiLU"; }
+// Each Activation is its nn module (nn/activation.h, where the activation is defined once).
+struct ActivationRow {
+  Activation activation;
+  std::shared_ptr<nn::ElementwiseActivation> (*make)();
+  bool gated;  // takes 2h features for h outputs
 };
 
-class SwiGLUModule : public nn::Module {
- public:
-  Tensor forward(const Tensor& x) override { return swiglu(x); }
-  std::string type_name() const override { return "SwiGLU"; }
+template <class M>
+std::shared_ptr<nn::ElementwiseActivation> make() {
+  return std::make_shared<M>();
+}
+
+constexpr std::array kRows = {
+    ActivationRow{Activation::ReLU, &make<nn::ReLU>, false},
+    ActivationRow{Activation::GELU, &make<nn::GELU>, false},
+    ActivationRow{Activation::ELU, &make<nn::ELU>, false},
+    ActivationRow{Activation::LeakyReLU, &make<nn::LeakyReLU>, false},
+    ActivationRow{Activation::SiLU, &make<nn::SiLU>, false},
+    ActivationRow{Activation::Tanh, &make<nn::Tanh>, false},
+    ActivationRow{Activation::Sigmoid, &make<nn::Sigmoid>, false},
+    ActivationRow{Activation::Identity, &make<nn::Identity>, false},
+    ActivationRow{Activation::SwiGLU, &make<nn::SwiGLU>, true},
 };
+
+const ActivationRow& row(Activation activation) {
+  for (const ActivationRow& r : kRows)
+    if (r.activation == activation) return r;
+  throw Error("models::Activation",
+              detail::concat("unknown activation ", static_cast<int>(activation)));
+}
+
+// One module per activation, made once: activate() calls its function without allocating.
+const nn::ElementwiseActivation& shared_module(Activation activation) {
+  static const auto modules = [] {
+    std::array<std::shared_ptr<nn::ElementwiseActivation>, kRows.size()> m;
+    for (std::size_t i = 0; i < kRows.size(); ++i) m[i] = kRows[i].make();
+    return m;
+  }();
+  for (std::size_t i = 0; i < kRows.size(); ++i)
+    if (kRows[i].activation == activation) return *modules[i];
+  throw Error("models::Activation",
+              detail::concat("unknown activation ", static_cast<int>(activation)));
+}
 
 }  // namespace
 
 Tensor activate(Activation activation, const Tensor& x) {
-  switch (activation) {
-    case Activation::ReLU:
-      return relu(x);
-    case Activation::GELU:
-      return gelu(x);
-    case Activation::ELU:
-      return elu(x);
-    case Activation::LeakyReLU:
-      return leaky_relu(x);
-    case Activation::SiLU:
-      return silu(x);
-    case Activation::Tanh:
-      return tanh(x);
-    case Activation::Sigmoid:
-      return sigmoid(x);
-    case Activation::Identity:
-      return x;
-    case Activation::SwiGLU:
-      return swiglu(x);
-  }
-  throw Error("activate", "unknown activation");
+  return shared_module(activation).function()(x);
 }
 
 std::shared_ptr<nn::Module> make_activation(Activation activation) {
-  switch (activation) {
-    case Activation::ReLU:
-      return std::make_shared<nn::ReLU>();
-    case Activation::GELU:
-      return std::make_shared<nn::GELU>();
-    case Activation::ELU:
-      return std::make_shared<nn::ELU>();
-    case Activation::LeakyReLU:
-      return std::make_shared<nn::LeakyReLU>();
-    case Activation::SiLU:
-      return std::make_shared<SiLUModule>();
-    case Activation::Tanh:
-      return std::make_shared<nn::Tanh>();
-    case Activation::Sigmoid:
-      return std::make_shared<nn::Sigmoid>();
-    case Activation::Identity:
-      return std::make_shared<nn::Identity>();
-    case Activation::SwiGLU:
-      return std::make_shared<SwiGLUModule>();
-  }
-  throw Error("make_activation", "unknown activation");
+  return row(activation).make();
 }
 
 std::string activation_name(Activation activation) {
-  return make_activation(activation)->type_name();
+  return shared_module(activation).type_name();
 }
 
 int64_t activation_input_width(Activation activation, int64_t hidden) {
-  return activation == Activation::SwiGLU ? 2 * hidden : hidden;
+  return row(activation).gated ? 2 * hidden : hidden;
 }
 
 }  // namespace mixgrad::models

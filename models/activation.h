@@ -1,6 +1,7 @@
 #pragma once
-// Activations chosen by name in model options (expert FFNs, MLP ensembles), usable both as a
-// function and as a module for Sequential-built references.
+// Activations chosen in model options (expert FFNs, MLP ensembles), usable both as a function and
+// as a module for Sequential-built references. Each value is the nn module of the same name
+// (nn/activation.h), where the activation is defined; adding one adds a value and a row here.
 #include <memory>
 #include <string>
 

@@ -5,46 +5,44 @@
 
 namespace mixgrad::nn {
 
-Tensor ReLU::forward(const Tensor& input) {
-  return relu(input);
-}
-Tensor Tanh::forward(const Tensor& input) {
-  return tanh(input);
-}
-Tensor Sigmoid::forward(const Tensor& input) {
-  return sigmoid(input);
-}
+ReLU::ReLU() : ElementwiseActivation("ReLU", [](const Tensor& x) { return relu(x); }) {}
+Tanh::Tanh() : ElementwiseActivation("Tanh", [](const Tensor& x) { return tanh(x); }) {}
+Sigmoid::Sigmoid() : ElementwiseActivation("Sigmoid", [](const Tensor& x) { return sigmoid(x); }) {}
+SiLU::SiLU() : ElementwiseActivation("SiLU", [](const Tensor& x) { return silu(x); }) {}
+SwiGLU::SwiGLU() : ElementwiseActivation("SwiGLU", [](const Tensor& x) { return swiglu(x); }) {}
+Identity::Identity() : ElementwiseActivation("Identity", [](const Tensor& x) { return x; }) {}
 
-GELU::GELU(std::string approximate) : approximate_(std::move(approximate)) {
-  MG_CHECK(approximate_ == "none" || approximate_ == "tanh", "GELU",
-           "approximate must be \"none\" or \"tanh\", got \"", approximate_, "\"");
+namespace {
+const std::string& checked_approximate(const std::string& approximate) {
+  MG_CHECK(approximate == "none" || approximate == "tanh", "GELU",
+           "approximate must be \"none\" or \"tanh\", got \"", approximate, "\"");
+  return approximate;
 }
-Tensor GELU::forward(const Tensor& input) {
-  return gelu(input, approximate_);
-}
-std::string GELU::extra_repr() const {
-  return approximate_ == "none" ? "" : "approximate=" + approximate_;
-}
+}  // namespace
 
-Tensor ELU::forward(const Tensor& input) {
-  return elu(input, alpha_);
-}
-std::string ELU::extra_repr() const {
-  return "alpha=" + format_number(alpha_);
-}
+GELU::GELU(std::string approximate)
+    : ElementwiseActivation(
+          "GELU", [a = checked_approximate(approximate)](const Tensor& x) { return gelu(x, a); },
+          approximate == "none" ? "" : "approximate=" + approximate),
+      approximate_(std::move(approximate)) {}
 
-Tensor LeakyReLU::forward(const Tensor& input) {
-  return leaky_relu(input, negative_slope_);
-}
-std::string LeakyReLU::extra_repr() const {
-  return "negative_slope=" + format_number(negative_slope_);
-}
+ELU::ELU(double alpha)
+    : ElementwiseActivation(
+          "ELU", [alpha](const Tensor& x) { return elu(x, alpha); },
+          "alpha=" + format_number(alpha)),
+      alpha_(alpha) {}
 
-Tensor Softplus::forward(const Tensor& input) {
-  return softplus(input, beta_, threshold_);
-}
-std::string Softplus::extra_repr() const {
-  return "beta=" + format_number(beta_) + ", threshold=" + format_number(threshold_);
-}
+LeakyReLU::LeakyReLU(double negative_slope)
+    : ElementwiseActivation(
+          "LeakyReLU", [negative_slope](const Tensor& x) { return leaky_relu(x, negative_slope); },
+          "negative_slope=" + format_number(negative_slope)),
+      negative_slope_(negative_slope) {}
+
+Softplus::Softplus(double beta, double threshold)
+    : ElementwiseActivation(
+          "Softplus", [beta, threshold](const Tensor& x) { return softplus(x, beta, threshold); },
+          "beta=" + format_number(beta) + ", threshold=" + format_number(threshold)),
+      beta_(beta),
+      threshold_(threshold) {}
 
 }  // namespace mixgrad::nn

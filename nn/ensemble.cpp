@@ -61,41 +61,12 @@ std::unordered_map<std::type_index, StackedFormFactory> builtin_forms() {
       return dropout(x, p, layer.is_training(), generator);
     };
   };
-  // Element-wise activations run once on the whole [N, ...] tensor, with the member's options.
-  const auto stateless = [&](std::type_index type, Tensor (*op)(const Tensor&)) {
-    table[type] = [op](const Module&) -> StackedForward {
-      return [op](StackedModules&, const Tensor& x) { return op(x); };
-    };
-  };
-  stateless(typeid(ReLU), &mixgrad::relu);
-  stateless(typeid(Tanh), &mixgrad::tanh);
-  stateless(typeid(Sigmoid), &mixgrad::sigmoid);
-  stateless(typeid(Identity), [](const Tensor& x) { return x; });
-  table[typeid(GELU)] = [](const Module& member) -> StackedForward {
-    return [approximate = static_cast<const GELU&>(member).approximate()](
-               StackedModules&, const Tensor& x) { return gelu(x, approximate); };
-  };
-  table[typeid(ELU)] = [](const Module& member) -> StackedForward {
-    return [alpha = static_cast<const ELU&>(member).alpha()](StackedModules&, const Tensor& x) {
-      return elu(x, alpha);
-    };
-  };
-  table[typeid(LeakyReLU)] = [](const Module& member) -> StackedForward {
-    return [slope = static_cast<const LeakyReLU&>(member).negative_slope()](
-               StackedModules&, const Tensor& x) { return leaky_relu(x, slope); };
-  };
   table[typeid(Flatten)] = [](const Module& member) -> StackedForward {
     // The member's non-negative dims move up by one behind the leading member dim.
     const auto& f = static_cast<const Flatten&>(member);
     auto shift = [](int64_t d) { return d >= 0 ? d + 1 : d; };
     return [start = shift(f.start_dim()), end = shift(f.end_dim())](
                StackedModules&, const Tensor& x) { return flatten(x, start, end); };
-  };
-  table[typeid(Softplus)] = [](const Module& member) -> StackedForward {
-    const auto& s = static_cast<const Softplus&>(member);
-    return [beta = s.beta(), threshold = s.threshold()](StackedModules&, const Tensor& x) {
-      return softplus(x, beta, threshold);
-    };
   };
   return table;
 }
@@ -110,12 +81,20 @@ FormTable& form_table() {
   return table;
 }
 
-std::optional<StackedFormFactory> find_form(std::type_index type) {
-  FormTable& table = form_table();
-  std::lock_guard lock(table.mutex);
-  auto it = table.forms.find(type);
-  if (it == table.forms.end()) return std::nullopt;
-  return it->second;
+// A registered form for the member's type, else, for any element-wise activation, its own
+// function run once on the whole [N, ...] tensor (with the member's options).
+std::optional<StackedFormFactory> find_form(const Module& member) {
+  {
+    FormTable& table = form_table();
+    std::lock_guard lock(table.mutex);
+    auto it = table.forms.find(typeid(member));
+    if (it != table.forms.end()) return it->second;
+  }
+  if (dynamic_cast<const ElementwiseActivation*>(&member) == nullptr) return std::nullopt;
+  return [](const Module& m) -> StackedForward {
+    return [function = static_cast<const ElementwiseActivation&>(m).function()](
+               StackedModules&, const Tensor& x) { return function(x); };
+  };
 }
 
 // ---- structure checks -----------------------------------------------------------------------
@@ -212,8 +191,8 @@ void register_stacked_form(std::type_index type, StackedFormFactory factory) {
   table.forms[type] = std::move(factory);
 }
 
-bool has_stacked_form(std::type_index type) {
-  return find_form(type).has_value();
+bool has_stacked_form(const Module& layer) {
+  return find_form(layer).has_value();
 }
 
 // ---- StackedModules -------------------------------------------------------------------------
@@ -248,7 +227,7 @@ void StackedModules::build(const std::vector<const Module*>& members) {
              " differs from member 0: ", difference);
   }
   const std::string where = path_.empty() ? "the top-level module" : "layer '" + path_ + "'";
-  std::optional<StackedFormFactory> form = find_form(typeid(first));
+  std::optional<StackedFormFactory> form = find_form(first);
   MG_CHECK(form.has_value(), "stack_modules", where, " is a ", expected.type_name,
            ", which has no batched form (see register_stacked_form)");
   MG_CHECK(first.named_buffers(false).empty(), "stack_modules", where, " is a ", expected.type_name,

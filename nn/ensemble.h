@@ -47,8 +47,9 @@ void register_stacked_form(std::function<StackedForward(const M& member)> factor
     return factory(static_cast<const M&>(member));
   });
 }
-// Whether stack_modules can stack layers of dynamic type `type`.
-bool has_stacked_form(std::type_index type);
+// Whether stack_modules can stack layers like `layer`: its dynamic type has a registered form,
+// or it is an ElementwiseActivation (nn/activation.h), whose function is its batched form.
+bool has_stacked_form(const Module& layer);
 
 // N modules run as one. The top-level StackedModules mirrors the members' top module, and holds
 // one nested StackedModules per submodule under the same name, so parameter names are the

@@ -1,4 +1,4 @@
-#include "autograd/gradcheck.h"
+#include "testing/gradcheck.h"
 
 #include <cmath>
 #include <ostream>

@@ -1,5 +1,6 @@
 #pragma once
-// Finite-difference check of an op's backward, in float64.
+// Testing utilities: a finite-difference check of an op's backward, in float64 (for checking
+// the backward of an op or a custom autograd::Function, as torch.autograd.gradcheck).
 #include <functional>
 #include <string>
 #include <vector>
