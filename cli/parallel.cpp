@@ -78,10 +78,6 @@ void ParallelRun::prepare(nn::Module& model, const data::Dataset& test_data, int
   if (parallelism_.expert > 1) {
     MG_CHECK(dist::shard_experts(model, groups_.expert) > 0, "train",
              "--ep spreads the experts of MoE layers, and this model has none (use --dp)");
-    // The checkpoint gathers the optimizer state: refuse now what it could not gather then.
-    MG_CHECK(dist::optimizer_state_gatherable(model), "train",
-             "--ep with experts that are separate modules (an ExpertList) cannot write a "
-             "checkpoint yet; use --dp, or a model with stacked experts");
   }
   ddp_ = std::make_unique<dist::DataParallel>(model, groups_);
 }

@@ -1,15 +1,20 @@
 #include "dist/expert_parallel.h"
 
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <map>
 #include <numeric>
 #include <set>
+#include <string>
+#include <tuple>
+#include <vector>
 
 #include "core/grad_mode.h"
 #include "dist/collectives.h"
 #include "models/moe.h"
 #include "ops/ops.h"
+#include "optim/state_text.h"
 
 namespace mixgrad::dist {
 
@@ -154,6 +159,28 @@ bool under(const std::string& name, const std::string& experts_prefix) {
   return name.compare(0, experts_prefix.size(), experts_prefix) == 0;
 }
 
+// A fingerprint of names, dtypes and shapes (FNV-1a), to check that processes agree.
+struct Digest {
+  uint64_t value = 1469598103934665603ull;
+  void mix(uint64_t v) { value = (value ^ v) * 1099511628211ull; }
+  void mix(const std::string& name, const Tensor& t) {
+    for (char c : name) mix(static_cast<uint64_t>(c));
+    mix(static_cast<uint64_t>(t.dtype()));
+    for (int64_t d : t.shape()) mix(static_cast<uint64_t>(d));
+  }
+};
+
+// Throws Error(op, message) on every process of `group` at once unless all hold the same digest
+// (a collective: every member calls it).
+void check_same_on_every_process(const char* op, const Group& group, const Digest& digest,
+                                 const std::string& message) {
+  Tensor agree = tensor(std::vector<int64_t>{static_cast<int64_t>(digest.value >> 1),
+                                             -static_cast<int64_t>(digest.value >> 1)});
+  all_reduce_(agree, ReduceOp::Max, group);
+  const std::vector<int64_t> extremes = agree.to_vector<int64_t>();
+  MG_CHECK(extremes[0] == -extremes[1], op, message);
+}
+
 // "3.fc.weight" -> 3 and ".fc.weight" (an ExpertList entry); -1 when `rest` is not one.
 int64_t leading_index(const std::string& rest, std::string* tail) {
   const size_t dot = rest.find('.');
@@ -265,23 +292,18 @@ NamedTensors full_state_dict(nn::Module& model) {
     // listed expert by expert in global order (rank q's expert j is expert q * L + j).
     size_t end = i;
     std::vector<std::vector<size_t>> of_expert(static_cast<size_t>(placement->local_experts()));
-    uint64_t digest = 1469598103934665603ull;
-    auto mix = [&](uint64_t v) { digest = (digest ^ v) * 1099511628211ull; };
+    Digest digest;
     for (std::string p; end < local.size() && owner(local[end].first, &p) == placement; ++end) {
       const int64_t j = leading_index(local[end].first.substr(prefix.size()), &tail);
       if (j < 0) break;
       of_expert[static_cast<size_t>(j)].push_back(end);
-      for (char c : local[end].first) mix(static_cast<uint64_t>(c));
-      mix(static_cast<uint64_t>(local[end].second.dtype()));
-      for (int64_t d : local[end].second.shape()) mix(static_cast<uint64_t>(d));
+      digest.mix(local[end].first, local[end].second);
     }
-    Tensor agree = tensor(std::vector<int64_t>{static_cast<int64_t>(digest >> 1),
-                                               -static_cast<int64_t>(digest >> 1)});
-    all_reduce_(agree, ReduceOp::Max, group);
-    const std::vector<int64_t> extremes = agree.to_vector<int64_t>();
-    MG_CHECK(extremes[0] == -extremes[1], op, "the experts under '", prefix,
-             "' differ between processes (names, shapes or dtypes); only experts of the same "
-             "structure on every process can be gathered");
+    check_same_on_every_process(op, group, digest,
+                                "the experts under '" + prefix +
+                                    "' differ between processes (names, shapes or dtypes); only "
+                                    "experts of the same structure on every process can be "
+                                    "gathered");
     std::vector<Tensor> gathered(local.size());
     for (size_t k = i; k < end; ++k) gathered[k] = all_gather(local[k].second.unsqueeze(0), group);
     for (int64_t q = 0; q < group.size(); ++q) {
@@ -345,7 +367,8 @@ std::map<const void*, std::pair<const AllToAllPlacement*, bool>> expert_placemen
 }
 
 // Applies `change` to every optimizer state tensor of a sharded stacked expert ("state.<group>.
-// <index>.<buffer>" names the buffer of parameter <index> of group <group>).
+// <index>.<buffer>" names the buffer of parameter <index> of group <group>); the state of an
+// ExpertList's experts is moved by renumbering instead (list_state_to_full / _to_local).
 template <class F>
 void for_expert_state(const char* op, nn::Module& model, const optim::Optimizer& optimizer,
                       optim::OptimizerState& state, F&& change) {
@@ -361,42 +384,308 @@ void for_expert_state(const char* op, nn::Module& model, const optim::Optimizer&
     const auto it = experts.find(groups[group].params[index].impl_ptr().get());
     if (it == experts.end()) continue;
     const auto [placement, stacked] = it->second;
-    MG_CHECK(stacked, op,
-             "the optimizer state of experts that are not stacked (ExpertList) "
-             "cannot be moved between layouts");
-    change(t, *placement);
+    if (stacked) change(t, *placement);
   }
 }
 
 }  // namespace
 
+namespace {
+
+// ---- the optimizer state of ExpertList experts ----
+//
+// An ExpertList's experts are separate parameters, so in the one-process layout each optimizer
+// group lists all E experts' parameters where a process lists its L = E / P local ones; every
+// parameter after them moves by the difference. Moving the state between the layouts renumbers
+// "state.<group>.<index>.*", and gathering brings every process's entries for its experts.
+
+// An ExpertList parameter of a sharded layer: the layer, its local expert, its position among
+// that expert's parameters and how many each expert has.
+struct ListParameter {
+  const AllToAllPlacement* placement = nullptr;
+  int64_t expert = 0;
+  int64_t position = 0;
+  int64_t per_expert = 0;
+};
+
+std::map<const void*, ListParameter> list_parameters(nn::Module& model) {
+  std::map<const void*, ListParameter> out;
+  for (const auto& [prefix, moe, placement] : sharded_layers(model)) {
+    std::vector<int64_t> counts(static_cast<size_t>(placement->local_experts()), 0);
+    std::vector<const void*> layer;
+    for (const auto& [name, t] : moe->experts->named_parameters()) {
+      std::string tail;
+      const int64_t j = leading_index(name, &tail);
+      if (j < 0) continue;  // stacked over the experts
+      out[t.impl_ptr().get()] = {placement, j, counts[static_cast<size_t>(j)]++, 0};
+      layer.push_back(t.impl_ptr().get());
+    }
+    // -1: the experts have different numbers of parameters (group_layout refuses it).
+    const bool even =
+        std::all_of(counts.begin(), counts.end(), [&](int64_t c) { return c == counts[0]; });
+    for (const void* t : layer) out[t].per_expert = even ? counts[0] : -1;
+  }
+  return out;
+}
+
+// One optimizer group in both layouts.
+struct GroupLayout {
+  struct Slot {
+    int64_t local;  // the parameter's index on the process that holds it
+    int64_t rank;   // that process's rank in its expert group; -1: every process holds it
+  };
+  std::vector<Slot> full;              // by index in the one-process layout
+  std::vector<int64_t> full_of_local;  // this process's parameters' one-process indices
+  struct Run {                         // an ExpertList's parameters: local [begin, begin + count)
+    int64_t begin;
+    int64_t count;
+    int64_t full_begin;
+    const AllToAllPlacement* placement;
+  };
+  std::vector<Run> runs;
+};
+
+GroupLayout group_layout(const char* op, const std::vector<Tensor>& params,
+                         const std::map<const void*, ListParameter>& lists) {
+  GroupLayout g;
+  const int64_t n = static_cast<int64_t>(params.size());
+  g.full_of_local.assign(static_cast<size_t>(n), -1);
+  for (int64_t i = 0; i < n;) {
+    const auto it = lists.find(params[static_cast<size_t>(i)].impl_ptr().get());
+    if (it == lists.end()) {
+      g.full_of_local[static_cast<size_t>(i)] = static_cast<int64_t>(g.full.size());
+      g.full.push_back({i, -1});
+      ++i;
+      continue;
+    }
+    const AllToAllPlacement* placement = it->second.placement;
+    const int64_t m = it->second.per_expert, local_experts = placement->local_experts();
+    MG_CHECK(m > 0, op, "the experts of an ExpertList have different numbers of parameters");
+    const int64_t count = local_experts * m;
+    // The layer's expert parameters must come together, expert by expert, as parameters()
+    // lists them: then the one-process layout lists all experts' in their place.
+    bool in_order = i + count <= n;
+    for (int64_t r = 0; in_order && r < count; ++r) {
+      const auto jt = lists.find(params[static_cast<size_t>(i + r)].impl_ptr().get());
+      in_order = jt != lists.end() && jt->second.placement == placement &&
+                 jt->second.expert == r / m && jt->second.position == r % m;
+    }
+    MG_CHECK(in_order, op,
+             "the optimizer must list the parameters of an ExpertList's experts together and "
+             "in the experts' order (as Module::parameters() does) to move their state");
+    const int64_t me = placement->first_expert() / local_experts;
+    g.runs.push_back({i, count, static_cast<int64_t>(g.full.size()), placement});
+    for (int64_t e = 0; e < placement->num_experts(); ++e) {
+      const int64_t q = e / local_experts, j = e % local_experts;
+      for (int64_t k = 0; k < m; ++k) {
+        if (q == me)
+          g.full_of_local[static_cast<size_t>(i + j * m + k)] = static_cast<int64_t>(g.full.size());
+        g.full.push_back({i + j * m + k, q});
+      }
+    }
+    i += count;
+  }
+  return g;
+}
+
+// "state.<group>.<index>.<rest>" -> group, index and rest; false for other names.
+bool parse_state_name(const std::string& name, int64_t* group, int64_t* index, std::string* rest) {
+  int consumed = 0;
+  if (std::sscanf(name.c_str(), "state.%" SCNd64 ".%" SCNd64 ".%n", group, index, &consumed) != 2 ||
+      consumed == 0)
+    return false;
+  *rest = name.substr(static_cast<size_t>(consumed));
+  return true;
+}
+
+std::string group_params_key(size_t g) {
+  return "group." + std::to_string(g) + ".params";
+}
+
+// A local-layout state with ExpertList experts -> the one-process layout (collective over each
+// list's expert group).
+optim::OptimizerState list_state_to_full(const char* op, nn::Module& model,
+                                         const optim::Optimizer& optimizer,
+                                         const optim::OptimizerState& local) {
+  // The gathers below need the same experts on every process: checked first, on all at once.
+  for (const auto& [prefix, moe, placement] : sharded_layers(model)) {
+    Digest digest;
+    for (const auto& [name, t] : moe->experts->named_parameters()) digest.mix(name, t);
+    check_same_on_every_process(op, placement->group(), digest,
+                                "the experts under '" + prefix +
+                                    "experts.' differ between processes (names, shapes or "
+                                    "dtypes); their optimizer state cannot be gathered");
+  }
+  const auto lists = list_parameters(model);
+  const auto& groups = optimizer.param_groups();
+  std::vector<GroupLayout> layouts;
+  for (const auto& group : groups) layouts.push_back(group_layout(op, group.params, lists));
+  optim::OptimizerState full;
+  // Entries keyed (group, full index, buffer), for a deterministic order.
+  std::map<std::tuple<int64_t, int64_t, size_t>, std::pair<std::string, Tensor>> tensors;
+  const auto& buffers = optimizer.buffers();
+  auto buffer_order = [&](const std::string& name) {
+    for (size_t b = 0; b < buffers.size(); ++b)
+      if (buffers[b].name == name) return b;
+    return buffers.size();
+  };
+  // The one-process index of local parameter i of group g, for a name the optimizer wrote.
+  auto full_index = [&](const std::string& key, int64_t g, int64_t i) {
+    MG_CHECK(g >= 0 && g < static_cast<int64_t>(layouts.size()) && i >= 0 &&
+                 i < static_cast<int64_t>(layouts[static_cast<size_t>(g)].full_of_local.size()),
+             op, "the optimizer state names '", key,
+             "' of a parameter the optimizer does not have");
+    return layouts[static_cast<size_t>(g)].full_of_local[static_cast<size_t>(i)];
+  };
+  for (const auto& [key, value] : local.scalars) {
+    int64_t g = 0, i = 0;
+    std::string rest;
+    if (!parse_state_name(key, &g, &i, &rest)) {
+      full.scalars[key] = value;
+      continue;
+    }
+    const int64_t f = full_index(key, g, i);
+    const GroupLayout::Slot& slot = layouts[static_cast<size_t>(g)].full[static_cast<size_t>(f)];
+    if (slot.rank < 0)  // the list entries come from the gather below
+      full.scalars[optim::detail::state_prefix(g, f) + rest] = value;
+  }
+  std::vector<std::pair<std::string, Tensor>> other_tensors;  // not per parameter: kept first
+  for (const auto& [key, value] : local.tensors) {
+    int64_t g = 0, i = 0;
+    std::string rest;
+    if (!parse_state_name(key, &g, &i, &rest)) {
+      other_tensors.emplace_back(key, value);
+      continue;
+    }
+    const int64_t f = full_index(key, g, i);
+    if (layouts[static_cast<size_t>(g)].full[static_cast<size_t>(f)].rank < 0)
+      tensors[{g, f, buffer_order(rest)}] = {optim::detail::state_prefix(g, f) + rest, value};
+  }
+  for (size_t g = 0; g < layouts.size(); ++g) {
+    const GroupLayout& layout = layouts[g];
+    full.scalars[group_params_key(g)] = std::to_string(layout.full.size());
+    for (const GroupLayout::Run& run : layout.runs) {
+      const Group& group = run.placement->group();
+      // Every process's steps and buffers of its experts, gathered in rank order.
+      std::vector<int64_t> steps(static_cast<size_t>(run.count), 0);
+      for (int64_t r = 0; r < run.count; ++r) {
+        const auto it = local.scalars.find(optim::detail::state_prefix(g, run.begin + r) + "step");
+        if (it != local.scalars.end()) steps[static_cast<size_t>(r)] = std::stoll(it->second);
+      }
+      const std::vector<int64_t> all_steps = all_gather(tensor(steps), group).to_vector<int64_t>();
+      std::vector<std::vector<Tensor>> gathered(buffers.size());  // [buffer][r]: [P, shape]
+      std::vector<std::vector<int64_t>> defined(buffers.size());  // [buffer][q * count + r]
+      for (size_t b = 0; b < buffers.size(); ++b) {
+        std::vector<int64_t> mine(static_cast<size_t>(run.count), 0);
+        for (int64_t r = 0; r < run.count; ++r) {
+          const std::string name = optim::detail::state_prefix(g, run.begin + r) + buffers[b].name;
+          Tensor value;
+          for (const auto& [key, t] : local.tensors)
+            if (key == name) value = t;
+          mine[static_cast<size_t>(r)] = value.defined() ? 1 : 0;
+          if (!value.defined()) value = zeros_like(groups[g].params[run.begin + r]);
+          gathered[b].push_back(all_gather(value.unsqueeze(0), group));
+        }
+        defined[b] = all_gather(tensor(mine), group).to_vector<int64_t>();
+      }
+      for (int64_t f = run.full_begin;
+           f < run.full_begin +
+                   run.placement->num_experts() * (run.count / run.placement->local_experts());
+           ++f) {
+        const GroupLayout::Slot& slot = layout.full[static_cast<size_t>(f)];
+        const int64_t r = slot.local - run.begin;
+        const int64_t at = slot.rank * run.count + r;
+        const int64_t step = all_steps[static_cast<size_t>(at)];
+        if (step == 0) continue;  // never updated: no state, as the optimizer keeps it
+        const std::string prefix = optim::detail::state_prefix(g, f);
+        full.scalars[prefix + "step"] = std::to_string(step);
+        for (size_t b = 0; b < buffers.size(); ++b)
+          if (defined[b][static_cast<size_t>(at)])
+            tensors[{static_cast<int64_t>(g), f, b}] = {
+                prefix + buffers[b].name,
+                gathered[b][static_cast<size_t>(r)].select(0, slot.rank).contiguous()};
+      }
+    }
+  }
+  full.tensors = std::move(other_tensors);
+  for (auto& [order, entry] : tensors) full.tensors.push_back(std::move(entry));
+  return full;
+}
+
+// The one-process layout -> this process's, keeping the entries of its own experts.
+optim::OptimizerState list_state_to_local(const char* op, nn::Module& model,
+                                          const optim::Optimizer& optimizer,
+                                          const optim::OptimizerState& full) {
+  const auto lists = list_parameters(model);
+  const auto& groups = optimizer.param_groups();
+  std::vector<std::vector<int64_t>> local_of_full;  // -1: another process's expert
+  for (size_t g = 0; g < groups.size(); ++g) {
+    const GroupLayout layout = group_layout(op, groups[g].params, lists);
+    const auto it = full.scalars.find(group_params_key(g));
+    MG_CHECK(it == full.scalars.end() || it->second == std::to_string(layout.full.size()), op,
+             "the optimizer state holds ", it == full.scalars.end() ? "" : it->second,
+             " parameters in group ", g, ", but this model has ", layout.full.size(),
+             " there in one process's layout");
+    std::vector<int64_t> map(layout.full.size(), -1);
+    for (size_t f = 0; f < layout.full.size(); ++f)
+      if (layout.full_of_local.at(static_cast<size_t>(layout.full[f].local)) ==
+          static_cast<int64_t>(f))
+        map[f] = layout.full[f].local;
+    local_of_full.push_back(std::move(map));
+  }
+  auto local_name = [&](const std::string& key, std::string* out) {
+    int64_t g = 0, f = 0;
+    std::string rest;
+    if (!parse_state_name(key, &g, &f, &rest)) {
+      *out = key;
+      return true;
+    }
+    MG_CHECK(g >= 0 && g < static_cast<int64_t>(local_of_full.size()) && f >= 0 &&
+                 f < static_cast<int64_t>(local_of_full[static_cast<size_t>(g)].size()),
+             op, "the optimizer state names '", key, "' of a parameter the model does not have");
+    const int64_t i = local_of_full[static_cast<size_t>(g)][static_cast<size_t>(f)];
+    if (i < 0) return false;
+    *out = optim::detail::state_prefix(static_cast<size_t>(g), static_cast<size_t>(i)) + rest;
+    return true;
+  };
+  optim::OptimizerState local;
+  for (const auto& [key, value] : full.scalars) {
+    std::string name;
+    if (local_name(key, &name)) local.scalars[name] = value;
+  }
+  for (size_t g = 0; g < groups.size(); ++g)
+    local.scalars[group_params_key(g)] = std::to_string(groups[g].params.size());
+  for (const auto& [key, value] : full.tensors) {
+    std::string name;
+    if (local_name(key, &name)) local.tensors.emplace_back(name, value);
+  }
+  return local;
+}
+
+}  // namespace
+
 optim::OptimizerState full_optimizer_state(nn::Module& model, const optim::Optimizer& optimizer) {
+  const char* op = "dist.full_optimizer_state";
   NoGradGuard no_grad;
   optim::OptimizerState state = optimizer.state_dict();
-  for_expert_state("dist.full_optimizer_state", model, optimizer, state,
-                   [](Tensor& t, const AllToAllPlacement& placement) {
-                     if (t.dim() >= 1 && t.size(0) == placement.local_experts())
-                       t = all_gather(t, placement.group());
-                   });
-  return state;
+  for_expert_state(op, model, optimizer, state, [](Tensor& t, const AllToAllPlacement& placement) {
+    if (t.dim() >= 1 && t.size(0) == placement.local_experts())
+      t = all_gather(t, placement.group());
+  });
+  if (list_parameters(model).empty()) return state;
+  return list_state_to_full(op, model, optimizer, state);
 }
 
 void load_full_optimizer_state(nn::Module& model, optim::Optimizer& optimizer,
                                optim::OptimizerState state) {
+  const char* op = "dist.load_full_optimizer_state";
   NoGradGuard no_grad;
-  for_expert_state(
-      "dist.load_full_optimizer_state", model, optimizer, state,
-      [](Tensor& t, const AllToAllPlacement& placement) {
-        if (t.dim() >= 1 && t.size(0) == placement.num_experts())
-          t = t.narrow(0, placement.first_expert(), placement.local_experts()).contiguous();
-      });
+  if (!list_parameters(model).empty()) state = list_state_to_local(op, model, optimizer, state);
+  for_expert_state(op, model, optimizer, state, [](Tensor& t, const AllToAllPlacement& placement) {
+    if (t.dim() >= 1 && t.size(0) == placement.num_experts())
+      t = t.narrow(0, placement.first_expert(), placement.local_experts()).contiguous();
+  });
   optimizer.load_state_dict(state);
-}
-
-bool optimizer_state_gatherable(nn::Module& model) {
-  for (const auto& [param, where] : expert_placements(model))
-    if (!where.second) return false;
-  return true;
 }
 
 }  // namespace mixgrad::dist

@@ -46,17 +46,17 @@ std::vector<Tensor> replicated_buffers(nn::Module& model);
 NamedTensors full_state_dict(nn::Module& model);
 void load_full_state_dict(nn::Module& model, const NamedTensors& state, bool strict = true);
 // The optimizer's state as one process would hold it for the same model: the state tensors of
-// stacked experts (FFNExperts) gathered along dim 0 like their parameters. Collective over the
-// expert groups. Throws Error for state of experts that are not stacked (ExpertList), whose
-// parameter positions differ between layouts.
+// stacked experts (FFNExperts) gathered along dim 0 like their parameters, and the state of an
+// ExpertList's experts gathered and renumbered to the parameter positions of one process's
+// layout (where all E experts' parameters stand in the place of the local ones). Collective over
+// the expert groups. Throws Error when the optimizer does not list an ExpertList's parameters
+// together and in the experts' order (as Module::parameters() does).
 optim::OptimizerState full_optimizer_state(nn::Module& model, const optim::Optimizer& optimizer);
 // The inverse: a one-process optimizer state for the same model loaded into `optimizer` (this
-// process's share of each stacked expert's state taken), e.g. to resume a checkpoint written by
-// full_optimizer_state at any expert-parallel size. Throws Error as optimizer.load_state_dict.
+// process's share of each expert's state taken), e.g. to resume a checkpoint written by
+// full_optimizer_state at any expert-parallel size. Throws Error as optimizer.load_state_dict,
+// and for a state of another number of parameters.
 void load_full_optimizer_state(nn::Module& model, optim::Optimizer& optimizer,
                                optim::OptimizerState state);
-// Whether full_optimizer_state can gather the state of every sharded layer's experts (stacked
-// experts; not an ExpertList).
-bool optimizer_state_gatherable(nn::Module& model);
 
 }  // namespace mixgrad::dist

@@ -16,7 +16,8 @@ namespace mixgrad::nn {
 class ElementwiseActivation : public Module {
  public:
   using Function = std::function<Tensor(const Tensor&)>;
-  Tensor forward(const Tensor& input) override { return function_(input); }
+  // Final: the function is the activation (stack_modules runs it in place of forward).
+  Tensor forward(const Tensor& input) final { return function_(input); }
   std::string type_name() const override { return name_; }
   std::string extra_repr() const override { return options_; }
   // The activation with this module's options bound.

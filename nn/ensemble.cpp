@@ -90,7 +90,10 @@ std::optional<StackedFormFactory> find_form(const Module& member) {
     auto it = table.forms.find(typeid(member));
     if (it != table.forms.end()) return it->second;
   }
-  if (dynamic_cast<const ElementwiseActivation*>(&member) == nullptr) return std::nullopt;
+  // (A subclass that added parameters or submodules is not just its function any more.)
+  if (dynamic_cast<const ElementwiseActivation*>(&member) == nullptr ||
+      !member.named_parameters().empty() || !member.named_children().empty())
+    return std::nullopt;
   return [](const Module& m) -> StackedForward {
     return [function = static_cast<const ElementwiseActivation&>(m).function()](
                StackedModules&, const Tensor& x) { return function(x); };

@@ -308,9 +308,10 @@ Tensor detail::clamp_tensor_bounds(const Tensor& x, const Tensor& min, const Ten
   MG_CHECK(min.defined() || max.defined(), "clamp", "at least one of min and max must be given");
   // Lower bound first, then the upper one: where min > max the result is max, as in PyTorch,
   // and each bound's gradient flows exactly where the result is that bound.
+  // A NaN bound gives NaN, as PyTorch's kernel does (ne(b, b) is true exactly for NaN).
   Tensor out = x;
-  if (min.defined()) out = where(lt(out, min), min, out);
-  if (max.defined()) out = where(gt(out, max), max, out);
+  if (min.defined()) out = where(logical_or(lt(out, min), ne(min, min)), min, out);
+  if (max.defined()) out = where(logical_or(gt(out, max), ne(max, max)), max, out);
   return out;
 }
 

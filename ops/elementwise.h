@@ -80,8 +80,9 @@ Tensor round(const Tensor& x);  // half to even; gradient 0
 Tensor clamp(const Tensor& x, std::optional<double> min, std::optional<double> max);
 // clamp with tensor bounds, as PyTorch's clamp(Tensor, Tensor min, Tensor max): x, min and max
 // broadcast together (the result has their broadcast shape and promoted dtype), an undefined
-// bound is no bound (but not both), and where min > max the result is max. Differentiable in x
-// (where min <= x <= max) and in each bound (where the result is that bound). (A template only
+// bound is no bound (but not both), where min > max the result is max, and a NaN bound gives
+// NaN. Differentiable in x (where min <= x <= max) and in each bound (where the result is that
+// bound; PyTorch drops the gradient altogether where min == max and x < min). (A template only
 // so that numbers, which convert to both, pick the form above.)
 template <std::same_as<Tensor> Lo, std::same_as<Tensor> Hi>
 Tensor clamp(const Tensor& x, const Lo& min, const Hi& max) {

@@ -56,7 +56,8 @@ endfunction()
 
 file(GLOB_RECURSE sources RELATIVE ${SOURCE_DIR} LIST_DIRECTORIES false
   ${SOURCE_DIR}/*.h ${SOURCE_DIR}/*.cpp ${SOURCE_DIR}/*.cu ${SOURCE_DIR}/*.cuh)
-list(FILTER sources EXCLUDE REGEX "^(build|\\.git)/")
+# Build trees (build/, build-*/) and git's own files are not sources.
+list(FILTER sources EXCLUDE REGEX "^(build[^/]*|\\.git)/")
 set(inject_file "")
 if(INJECT)
   string(REPLACE "|" ";" inject "${INJECT}")

@@ -141,8 +141,9 @@ class CudaRuntime final : public backend_hooks::RuntimeHooks {
 }  // namespace
 
 const backend_hooks::RuntimeHooks& runtime_hooks() {
-  static const CudaRuntime runtime;
-  return runtime;
+  // Never destroyed: the public API may be called from other static destructors.
+  static const CudaRuntime* const runtime = new CudaRuntime;
+  return *runtime;
 }
 
 }  // namespace mixgrad::cuda

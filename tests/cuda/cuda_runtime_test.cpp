@@ -313,5 +313,15 @@ TEST(CudaRuntime, Tf32IsOffByDefaultAndSwitchable) {
   EXPECT_LT(max_error(matmul(da, db)), 1e-4);
 }
 
+// Attention rejects operands on different devices (the CPU kernels must never see a GPU pointer).
+TEST(CudaRuntime, AttentionOperandsOnTwoDevicesAreAnError) {
+  MG_REQUIRE_CUDA();
+  const Tensor q = randn({1, 2, 3, 4}), k = randn({1, 2, 3, 4}), v = randn({1, 2, 3, 4});
+  EXPECT_MG_ERROR(scaled_dot_product_attention(q, k.to(Device::cuda()), v), "one device");
+  AttentionOptions options;
+  options.mask = ones({3, 3}, TensorOptions(kBool).device(Device::cuda()));
+  EXPECT_MG_ERROR(scaled_dot_product_attention(q, k, v, options), "mask is on");
+}
+
 }  // namespace
 }  // namespace mixgrad::cuda_testing

@@ -5,6 +5,8 @@
 // as one batch (float64). And checkpoints move between expert-parallel sizes.
 #include "dist/expert_parallel.h"
 
+#include <algorithm>
+
 #include "common/test_util.h"
 #include "dist/collectives.h"
 #include "dist/data_parallel.h"
@@ -281,4 +283,107 @@ TEST(ExpertParallel, ShardingIsAllOrNothing) {
   EXPECT_MG_ERROR(dist::shard_experts(model, dist::world()), "cannot be cut");
   EXPECT_EQ(model.a->placement, nullptr);
   EXPECT_EQ(model.a->experts->num_experts(), 2 * dist::world_size());
+}
+
+namespace {
+
+// An ExpertList MoE with a layer after it, so that parameters follow the experts in the
+// optimizer's list (their positions move between layouts too).
+struct ListNet : nn::Module {
+  std::shared_ptr<models::MoE> moe;
+  std::shared_ptr<nn::Linear> head;
+  explicit ListNet(int64_t experts) {
+    moe = register_module("moe", make_list_moe(experts));
+    head = register_module("head",
+                           std::make_shared<nn::Linear>(kModel, 2, true, TensorOptions(kFloat64)));
+  }
+  Tensor forward(const Tensor& x) override { return (*head)((*moe)(x).output); }
+};
+
+std::string state_name(int64_t index, const std::string& buffer) {
+  return "state.0." + std::to_string(index) + "." + buffer;
+}
+
+Tensor find_state(const optim::OptimizerState& s, const std::string& name) {
+  for (const auto& [key, t] : s.tensors)
+    if (key == name) return t;
+  return Tensor();
+}
+
+}  // namespace
+
+TEST(ExpertParallel, ExpertListAdamStateMovesBetweenLayouts) {
+  const int p = dist::world_size();
+  const int64_t experts = 2 * p, local = 2, per_expert = 2;  // Linear: weight, bias
+  auto sharded = std::make_shared<ListNet>(experts);
+  const dist::ParallelGroups groups = dist::parallel_groups(p);
+  dist::shard_experts(*sharded, groups.expert);
+  optim::Adam opt(sharded->parameters(), {.lr = 0.05});
+  {
+    dist::DataParallel ddp(*sharded, groups);
+    for (int step = 0; step < 2; ++step) {
+      opt.zero_grad();
+      (*sharded)(tokens_of(dist::rank(), step)).square().mean().backward();
+      opt.step();
+    }
+  }
+  const optim::OptimizerState local_state = opt.state_dict();
+  const optim::OptimizerState full = dist::full_optimizer_state(*sharded, opt);
+  // The gate's parameters come first, then every expert's weight and bias, then the head's.
+  const int64_t before = static_cast<int64_t>(sharded->moe->gate->parameters().size());
+  EXPECT_EQ(full.scalars.at("group.0.params"), std::to_string(before + experts * per_expert + 2));
+  for (int64_t j = 0; j < local; ++j) {
+    const int64_t e = dist::rank() * local + j;  // this process's expert j is expert e
+    for (int64_t k = 0; k < per_expert; ++k) {
+      const int64_t mine = before + j * per_expert + k, global = before + e * per_expert + k;
+      SCOPED_TRACE("expert " + std::to_string(e) + " parameter " + std::to_string(k));
+      const Tensor held = find_state(local_state, state_name(mine, "exp_avg"));
+      const Tensor gathered = find_state(full, state_name(global, "exp_avg"));
+      EXPECT_EQ(held.defined(), gathered.defined());  // experts without rows have no state
+      if (held.defined()) expect_close(gathered, held, 0, 0);
+    }
+  }
+  for (int64_t k = 0; k < 2; ++k)  // the head's state, renumbered past all the experts
+    expect_close(find_state(full, state_name(before + experts * per_expert + k, "exp_avg_sq")),
+                 find_state(local_state, state_name(before + local * per_expert + k, "exp_avg_sq")),
+                 0, 0);
+  // One process's Adam accepts it (shapes are checked against its own parameter list) and
+  // holds the same state.
+  {
+    ListNet single(experts);
+    optim::Adam single_opt(single.parameters(), {.lr = 0.05});
+    single_opt.load_state_dict(full);
+    const optim::OptimizerState back = single_opt.state_dict();
+    EXPECT_EQ(back.scalars, full.scalars);
+    ASSERT_EQ(back.tensors.size(), full.tensors.size());
+    for (size_t i = 0; i < back.tensors.size(); ++i) {
+      EXPECT_EQ(back.tensors[i].first, full.tensors[i].first);
+      expect_close(back.tensors[i].second, full.tensors[i].second, 0, 0);
+    }
+  }
+  // Into every expert-parallel size and back.
+  for (int ep : expert_parallel_sizes()) {
+    SCOPED_TRACE("ep " + std::to_string(ep));
+    auto other = std::make_shared<ListNet>(experts);
+    dist::shard_experts(*other, dist::parallel_groups(ep).expert);
+    optim::Adam other_opt(other->parameters(), {.lr = 0.05});
+    dist::load_full_optimizer_state(*other, other_opt, full);
+    const optim::OptimizerState back = dist::full_optimizer_state(*other, other_opt);
+    EXPECT_EQ(back.scalars, full.scalars);
+    ASSERT_EQ(back.tensors.size(), full.tensors.size());
+    for (size_t i = 0; i < back.tensors.size(); ++i) {
+      EXPECT_EQ(back.tensors[i].first, full.tensors[i].first);
+      expect_close(back.tensors[i].second, full.tensors[i].second, 0, 0);
+    }
+  }
+}
+
+TEST(ExpertParallel, ExpertListStateNeedsTheExpertsInOrder) {
+  if (dist::world_size() == 1) GTEST_SKIP() << "one process keeps every expert in order";
+  auto sharded = std::make_shared<ListNet>(2 * dist::world_size());
+  dist::shard_experts(*sharded, dist::world());
+  std::vector<Tensor> params = sharded->parameters();
+  std::reverse(params.begin(), params.end());
+  optim::Adam opt(params, {.lr = 0.05});
+  EXPECT_MG_ERROR(dist::full_optimizer_state(*sharded, opt), "in the experts' order");
 }

@@ -469,14 +469,6 @@ TEST(Attention, Errors) {
                   "scaled_dot_product_attention_reference");
 }
 
-TEST(Attention, DeviceMismatch) {
-  if (!cuda::is_available()) GTEST_SKIP() << "no CUDA device";
-  const Tensor q = randn({1, 2, 3, 4}), k = randn({1, 2, 3, 4}), v = randn({1, 2, 3, 4});
-  EXPECT_MG_ERROR(scaled_dot_product_attention(q, k.to(Device::cuda()), v), "one device");
-  const Tensor mask = ones({3, 3}, TensorOptions(kBool).device(Device::cuda()));
-  EXPECT_MG_ERROR(scaled_dot_product_attention(q, k, v, mask_options(mask)), "mask is on");
-}
-
 // ---------------------------------------------------------------- memory
 
 // Peak bytes handed out by the CPU allocator while `f` runs, above what was allocated before.

@@ -52,6 +52,12 @@ TEST(ClampTensorBounds, ValuesBroadcastAndMinAboveMax) {
   expect_values(mg::clamp(x, Tensor(), hi), {2, 3}, {-3.0, 0.5, 2.0, 1.0, 1.5, 1.5});
   // The result takes the broadcast shape of all three.
   EXPECT_EQ(mg::clamp(mg::zeros({3}), mg::zeros({2, 1}), Tensor()).shape(), (mg::Shape{2, 3}));
+  // A NaN bound gives NaN (as PyTorch); a NaN input stays NaN.
+  const double nan = std::nan("");
+  expect_values(mg::clamp(mg::tensor({1.0, 2.0, nan}), mg::tensor({nan, 0.0, 0.0}), Tensor()), {3},
+                {nan, 2.0, nan});
+  expect_values(mg::clamp(mg::tensor({1.0, 2.0}), Tensor(), mg::tensor({1.5, nan})), {2},
+                {1.0, nan});
   // Integer input, floating bounds: promoted as PyTorch.
   EXPECT_EQ(mg::clamp(mg::tensor({1, 5}), mg::tensor({2.5f}), Tensor()).dtype(), mg::kFloat32);
 }

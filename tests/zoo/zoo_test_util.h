@@ -19,9 +19,11 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/scratch_dir.h"
@@ -149,6 +151,38 @@ inline CommandResult run_mixgrad(const std::vector<std::string>& args, double ti
 
 // What a user mistake must look like from outside (the contract for the `mixgrad`
 // command): a message and a non-zero status, never a crash, never a checkpoint.
+
+// For a scope: the environment of the dist tests (MIXGRAD_DIST_TEST_ENV) for the `mixgrad
+// --ep/--dp` runs a test starts, restored at its end. Under the sanitize preset the processes
+// mpirun starts check no leaks: OpenMPI keeps allocations of components it unloads at exit.
+class DistCommandEnvironment {
+ public:
+  DistCommandEnvironment() {
+    const char* asan = std::getenv("ASAN_OPTIONS");
+    set("ASAN_OPTIONS", std::string(asan ? asan : "") + ":detect_leaks=0");
+    set("OMPI_MCA_btl_vader_single_copy_mechanism", "none");
+    set("MIXGRAD_DIST_TIMEOUT", "120");
+  }
+  ~DistCommandEnvironment() {
+    for (const auto& [name, value] : saved_) {
+      if (value) {
+        setenv(name.c_str(), value->c_str(), 1);
+      } else {
+        unsetenv(name.c_str());
+      }
+    }
+  }
+  DistCommandEnvironment(const DistCommandEnvironment&) = delete;
+  DistCommandEnvironment& operator=(const DistCommandEnvironment&) = delete;
+
+ private:
+  void set(const std::string& name, const std::string& value) {
+    const char* old = std::getenv(name.c_str());
+    saved_.emplace_back(name, old ? std::optional<std::string>(old) : std::nullopt);
+    setenv(name.c_str(), value.c_str(), 1);
+  }
+  std::vector<std::pair<std::string, std::optional<std::string>>> saved_;
+};
 
 // Signs of a crash or an uncaught exception rather than a handled user error.
 inline void expect_no_crash(const CommandResult& r) {
