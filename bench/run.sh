@@ -6,6 +6,8 @@
 # BENCH_ROUNDS=R (R > 1): every case runs R times, alternating the two programs case by case,
 # and each program's median over the R runs goes into the table, so that the drift of a shared
 # machine hits both sides alike.
+# BENCH_PEER=PROGRAM: compare with PROGRAM instead of the libtorch peer, e.g. the mixgrad-bench
+# of an earlier commit's build, to see what a change costs (columns "peer", "peer/mixgrad").
 set -eu
 if [ $# -lt 1 ]; then
   echo "usage: bench/run.sh BUILD_DIR [--threads N] [--filter REGEX] [--min-time S] [--list]" >&2
@@ -15,7 +17,12 @@ build_dir=$1
 shift
 here=$(dirname "$0")
 mixgrad_bench=$build_dir/bench/mixgrad-bench
-libtorch_bench=$build_dir/bench/peers/libtorch-bench
+libtorch_bench=${BENCH_PEER:-$build_dir/bench/peers/libtorch-bench}
+peer_name=libtorch
+if [ -n "${BENCH_PEER:-}" ]; then
+  peer_name=peer
+  export PEER_LABEL=peer
+fi
 
 for arg in "$@"; do
   if [ "$arg" = "--list" ]; then exec "$mixgrad_bench" "$@"; fi
@@ -62,17 +69,17 @@ round() {
   if [ "$rounds" -gt 1 ] && [ -x "$libtorch_bench" ]; then
     : > "$tmp/mixgrad.all"
     : > "$tmp/libtorch.all"
-    echo "== $rounds interleaved runs per case: mixgrad-bench, libtorch-bench $*"
+    echo "== $rounds interleaved runs per case: mixgrad-bench, $libtorch_bench $*"
     for c in $("$mixgrad_bench" "$@" --list); do
       i=0
       while [ "$i" -lt "$rounds" ]; do
         "$mixgrad_bench" "$@" --filter "^$c\$" | sed 's/^/mixgrad /' | tee -a "$tmp/mixgrad.all"
-        "$libtorch_bench" "$@" --filter "^$c\$" | sed 's/^/libtorch /' | tee -a "$tmp/libtorch.all"
+        "$libtorch_bench" "$@" --filter "^$c\$" | sed "s/^/$peer_name /" | tee -a "$tmp/libtorch.all"
         i=$((i + 1))
       done
     done
     sed 's/^mixgrad //' "$tmp/mixgrad.all" > "$tmp/m.all"
-    sed 's/^libtorch //' "$tmp/libtorch.all" > "$tmp/l.all"
+    sed "s/^$peer_name //" "$tmp/libtorch.all" > "$tmp/l.all"
     median_per_case "$tmp/m.all" > "$tmp/mixgrad.txt"
     median_per_case "$tmp/l.all" > "$tmp/libtorch.txt"
     # The table follows mixgrad-bench's case order.

@@ -2,7 +2,7 @@
 # mixgrad's build and its installed package (mixgradConfig.cmake) both include this file, so a
 # user's machine is searched afresh instead of trusting a path from the machine that built
 # mixgrad. The OpenMP build is preferred: mixgrad keeps OpenBLAS single-threaded on every calling
-# thread and splits large products across its own pool (backends/cpu/thread_pool.h).
+# thread and splits large products across its own pool (core/thread_pool.h).
 # Set MIXGRAD_OPENBLAS_LIBRARY (and, for building mixgrad, MIXGRAD_CBLAS_INCLUDE_DIR) to choose
 # another OpenBLAS.
 if(TARGET mixgrad::openblas)
