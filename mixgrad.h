@@ -7,7 +7,6 @@
 //   loss.backward();  // w.grad() now holds d loss / d w
 #include "autograd/engine.h"
 #include "autograd/function.h"
-#include "testing/gradcheck.h"
 #include "autograd/graph_export.h"
 #include "backends/cuda_api.h"
 #include "core/allocator.h"
@@ -23,6 +22,7 @@
 #include "nn/nn.h"
 #include "ops/ops.h"
 #include "optim/optim.h"
+#include "testing/gradcheck.h"
 #include "train/train.h"
 
 namespace mg = mixgrad;

@@ -80,7 +80,8 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias = Te
               const Conv2dOptions& options = {});
 
 // 1-D convolution: input [N, C, L] (or unbatched [C, L]), weight [O, C / groups, K], optional
-// bias [O] -> [N, O, L_out] (or [O, L_out]); otherwise as conv2d (runs through the same kernels as a height-1 conv2d).
+// bias [O] -> [N, O, L_out] (or [O, L_out]); otherwise as conv2d (runs through the same kernels as
+// a height-1 conv2d).
 Tensor conv1d(const Tensor& input, const Tensor& weight, const Tensor& bias = Tensor(),
               const Conv1dOptions& options = {});
 

@@ -348,8 +348,7 @@ TEST(CifarZoo, ExpertParallelCheckpointOfExpertListExpertsGoesOnInOneProcess) {
        dir.dir().string(), "--threads", "1", "--json"});
   ASSERT_EQ(evaluated.exit_code, 0) << evaluated;
   // Float32 sums over two processes' halves of the test set, against one process's sum.
-  EXPECT_NEAR(json_number(evaluated.out, "test_loss"), json_number(trained.out, "test_loss"),
-              1e-5);
+  EXPECT_NEAR(json_number(evaluated.out, "test_loss"), json_number(trained.out, "test_loss"), 1e-5);
   const mg::testing::CommandResult resumed =
       mg::testing::run_mixgrad(with({"train", "cifar10-moe", "--epochs", "2", "--threads", "1",
                                      "--resume", out + "/checkpoint.safetensors"}));
