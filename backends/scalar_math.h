@@ -31,8 +31,8 @@ constexpr bool unary_needs_float(UnaryOp op) {
 }
 
 // Whether integer operands are promoted to the default float dtype: true division (so they never
-// divide by an integer zero), pow, and the fused activation pieces. Every op is listed, without a
-// default, so that -Wswitch names a new op until it is placed on one side.
+// divide by an integer zero), pow, and the fused activation pieces. Listed, not a range of op
+// codes, as is_comparison is.
 constexpr bool binary_needs_float(BinaryOp op) {
   switch (op) {
     case BinaryOp::Div:
@@ -49,24 +49,9 @@ constexpr bool binary_needs_float(BinaryOp op) {
     case BinaryOp::SiluMul:
     case BinaryOp::SiluSlope:
       return true;
-    case BinaryOp::Add:
-    case BinaryOp::Sub:
-    case BinaryOp::Mul:
-    case BinaryOp::Maximum:
-    case BinaryOp::Minimum:
-    case BinaryOp::Remainder:
-    case BinaryOp::Eq:
-    case BinaryOp::Ne:
-    case BinaryOp::Lt:
-    case BinaryOp::Le:
-    case BinaryOp::Gt:
-    case BinaryOp::Ge:
-    case BinaryOp::LogicalAnd:
-    case BinaryOp::LogicalOr:
-    case BinaryOp::Count:
+    default:
       return false;
   }
-  return false;
 }
 
 // `v` as T, saturating at T's range for integers: a clamp bound of +-inf (a missing bound) or
