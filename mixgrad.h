@@ -8,6 +8,7 @@
 #include "autograd/engine.h"
 #include "autograd/function.h"
 #include "autograd/graph_export.h"
+#include "backends/cpu_api.h"
 #include "backends/cuda_api.h"
 #include "core/allocator.h"
 #include "core/deterministic.h"

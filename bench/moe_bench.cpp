@@ -13,6 +13,7 @@
 #include <new>
 #include <numeric>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "bench/harness.h"
@@ -496,6 +497,11 @@ std::vector<Case> all_cases() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // For bench/run.sh, which gives the libtorch peer the same OpenBLAS kernels.
+  if (argc == 2 && std::string_view(argv[1]) == "--blas-core") {
+    std::printf("%s\n", mg::cpu::blas_core().c_str());
+    return 0;
+  }
   return mixgrad::bench::run_main(argc, argv, "mixgrad-bench", all_cases, [](int threads) {
     // Also OpenBLAS's: mixgrad keeps it single-threaded and splits large products itself.
     mg::set_num_threads(threads);

@@ -32,6 +32,14 @@ if [ ! -x "$libtorch_bench" ]; then
        "(sudo apt-get install libtorch-dev on Debian/Ubuntu) and run make bench again." >&2
 fi
 
+# The same OpenBLAS kernels on both sides: mixgrad replaces OpenBLAS's pre-AVX fallback on a CPU
+# model that OpenBLAS does not know (backends/cpu_api.h), libtorch would keep it.
+if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
+  OPENBLAS_CORETYPE=$("$mixgrad_bench" --blas-core)
+  export OPENBLAS_CORETYPE
+fi
+echo "== OpenBLAS kernels: $OPENBLAS_CORETYPE (both programs)"
+
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 

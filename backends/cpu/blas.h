@@ -30,6 +30,11 @@ inline int blas_int(const char* op, int64_t v) {
   return static_cast<int>(v);
 }
 
+// Switches OpenBLAS from its pre-AVX fallback kernels to the ones this CPU can run, once per
+// process (blas_core.cpp; cpu_api.h's blas_core() says when). register_kernels() calls it, so it
+// has run before any product.
+void use_cpu_blas_kernels();
+
 // Makes OpenBLAS run single-threaded on the calling thread. Parallel products are cut into
 // blocks for mixgrad's pool instead (thread_pool.h says why fork/join is avoided). The OpenMP
 // build of OpenBLAS decides per call from the calling thread's OpenMP thread count, so each

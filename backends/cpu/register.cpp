@@ -1,8 +1,10 @@
+#include "backends/cpu/blas.h"
 #include "backends/cpu/kernels.h"
 
 namespace mixgrad::cpu {
 
 void register_kernels() {
+  use_cpu_blas_kernels();
   constexpr DeviceType t = DeviceType::CPU;
   MIXGRAD_FOR_EACH_BACKEND_KERNEL(MIXGRAD_REGISTER_KERNEL)
   kernels::conv2d_direct.set(t, conv2d_direct);
