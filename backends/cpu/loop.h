@@ -17,6 +17,7 @@
 #include <boost/container/small_vector.hpp>
 #pragma GCC diagnostic pop
 
+#include "backends/cpu/cpu_levels.h"
 #include "backends/cpu/parallel.h"
 #include "core/tensor.h"
 
@@ -115,18 +116,6 @@ class StridedLoop {
   Dims<std::array<int64_t, N>> strides_;  // bytes, innermost first
   int64_t numel_ = 0;
 };
-
-// The library is built for the x86-64 baseline (SSE2), so that it runs on any x86-64 machine; a
-// function marked with this is also built for x86-64-v3 (AVX2, FMA) and v4 (AVX-512), and the
-// best one the CPU has is chosen as the program starts (GCC's target_clones, an ifunc). The
-// functions it inlines are built for each level too. The kernels are compiled with
-// -ffp-contract=off (no a*b+c becomes an FMA), so every level computes the same bits.
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define MIXGRAD_CPU_LEVEL_CLONES \
-  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define MIXGRAD_CPU_LEVEL_CLONES
-#endif
 
 // One operand of a run that is the same value at every index (stride 0: a broadcast operand).
 template <class T>

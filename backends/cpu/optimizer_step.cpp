@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "backends/cpu/cpu_levels.h"
 #include "backends/cpu/kernels.h"
 #include "backends/cpu/parallel.h"
 #include "core/dispatch.h"
@@ -11,9 +12,11 @@ namespace mixgrad::cpu {
 
 namespace {
 
+// Built for every CPU level: the square root and division per element are the cost, and a
+// 16-lane AVX-512 vector does them four times as fast as the baseline's 4 lanes.
 template <class T>
-void adam_range(T* param, const T* grad, T* m, T* v, T* v_max, const kernels::AdamStep& s,
-                int64_t begin, int64_t end) {
+MIXGRAD_CPU_LEVEL_CLONES void adam_range(T* param, const T* grad, T* m, T* v, T* v_max,
+                                         const kernels::AdamStep& s, int64_t begin, int64_t end) {
   // The scalars in T, as the composite ops apply them to T tensors.
   const T beta1 = static_cast<T>(s.beta1), beta2 = static_cast<T>(s.beta2);
   const T one_minus_beta1 = static_cast<T>(1 - s.beta1),
