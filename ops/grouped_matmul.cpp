@@ -1,6 +1,7 @@
 // grouped_matmul: one backend grouped_gemm call each for the forward, the input gradient
 // (dY_g @ W_g^T, W's matrices passed as a transposed view) and the weight gradient (X_g^T @ dY_g,
-// grouped along the inner dim). The bias is gathered per row by a group-id vector built once.
+// grouped along the inner dim). The bias is added per group to its rows; its gradient sums the
+// rows by a group-id vector built once.
 #include "ops/grouped_matmul.h"
 
 #include <vector>
@@ -71,7 +72,17 @@ Tensor grouped_product(const Tensor& x, const Tensor& w, const Tensor& group_siz
   {
     NoGradGuard no_grad;
     kernels::grouped_gemm(x.device(), out, x, w, host_sizes, kernels::GroupedDim::M);
-    if (bias.defined()) out.add_(index_select(bias, 0, group_ids));
+    if (bias.defined()) {
+      // Group g's rows are consecutive: one broadcast add of its bias row each, rather than
+      // gathering a bias row per output row first (a second output-sized tensor to write and
+      // read: 6% of moe_scale_e32_step, perf).
+      const std::vector<int64_t> counts = host_sizes.to_vector<int64_t>();  // checked above
+      int64_t first = 0;
+      for (int64_t g = 0; g < static_cast<int64_t>(counts.size()); ++g) {
+        if (counts[g] > 0) out.narrow(0, first, counts[g]).add_(bias.select(0, g));
+        first += counts[g];
+      }
+    }
   }
   const bool needs_x = should_record({x}), needs_w = should_record({w});
   std::vector<Tensor> inputs{x, w};
