@@ -60,6 +60,10 @@ struct Case {
   std::string name;
   std::function<std::function<void()>()> setup;
   std::function<std::string(double median_ms)> report = {};
+  // The multiply-add work of the case's matrix products in GFLOP (2 per multiply-add), where the
+  // program knows it: `--gemm-flops` prints it, bench/gemm_floor.sh turns it into the time those
+  // products take at the same run's gemm_peak.
+  double gemm_gflop = 0;
 };
 
 // Times one case and prints "<name> <value>" (flushed, so long runs show progress).
@@ -81,15 +85,16 @@ inline std::vector<const Case*> select(const std::vector<Case>& cases, const std
 }
 
 // The command line every bench program shares:
-//   PROGRAM [--threads N] [--filter REGEX] [--min-time S] [--list]
+//   PROGRAM [--threads N] [--filter REGEX] [--min-time S] [--list] [--gemm-flops]
 // --threads calls set_threads(N) before any case is built; the selected cases are then timed (or
-// listed) in order. Bad arguments print the usage and exit with status 2.
+// listed, or their "<case> <GFLOP> GFLOP" printed where known) in order. Bad arguments print the usage and exit with status 2.
 inline int run_main(int argc, char** argv, const char* program,
                     const std::function<std::vector<Case>()>& all_cases,
                     const std::function<void(int threads)>& set_threads) {
   auto usage_error = [program](const std::string& message) {
     std::fprintf(stderr,
-                 "%s: %s\nusage: %s [--threads N] [--filter REGEX] [--min-time S] [--list]\n",
+                 "%s: %s\nusage: %s [--threads N] [--filter REGEX] [--min-time S] [--list] "
+                 "[--gemm-flops]\n",
                  program, message.c_str(), program);
     std::exit(2);
   };
@@ -98,7 +103,7 @@ inline int run_main(int argc, char** argv, const char* program,
     return argv[++i];
   };
   std::string filter = ".*";
-  bool list = false;
+  bool list = false, gemm_flops = false;
   TimingOptions timing;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -113,6 +118,8 @@ inline int run_main(int argc, char** argv, const char* program,
       if (timing.min_time_s < 0) usage_error("--min-time needs a non-negative number of seconds");
     } else if (arg == "--list") {
       list = true;
+    } else if (arg == "--gemm-flops") {
+      gemm_flops = true;
     } else {
       usage_error("unknown argument " + arg);
     }
@@ -127,6 +134,8 @@ inline int run_main(int argc, char** argv, const char* program,
   for (const Case* c : selected) {
     if (list) {
       std::printf("%s\n", c->name.c_str());
+    } else if (gemm_flops) {
+      if (c->gemm_gflop > 0) std::printf("%s %.4g GFLOP\n", c->name.c_str(), c->gemm_gflop);
     } else {
       run_case(*c, timing);
     }

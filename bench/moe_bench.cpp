@@ -180,6 +180,25 @@ std::function<void()> moe_case(const mg::Shape& token_shape, int64_t d_model, in
       });
 }
 
+// The matrix-product work of moe_case in GFLOP: the router (T x d x E) and, for the T * 2 slots,
+// the experts' two layers (d x hidden each). A step adds the gradients: both weights of each
+// product, and the input of each product except the first (the tokens need no gradient, so
+// neither do the rows dispatched from them): 2 router products and 5 expert products in all.
+double moe_gemm_gflop(int64_t tokens, int64_t d_model, int64_t experts, int64_t hidden, Pass pass) {
+  const double router = 2.0 * tokens * d_model * experts;
+  const double expert_layer = 2.0 * tokens * 2 * d_model * hidden;
+  return (pass == Pass::Step ? 2 * router + 5 * expert_layer : router + 2 * expert_layer) / 1e9;
+}
+
+// The same for hmoe_case: the outer router over the groups, each token's 2 groups' inner
+// routers, and 2 x 2 expert slots per token.
+double hmoe_gemm_gflop(int64_t tokens, int64_t d_model, int64_t groups, int64_t per_group,
+                       int64_t hidden, Pass pass) {
+  const double routers = 2.0 * tokens * d_model * groups + 2.0 * tokens * 2 * d_model * per_group;
+  const double expert_layer = 2.0 * tokens * 4 * d_model * hidden;
+  return (pass == Pass::Step ? 2 * routers + 5 * expert_layer : routers + 2 * expert_layer) / 1e9;
+}
+
 // The Fashion-MNIST classifier of the zoo's fashion-moe as a new user writes it from the README
 // (the shape issue 16 measured): 784 -> 128 stem + GELU, LayerNorm, a top-2-of-8 MoE (hidden
 // 256, GELU experts, capacity factor 2.5) added back, 128 -> 10 head; a batch of 128 random
@@ -421,8 +440,9 @@ std::function<void()> lm_generate_case(bool use_cache) {
 std::vector<Case> all_cases() {
   std::vector<Case> cases;
   const Pass passes[] = {Pass::Forward, Pass::Step};
-  auto add = [&cases](std::string name, std::function<std::function<void()>()> setup) {
-    cases.push_back({std::move(name), std::move(setup)});
+  auto add = [&cases](std::string name, std::function<std::function<void()>()> setup,
+                      double gemm_gflop = 0) {
+    cases.push_back({std::move(name), std::move(setup), {}, gemm_gflop});
   };
   for (int64_t e : {4, 8}) {
     for (Pass p : passes) {
@@ -452,22 +472,27 @@ std::vector<Case> all_cases() {
     }
   }
   for (Pass p : passes) {
-    add(std::string("s004_tiny_") + pass_suffix(p), [p] {
-      return moe_case({4, 16}, 32, 8, 128, p);
-    });
+    add(
+        std::string("s004_tiny_") + pass_suffix(p),
+        [p] { return moe_case({4, 16}, 32, 8, 128, p); }, moe_gemm_gflop(64, 32, 8, 128, p));
   }
   for (Pass p : passes) {
-    add(std::string("s002_d512_e16_") + pass_suffix(p), [p] {
-      return moe_case({4, 1024}, 512, 16, 2048, p);
-    });
+    add(
+        std::string("s002_d512_e16_") + pass_suffix(p),
+        [p] { return moe_case({4, 1024}, 512, 16, 2048, p); },
+        moe_gemm_gflop(4096, 512, 16, 2048, p));
   }
   for (Pass p : passes) {
-    add(std::string("hmoe_d512_g4e4_") + pass_suffix(p), [p] { return hmoe_case(4, 4, p); });
+    add(
+        std::string("hmoe_d512_g4e4_") + pass_suffix(p), [p] { return hmoe_case(4, 4, p); },
+        hmoe_gemm_gflop(4096, 512, 4, 4, 2048, p));
   }
   add("fashion_moe_b128_adam_step", [] { return fashion_moe_case(); });
   for (int64_t e : {8, 16, 32, 64, 128}) {
-    add("moe_scale_e" + std::to_string(e) + "_step",
-        [e] { return moe_case({4096}, 256, e, 1024, Pass::Step); });
+    add(
+        "moe_scale_e" + std::to_string(e) + "_step",
+        [e] { return moe_case({4096}, 256, e, 1024, Pass::Step); },
+        moe_gemm_gflop(4096, 256, e, 1024, Pass::Step));
   }
   for (Pass p : passes) {
     add(std::string("cifar_cnn_moe_") + pass_suffix(p), [p] { return cifar_case(p); });
