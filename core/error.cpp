@@ -9,10 +9,13 @@ std::string to_str(const std::string& s) {
 std::string to_str(const char* s) {
   return s;
 }
-std::string to_str(const std::vector<int64_t>& shape) {
+std::string to_str(const Shape& shape) {
   std::string s = "[";
   for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
   return s + "]";
+}
+std::string to_str(const std::vector<int64_t>& values) {
+  return to_str(Shape(values));
 }
 
 void throw_index_out_of_bounds(const char* op, int64_t value, int64_t dim, int64_t size,

@@ -7,6 +7,8 @@
 #include <type_traits>
 #include <vector>
 
+#include "core/shape.h"
+
 namespace mixgrad {
 
 class Error : public std::runtime_error {
@@ -28,7 +30,8 @@ class Error : public std::runtime_error {
 namespace detail {
 std::string to_str(const std::string& s);
 std::string to_str(const char* s);
-std::string to_str(const std::vector<int64_t>& shape);  // "[2, 3]"
+std::string to_str(const Shape& shape);                  // "[2, 3]"
+std::string to_str(const std::vector<int64_t>& values);  // "[2, 3]"
 template <class T>
 std::string to_str(const T& v) {
   if constexpr (std::is_convertible_v<const T&, std::string_view>) {

@@ -1,10 +1,55 @@
 #include "core/shape.h"
 
 #include <algorithm>
+#include <ostream>
 
 #include "core/error.h"
 
 namespace mixgrad {
+
+int64_t& Shape::at(size_type i) {
+  MG_CHECK(i < size_, "Shape::at", "index ", i, " is out of range for ", size_, " dims");
+  return data_[i];
+}
+const int64_t& Shape::at(size_type i) const {
+  MG_CHECK(i < size_, "Shape::at", "index ", i, " is out of range for ", size_, " dims");
+  return data_[i];
+}
+
+void Shape::grow_to(size_type n) {
+  n = std::max<size_type>(n, kInline);
+  int64_t* bigger = new int64_t[n];
+  std::copy(begin(), end(), bigger);
+  if (!is_inline()) delete[] data_;
+  data_ = bigger;
+  capacity_ = n;
+}
+
+Shape::size_type Shape::open_gap(const_iterator pos, size_type n) {
+  const auto at = static_cast<size_type>(pos - data_);
+  reserve(std::max(size_ + n, 2 * size_));
+  std::copy_backward(data_ + at, data_ + size_, data_ + size_ + n);
+  size_ += n;
+  return at;
+}
+
+Shape::iterator Shape::insert(const_iterator pos, size_type n, int64_t value) {
+  const size_type at = open_gap(pos, n);
+  std::fill(data_ + at, data_ + at + n, value);
+  return data_ + at;
+}
+
+Shape::iterator Shape::erase(const_iterator first, const_iterator last) {
+  const auto at = static_cast<size_type>(first - data_);
+  const auto count = static_cast<size_type>(last - first);
+  std::copy(data_ + at + count, data_ + size_, data_ + at);
+  size_ -= count;
+  return data_ + at;
+}
+
+std::ostream& operator<<(std::ostream& os, const Shape& shape) {
+  return os << detail::to_str(shape);
+}
 
 int64_t numel_of(const Shape& shape) {
   int64_t n = 1;
