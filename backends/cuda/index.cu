@@ -124,15 +124,6 @@ Shape with_dim(Shape s, int64_t dim, int64_t value) {
   return s;
 }
 
-Shape contiguous_strides(const Shape& shape) {
-  Shape s(shape.size());
-  int64_t step = 1;
-  for (std::size_t d = shape.size(); d-- > 0;) {
-    s[d] = step;
-    step *= shape[d];
-  }
-  return s;
-}
 
 // The strides that make a 0-D or 1-D index vary along `dim` only, over a tensor of `ndim` dims.
 Shape index_along(const Tensor& index, int64_t ndim, int64_t dim) {
