@@ -390,6 +390,26 @@ Case gemm_peak_case(int64_t n) {
           }};
 }
 
+// The memory floor of mann_e8_b1_fwd: at batch 1 a frame must read every expert's weights once
+// (8 x (480 x 512 + 512 x 512 + 512 x 363) floats, 22.2 MB), whatever it blends. This reads as
+// many floats through one matrix-vector product and reports the rate in GB/s; the floor of the
+// frame is 22.2 MB at that rate.
+Case weights_read_peak_case() {
+  constexpr int64_t kCols = 480;
+  constexpr int64_t kRows = 8 * (480 * 512 + 512 * 512 + 512 * 363) / kCols;
+  const double gigabytes = static_cast<double>(kRows * kCols) * sizeof(float) * 1e-9;
+  return {"mann_e8_weights_read",
+          [] {
+            mg::Generator gen(4);
+            auto w = mg::randn({kRows, kCols}, {}, &gen);
+            auto x = mg::randn({kCols}, {}, &gen);
+            return std::function<void()>([w, x] { mg::matmul(w, x); });
+          },
+          [gigabytes](double ms) {
+            return mixgrad::bench::three_significant(gigabytes / (ms * 1e-3)) + " GB/s";
+          }};
+}
+
 // The decoder LM of the Transformer issue: vocabulary 1024, d 256, 4 pre-RMSNorm blocks of
 // 4-head causal attention (no biases, no rotary: libtorch has none to compare with) and a top-2
 // of 8 SwiGLU-expert MoE (hidden 512, no biases, Switch loss 0.01, dropless), tied head; batch 16
@@ -474,12 +494,17 @@ std::vector<Case> all_cases() {
   for (Pass p : passes) {
     add(
         std::string("s004_tiny_") + pass_suffix(p),
-        [p] { return moe_case({4, 16}, 32, 8, 128, p); }, moe_gemm_gflop(64, 32, 8, 128, p));
+        [p] {
+          return moe_case({4, 16}, 32, 8, 128, p);
+        },
+        moe_gemm_gflop(64, 32, 8, 128, p));
   }
   for (Pass p : passes) {
     add(
         std::string("s002_d512_e16_") + pass_suffix(p),
-        [p] { return moe_case({4, 1024}, 512, 16, 2048, p); },
+        [p] {
+          return moe_case({4, 1024}, 512, 16, 2048, p);
+        },
         moe_gemm_gflop(4096, 512, 16, 2048, p));
   }
   for (Pass p : passes) {
@@ -516,6 +541,7 @@ std::vector<Case> all_cases() {
   cases.push_back(op_add16_case(false));
   cases.push_back(op_add16_case(true));
   cases.push_back(gemm_peak_case(2048));
+  cases.push_back(weights_read_peak_case());
   return cases;
 }
 
