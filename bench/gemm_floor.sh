@@ -25,6 +25,7 @@ awk -v flops_file="$flops" '
   END {
     if (!(("mixgrad", "gemm_peak") in runs)) { print "gemm_floor.sh: no mixgrad gemm_peak in the log" > "/dev/stderr"; exit 1 }
     peak = median(runs["mixgrad", "gemm_peak"])
+    if (peak <= 0) { print "gemm_floor.sh: gemm_peak is not positive" > "/dev/stderr"; exit 1 }
     printf "gemm_peak (mixgrad, median): %s GFLOP/s\n\n", peak
     print "| case | mixgrad | libtorch | libtorch/mixgrad | GEMM work | GEMM floor | mixgrad/floor |"
     print "|---|---:|---:|---:|---:|---:|---:|"

@@ -35,10 +35,13 @@ fi
 # The same OpenBLAS kernels on both sides: mixgrad replaces OpenBLAS's pre-AVX fallback on a CPU
 # model that OpenBLAS does not know (backends/cpu_api.h), libtorch would keep it.
 if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
-  OPENBLAS_CORETYPE=$("$mixgrad_bench" --blas-core)
-  export OPENBLAS_CORETYPE
+  core=$("$mixgrad_bench" --blas-core)
+  if [ -n "$core" ]; then
+    OPENBLAS_CORETYPE=$core
+    export OPENBLAS_CORETYPE
+  fi
 fi
-echo "== OpenBLAS kernels: $OPENBLAS_CORETYPE (both programs)"
+echo "== OpenBLAS kernels: ${OPENBLAS_CORETYPE:-as OpenBLAS chooses} (both programs)"
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

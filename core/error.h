@@ -39,7 +39,7 @@ std::string to_str(const T& v) {
   } else if constexpr (requires { std::to_string(v); }) {
     return std::to_string(v);
   } else {
-    return describe(v);  // found by ADL (Shape, Tensor, DType, Device)
+    return describe(v);  // found by ADL (Tensor, DType, Device)
   }
 }
 // The Error every index op and index kernel raises for a bad index value: names `op`, the

@@ -1,6 +1,8 @@
 #include "core/shape.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <ostream>
 
 #include "core/error.h"
@@ -27,7 +29,7 @@ void Shape::grow_to(size_type n) {
 
 Shape::size_type Shape::open_gap(const_iterator pos, size_type n) {
   const auto at = static_cast<size_type>(pos - data_);
-  reserve(std::max(size_ + n, 2 * size_));
+  if (size_ + n > capacity_) grow_to(std::max(size_ + n, 2 * capacity_));
   std::copy_backward(data_ + at, data_ + size_, data_ + size_ + n);
   size_ += n;
   return at;
@@ -45,6 +47,11 @@ Shape::iterator Shape::erase(const_iterator first, const_iterator last) {
   std::copy(data_ + at + count, data_ + size_, data_ + at);
   size_ -= count;
   return data_ + at;
+}
+
+void Shape::out_of_range(size_type i) const noexcept {
+  std::fprintf(stderr, "mixgrad: Shape index %zu out of range for %zu dims\n", i, size_);
+  std::abort();
 }
 
 std::ostream& operator<<(std::ostream& os, const Shape& shape) {

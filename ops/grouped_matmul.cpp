@@ -1,7 +1,7 @@
 // grouped_matmul: one backend grouped_gemm call each for the forward, the input gradient
 // (dY_g @ W_g^T, W's matrices passed as a transposed view) and the weight gradient (X_g^T @ dY_g,
-// grouped along the inner dim). The bias is added per group to its rows; its gradient sums the
-// rows by a group-id vector built once.
+// grouped along the inner dim). On the CPU the bias is added per group to its rows; elsewhere it
+// is gathered by a group-id vector, by which its gradient also sums the rows.
 #include "ops/grouped_matmul.h"
 
 #include <vector>
@@ -65,23 +65,30 @@ Tensor grouped_product(const Tensor& x, const Tensor& w, const Tensor& group_siz
   // (one sync, as in every grouped GEMM whose group sizes come from the device).
   const Tensor host_sizes = to(group_sizes, Device::cpu());
   const std::vector<int64_t> groups = row_groups(host_sizes, x.size(0));
+  // Group g's id for each output row: the bias gradient sums rows by it, and off the CPU the
+  // forward gathers the bias rows by it.
+  const bool cpu = x.device().is_cpu();
   const Tensor group_ids =
-      bias.defined() ? tensor(groups, std::nullopt, TensorOptions(DType::Int64).device(x.device()))
-                     : Tensor();
+      bias.defined() && (!cpu || should_record({bias}))
+          ? tensor(groups, std::nullopt, TensorOptions(DType::Int64).device(x.device()))
+          : Tensor();
   Tensor out = empty_like_shape({x.size(0), w.size(2)}, x);
   {
     NoGradGuard no_grad;
     kernels::grouped_gemm(x.device(), out, x, w, host_sizes, kernels::GroupedDim::M);
-    if (bias.defined()) {
+    if (bias.defined() && cpu) {
       // Group g's rows are consecutive: one broadcast add of its bias row each, rather than
       // gathering a bias row per output row first (a second output-sized tensor to write and
-      // read: 6% of moe_scale_e32_step, perf).
+      // read: 6% of moe_scale_e32_step, perf). On a GPU that would be a kernel launch per
+      // group instead of two, so it keeps the gather.
       const std::vector<int64_t> counts = host_sizes.to_vector<int64_t>();  // checked above
       int64_t first = 0;
       for (int64_t g = 0; g < static_cast<int64_t>(counts.size()); ++g) {
         if (counts[g] > 0) out.narrow(0, first, counts[g]).add_(bias.select(0, g));
         first += counts[g];
       }
+    } else if (bias.defined()) {
+      out.add_(index_select(bias, 0, group_ids));
     }
   }
   const bool needs_x = should_record({x}), needs_w = should_record({w});

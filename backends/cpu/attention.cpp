@@ -20,6 +20,7 @@
 #include <type_traits>
 
 #include "backends/cpu/blas.h"
+#include "backends/cpu/cpu_levels.h"
 #include "backends/cpu/kernels.h"
 #include "backends/cpu/parallel.h"
 #include "backends/fast_math.h"
@@ -231,32 +232,26 @@ MG_ATTENTION_INLINE void dscores_block(T* dp, const T* p, int64_t ld, int64_t ro
 
 // The vector width is chosen when the program loads (the library is built for baseline x86-64,
 // whose 4-lane SSE would leave the exponentials a large share of a tile's time).
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define MG_ATTENTION_CLONES \
-  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define MG_ATTENTION_CLONES
-#endif
 
-#define MG_ATTENTION_ENTRY_POINTS(T)                                                           \
-  MG_ATTENTION_CLONES void online_softmax(T* s, int64_t ld, int64_t rows, int64_t cols, T* m,  \
-                                          T* l, T* alpha) {                                    \
-    online_softmax_block(s, ld, rows, cols, m, l, alpha);                                      \
-  }                                                                                            \
-  MG_ATTENTION_CLONES void rescale(T* acc, int64_t n, int64_t rows, const T* alpha) {          \
-    rescale_rows(acc, n, rows, alpha);                                                         \
-  }                                                                                            \
-  MG_ATTENTION_CLONES void probs(T* s, int64_t ld, int64_t rows, int64_t cols, const T* lse) { \
-    probs_block(s, ld, rows, cols, lse);                                                       \
-  }                                                                                            \
-  MG_ATTENTION_CLONES void dscores(T* dp, const T* p, int64_t ld, int64_t rows, int64_t cols,  \
-                                   const T* delta) {                                           \
-    dscores_block(dp, p, ld, rows, cols, delta);                                               \
+#define MG_ATTENTION_ENTRY_POINTS(T)                                                               \
+  MIXGRAD_CPU_LEVEL_CLONES void online_softmax(T* s, int64_t ld, int64_t rows, int64_t cols, T* m, \
+                                               T* l, T* alpha) {                                   \
+    online_softmax_block(s, ld, rows, cols, m, l, alpha);                                          \
+  }                                                                                                \
+  MIXGRAD_CPU_LEVEL_CLONES void rescale(T* acc, int64_t n, int64_t rows, const T* alpha) {         \
+    rescale_rows(acc, n, rows, alpha);                                                             \
+  }                                                                                                \
+  MIXGRAD_CPU_LEVEL_CLONES void probs(T* s, int64_t ld, int64_t rows, int64_t cols,                \
+                                      const T* lse) {                                              \
+    probs_block(s, ld, rows, cols, lse);                                                           \
+  }                                                                                                \
+  MIXGRAD_CPU_LEVEL_CLONES void dscores(T* dp, const T* p, int64_t ld, int64_t rows, int64_t cols, \
+                                        const T* delta) {                                          \
+    dscores_block(dp, p, ld, rows, cols, delta);                                                   \
   }
 MG_ATTENTION_ENTRY_POINTS(float)
 MG_ATTENTION_ENTRY_POINTS(double)
 #undef MG_ATTENTION_ENTRY_POINTS
-#undef MG_ATTENTION_CLONES
 #undef MG_ATTENTION_INLINE
 
 // Runs task(worker, index) for every index in [0, tasks) on `workers` threads, each thread

@@ -7,7 +7,7 @@
 
 #include <cstdlib>
 #include <string>
-#include <string_view>
+#include <utility>
 
 #include "backends/cpu/blas.h"
 #include "backends/cpu_api.h"
@@ -20,18 +20,6 @@ void gotoblas_dynamic_quit(void) __attribute__((weak));
 
 namespace mixgrad::cpu {
 namespace {
-
-// Kernel generations of OpenBLAS's x86-64 cores: 0 = before AVX, 1 = AVX, 2 = AVX2 + FMA,
-// 3 = AVX-512.
-int generation_of_core(std::string_view core) {
-  for (std::string_view c : {"SkylakeX", "Cooperlake", "SapphireRapids"})
-    if (core == c) return 3;
-  for (std::string_view c : {"Haswell", "Zen", "Excavator", "Steamroller", "Piledriver"})
-    if (core == c) return 2;
-  for (std::string_view c : {"Sandybridge", "Bulldozer"})
-    if (core == c) return 1;
-  return 0;
-}
 
 // The newest generation whose instructions this CPU and the OS's saved register state allow
 // (GCC's __builtin_cpu_supports checks both), with the OpenBLAS core that has its kernels.
@@ -52,11 +40,16 @@ std::pair<int, const char*> generation_of_cpu() {
 
 void use_cpu_blas_kernels() {
   static const bool done = [] {
-    // The user's choice (OpenBLAS's own variable) stands; so does a core OpenBLAS recognised.
+    // The user's choice (OpenBLAS's own variable) stands.
     if (!gotoblas_dynamic_init || !gotoblas_dynamic_quit || std::getenv("OPENBLAS_CORETYPE"))
       return true;
+    // Initialised already where OpenBLAS is a shared library (its constructor ran first); a
+    // static OpenBLAS may not have run it yet. Does nothing when done.
+    gotoblas_dynamic_init();
+    // "Prescott" is where 0.3.21 falls back when it does not know the CPU's model; a core it
+    // chose itself is left alone.
     const auto [cpu_generation, core] = generation_of_cpu();
-    if (generation_of_core(blas_core()) > 0 || cpu_generation == 0) return true;
+    if (blas_core() != "Prescott" || cpu_generation == 0) return true;
     // gotoblas_dynamic_init() reads OPENBLAS_CORETYPE only; it is set for the call alone, so
     // that programs this one starts make their own choice.
     setenv("OPENBLAS_CORETYPE", core, 1);
@@ -68,7 +61,10 @@ void use_cpu_blas_kernels() {
   (void)done;
 }
 
-// Before main where the library is linked, so that no other thread is reading the environment.
+// Before main where the library is linked into the program, so that no other thread is reading
+// the environment or running a product. (A program that loads mixgrad later, with dlopen, while
+// other threads use OpenBLAS should set OPENBLAS_CORETYPE itself: the switch is not safe beside
+// a running product.)
 [[maybe_unused]] const bool switched_at_start = (use_cpu_blas_kernels(), true);
 
 std::string blas_core() {

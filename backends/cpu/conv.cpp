@@ -9,6 +9,7 @@
 #include <cstring>
 #include <vector>
 
+#include "backends/cpu/cpu_levels.h"
 #include "backends/cpu/kernels.h"
 #include "backends/cpu/parallel.h"
 #include "core/dispatch.h"
@@ -393,25 +394,19 @@ MG_DIRECT_INLINE void weight_grad_sample(T* acc, const T* padded, const T* grad,
 
 // The vector width is chosen when the program loads (the library is built for baseline x86-64,
 // whose 4-lane SSE leaves these loops several times slower than OpenBLAS's own dispatch).
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define MG_DIRECT_CLONES \
-  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define MG_DIRECT_CLONES
-#endif
 
-#define MG_DIRECT_ENTRY_POINTS(T)                                                             \
-  MG_DIRECT_CLONES void forward(T* out, const T* padded, const T* weight, const T* bias,      \
-                                const Shape& s) {                                             \
-    forward_sample(out, padded, weight, bias, s);                                             \
-  }                                                                                           \
-  MG_DIRECT_CLONES void weight_grad(T* acc, const T* padded, const T* grad, const Shape& s) { \
-    weight_grad_sample(acc, padded, grad, s);                                                 \
+#define MG_DIRECT_ENTRY_POINTS(T)                                                                \
+  MIXGRAD_CPU_LEVEL_CLONES void forward(T* out, const T* padded, const T* weight, const T* bias, \
+                                        const Shape& s) {                                        \
+    forward_sample(out, padded, weight, bias, s);                                                \
+  }                                                                                              \
+  MIXGRAD_CPU_LEVEL_CLONES void weight_grad(T* acc, const T* padded, const T* grad,              \
+                                            const Shape& s) {                                    \
+    weight_grad_sample(acc, padded, grad, s);                                                    \
   }
 MG_DIRECT_ENTRY_POINTS(float)
 MG_DIRECT_ENTRY_POINTS(double)
 #undef MG_DIRECT_ENTRY_POINTS
-#undef MG_DIRECT_CLONES
 #undef MG_DIRECT_BLOCKS
 #undef MG_DIRECT_INLINE
 

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "backends/cpu/cpu_levels.h"
 #include "backends/cpu/kernels.h"
 #include "backends/cpu/parallel.h"
 #include "core/dispatch.h"
@@ -322,34 +323,27 @@ MG_WINOGRAD_INLINE void output_adjoint_plane(T* tiles, int64_t stride, const T* 
 }
 
 // The vector width is chosen when the program loads (the library is built for baseline x86-64).
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define MG_WINOGRAD_CLONES \
-  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define MG_WINOGRAD_CLONES
-#endif
 
-#define MG_WINOGRAD_ENTRY_POINTS(T)                                                               \
-  MG_WINOGRAD_CLONES void input(T* tiles, int64_t stride, const T* image, const Grid& g,          \
-                                T* scratch) {                                                     \
-    input_plane(tiles, stride, image, g, scratch);                                                \
-  }                                                                                               \
-  MG_WINOGRAD_CLONES void input_adjoint(T* image, const T* tiles, int64_t stride, const Grid& g,  \
-                                        T* scratch) {                                             \
-    input_adjoint_plane(image, tiles, stride, g, scratch);                                        \
-  }                                                                                               \
-  MG_WINOGRAD_CLONES void output(T* image, const T* tiles, int64_t stride, const Grid& g,         \
-                                 T* scratch) {                                                    \
-    output_plane(image, tiles, stride, g, scratch);                                               \
-  }                                                                                               \
-  MG_WINOGRAD_CLONES void output_adjoint(T* tiles, int64_t stride, const T* image, const Grid& g, \
-                                         T* scratch) {                                            \
-    output_adjoint_plane(tiles, stride, image, g, scratch);                                       \
+#define MG_WINOGRAD_ENTRY_POINTS(T)                                                             \
+  MIXGRAD_CPU_LEVEL_CLONES void input(T* tiles, int64_t stride, const T* image, const Grid& g,  \
+                                      T* scratch) {                                             \
+    input_plane(tiles, stride, image, g, scratch);                                              \
+  }                                                                                             \
+  MIXGRAD_CPU_LEVEL_CLONES void input_adjoint(T* image, const T* tiles, int64_t stride,         \
+                                              const Grid& g, T* scratch) {                      \
+    input_adjoint_plane(image, tiles, stride, g, scratch);                                      \
+  }                                                                                             \
+  MIXGRAD_CPU_LEVEL_CLONES void output(T* image, const T* tiles, int64_t stride, const Grid& g, \
+                                       T* scratch) {                                            \
+    output_plane(image, tiles, stride, g, scratch);                                             \
+  }                                                                                             \
+  MIXGRAD_CPU_LEVEL_CLONES void output_adjoint(T* tiles, int64_t stride, const T* image,        \
+                                               const Grid& g, T* scratch) {                     \
+    output_adjoint_plane(tiles, stride, image, g, scratch);                                     \
   }
 MG_WINOGRAD_ENTRY_POINTS(float)
 MG_WINOGRAD_ENTRY_POINTS(double)
 #undef MG_WINOGRAD_ENTRY_POINTS
-#undef MG_WINOGRAD_CLONES
 #undef MG_WINOGRAD_INLINE
 #undef MG_VECTOR_LOOP
 

@@ -22,7 +22,7 @@ std::string lower(std::string s) {
 bool pre_avx_core(const std::string& core) {
   for (const char* c : {"Unknown", "Katmai", "Coppermine", "Northwood", "Prescott", "Banias",
                         "Atom", "Core2", "Penryn", "Dunnington", "Nehalem", "Athlon", "Opteron",
-                        "Opteron(SSE3)", "Barcelona", "Nano", "Bobcat"})
+                        "Opteron_SSE3", "Barcelona", "Nano", "Bobcat"})
     if (core == c) return true;
   return false;
 }
