@@ -87,7 +87,8 @@ inline std::vector<const Case*> select(const std::vector<Case>& cases, const std
 // The command line every bench program shares:
 //   PROGRAM [--threads N] [--filter REGEX] [--min-time S] [--list] [--gemm-flops]
 // --threads calls set_threads(N) before any case is built; the selected cases are then timed (or
-// listed, or their "<case> <GFLOP> GFLOP" printed where known) in order. Bad arguments print the usage and exit with status 2.
+// listed, or their "<case> <GFLOP> GFLOP" printed where known) in order. Bad arguments print the
+// usage and exit with status 2.
 inline int run_main(int argc, char** argv, const char* program,
                     const std::function<std::vector<Case>()>& all_cases,
                     const std::function<void(int threads)>& set_threads) {

@@ -124,7 +124,6 @@ Shape with_dim(Shape s, int64_t dim, int64_t value) {
   return s;
 }
 
-
 // The strides that make a 0-D or 1-D index vary along `dim` only, over a tensor of `ndim` dims.
 Shape index_along(const Tensor& index, int64_t ndim, int64_t dim) {
   Shape s(ndim, 0);
