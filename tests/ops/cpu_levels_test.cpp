@@ -2,6 +2,7 @@
 // (backends/cpu/loop.h, map_run_wide) on runs at unit stride or broadcast (stride 0), and the
 // baseline build on other strides. Both must give the same bits, forward and backward, or a result
 // would depend on the machine and on the layout of its operands.
+#include <cmath>
 #include <cstring>
 #include <limits>
 #include <string>
@@ -35,11 +36,28 @@ Tensor unit_stride_copy(const Tensor& x) {
   return stack({x, zeros_like(x)}, 0).select(0, 0);
 }
 
+// Every element the same bits, zeros' signs included; NaNs count as equal whatever their sign
+// and payload, which IEEE leaves open (x86 returns the first operand's NaN, and a compiler may
+// swap the operands of a commutative op: seen in the sanitizer build's silu backward).
+template <class T>
+void expect_same_bits_typed(const Tensor& a, const Tensor& b, const std::string& what) {
+  const T* x = a.data_ptr<T>();
+  const T* y = b.data_ptr<T>();
+  for (int64_t i = 0; i < a.numel(); ++i) {
+    if (std::isnan(x[i]) && std::isnan(y[i])) continue;
+    ASSERT_EQ(std::memcmp(x + i, y + i, sizeof(T)), 0)
+        << what << ": the unit-stride and strided loops differ at " << i << ": " << x[i] << " and "
+        << y[i];
+  }
+}
+
 void expect_same_bits(const Tensor& a, const Tensor& b, const std::string& what) {
   ASSERT_EQ(a.shape(), b.shape()) << what;
   const Tensor ca = a.contiguous(), cb = b.contiguous();
-  ASSERT_EQ(std::memcmp(ca.data_ptr(), cb.data_ptr(), ca.numel() * ca.element_size()), 0)
-      << what << ": the unit-stride and strided loops differ";
+  if (ca.dtype() == DType::Float32)
+    expect_same_bits_typed<float>(ca, cb, what);
+  else
+    expect_same_bits_typed<double>(ca, cb, what);
 }
 
 // An op, and what its input values go through first (applied before the input is laid out at
