@@ -38,8 +38,8 @@ void check_operands(const Tensor& x, const Tensor& w, const Tensor& group_sizes)
            " elements but w of shape ", w.shape(), " has ", w.size(0), " groups");
 }
 
-// Group g's index for each of the N rows, after checking the sizes (non-negative, sum N).
-std::vector<int64_t> row_groups(const Tensor& group_sizes, int64_t rows) {
+// The group sizes, after checking them (non-negative, summing to the N rows).
+std::vector<int64_t> checked_group_sizes(const Tensor& group_sizes, int64_t rows) {
   const std::vector<int64_t> sizes = group_sizes.to_vector<int64_t>();
   int64_t sum = 0;
   for (size_t g = 0; g < sizes.size(); ++g) {
@@ -47,11 +47,16 @@ std::vector<int64_t> row_groups(const Tensor& group_sizes, int64_t rows) {
     sum += sizes[g];
   }
   MG_CHECK(sum == rows, kOp, "group sizes sum to ", sum, " but x has ", rows, " rows");
+  return sizes;
+}
+
+// Group g's index for each row, as a tensor on `device`.
+Tensor row_group_ids(const std::vector<int64_t>& sizes, int64_t rows, Device device) {
   std::vector<int64_t> groups;
   groups.reserve(rows);
   for (size_t g = 0; g < sizes.size(); ++g)
     groups.insert(groups.end(), static_cast<size_t>(sizes[g]), static_cast<int64_t>(g));
-  return groups;
+  return tensor(groups, std::nullopt, TensorOptions(DType::Int64).device(device));
 }
 
 Tensor empty_like_shape(const Shape& shape, const Tensor& like) {
@@ -64,14 +69,13 @@ Tensor grouped_product(const Tensor& x, const Tensor& w, const Tensor& group_siz
   // The sizes steer the host-side loop over groups, so a device tensor is read back once here
   // (one sync, as in every grouped GEMM whose group sizes come from the device).
   const Tensor host_sizes = to(group_sizes, Device::cpu());
-  const std::vector<int64_t> groups = row_groups(host_sizes, x.size(0));
+  const std::vector<int64_t> counts = checked_group_sizes(host_sizes, x.size(0));
   // Group g's id for each output row: the bias gradient sums rows by it, and off the CPU the
   // forward gathers the bias rows by it.
   const bool cpu = x.device().is_cpu();
-  const Tensor group_ids =
-      bias.defined() && (!cpu || should_record({bias}))
-          ? tensor(groups, std::nullopt, TensorOptions(DType::Int64).device(x.device()))
-          : Tensor();
+  const Tensor group_ids = bias.defined() && (!cpu || should_record({bias}))
+                               ? row_group_ids(counts, x.size(0), x.device())
+                               : Tensor();
   Tensor out = empty_like_shape({x.size(0), w.size(2)}, x);
   {
     NoGradGuard no_grad;
@@ -81,7 +85,6 @@ Tensor grouped_product(const Tensor& x, const Tensor& w, const Tensor& group_siz
       // gathering a bias row per output row first (a second output-sized tensor to write and
       // read: 6% of moe_scale_e32_step, perf). On a GPU that would be a kernel launch per
       // group instead of two, so it keeps the gather.
-      const std::vector<int64_t> counts = host_sizes.to_vector<int64_t>();  // checked above
       int64_t first = 0;
       for (int64_t g = 0; g < static_cast<int64_t>(counts.size()); ++g) {
         if (counts[g] > 0) out.narrow(0, first, counts[g]).add_(bias.select(0, g));
