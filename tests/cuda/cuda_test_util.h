@@ -2,55 +2,10 @@
 // CUDA-against-CPU checks. Every CUDA test starts with MG_REQUIRE_CUDA(), so on machines without
 // a GPU (CI) the suite skips cleanly; the CPU backend is the reference semantics.
 //
-// Tolerances: |cuda - cpu| <= atol + rtol * |cpu| per element (NaN matches NaN, infinities
-// must be equal). Most cases run in float64, so the devices differ only in the order of floating
-// operations, never in precision; each bound is what that reordering can cost.
-//
-//   name               dtype     atol    rtol    ops                        why
-//   kExact             any       0       0       copies, views, casts       nothing is computed:
-//                                                between float dtypes,      data movement,
-//                                                cat/stack, gather,         selection and
-//                                                index_select, scatter      comparisons
-//                                                (no repeats), where,
-//                                                compares, sort/topk,
-//                                                max/min/amax/argmax, max
-//                                                pool, relu/abs/neg/clamp,
-//                                                nonzero, rand/randint/
-//                                                randperm, dropout masks
-//   (randn)            float64   1e-14   1e-13   normal fills (in           Box-Muller through
-//                      float32   0       2.4e-7  cuda_random_test.cpp)      each device's log/cos
-//   kArith             float64   1e-15   1e-14   + - * / sqrt square,       IEEE-exact on both
-//                                                floor/ceil/round of x*3    devices up to FMA
-//                                                                           contraction (1 ulp)
-//   kTranscendental    float64   1e-14   1e-13   exp log sin tanh erf pow   CUDA libdevice <= 2
-//                                                gelu sigmoid softplus ...  ulp, glibc <= 1 ulp
-//   kReduce            float64   1e-12   1e-11   sums, means, norms, var,   tree vs sequential
-//                                                matmul family, softmax,    order: error grows
-//                                                losses, layer/batch/group  like log2(n) eps |x|
-//                                                norm, conv, avg pools,     for rows <= ~5,000;
-//                                                and anything with atomic   also atomics' order
-//                                                adds (scatter_add,         (scatter_add,
-//                                                index_add, gather/         index_add, backward
-//                                                embedding backward)        of gather/embedding)
-//   kLargeReduce       float64   1e-9    1e-10   1e6 cumsum, 65,536-wide    sums reach ~1e3; n
-//                                                softmax, 1e5+ rows summed  eps |sum| ~ 1e-7 is
-//                                                                           the worst case, the
-//                                                                           random walk ~1e-10
-//   kFloat32Tol        float32   1e-5    1e-4    float32 matmul (TF32 off), 24-bit mantissa,
-//                                                int/int true division      k <= 64 terms
-//   kHalfTol           float16   2e-3    4e-3    one rounded result: unary, result rounding
-//                                                binary, sum, matmul        2^-11 after float32
-//                                                                           accumulation
-//   kHalfChainTol      float16   1e-2    1e-2    softmax/log_softmax,       several rounded
-//                                                layer_norm, cross_entropy  intermediates
-//   kBFloat16Tol       bfloat16  1e-2    1.6e-2  as kHalfTol                rounding 2^-8
-//   kBFloat16ChainTol  bfloat16  6e-2    6e-2    as kHalfChainTol           several 2^-8 steps
-//   kTrainingTol       float64   1e-8    1e-7    losses over 100 training   see
-//                                                steps                      cuda_training_test
-//
-// Gradients use the forward's bound: every backward here is again data movement, elementwise
-// math or a reduction of the same kind and length. Half cases compare against the CPU run in
-// float32 on the inputs rounded to the half dtype, so input rounding is not part of the error.
+// Tolerances (|cuda - cpu| <= atol + rtol * |cpu| per element, NaN matching NaN) and the
+// inputs (Arg: normal, positive, index, mask; transposed and strided views) are the op table's
+// (tests/optable/op_info.h, which lists each bound and why); tests/cuda/cuda_op_table_test.cpp
+// runs every row of that table here.
 #include <cmath>
 #include <functional>
 #include <optional>
@@ -60,6 +15,7 @@
 #include "backends/cuda_api.h"
 #include "common/test_util.h"  // EXPECT_MG_ERROR, expect_close
 #include "mixgrad.h"
+#include "optable/op_info.h"
 
 // Skips the current test (with the reason) unless a CUDA device can be used.
 //
@@ -84,21 +40,29 @@
 
 namespace mixgrad::cuda_testing {
 
-struct Tol {
-  double atol = 0;
-  double rtol = 0;
-};
-inline constexpr Tol kExact{0, 0};
-inline constexpr Tol kArith{1e-15, 1e-14};
-inline constexpr Tol kTranscendental{1e-14, 1e-13};
-inline constexpr Tol kReduce{1e-12, 1e-11};
-inline constexpr Tol kLargeReduce{1e-9, 1e-10};
-inline constexpr Tol kFloat32Tol{1e-5, 1e-4};
-inline constexpr Tol kHalfTol{2e-3, 4e-3};
-inline constexpr Tol kBFloat16Tol{1e-2, 1.6e-2};
-inline constexpr Tol kHalfChainTol{1e-2, 1e-2};
-inline constexpr Tol kBFloat16ChainTol{6e-2, 6e-2};
-inline constexpr Tol kTrainingTol{1e-8, 1e-7};
+using testing::Arg;
+using testing::constant;
+using testing::Fill;
+using testing::index;
+using testing::kArith;
+using testing::kBFloat16ChainTol;
+using testing::kBFloat16Tol;
+using testing::kExact;
+using testing::kFloat32Tol;
+using testing::kHalfChainTol;
+using testing::kHalfTol;
+using testing::kLargeReduce;
+using testing::kReduce;
+using testing::kTrainingTol;
+using testing::kTranscendental;
+using testing::Layout;
+using testing::mask;
+using testing::normal;
+using testing::OpFn;
+using testing::positive;
+using testing::strided;
+using testing::Tol;
+using testing::transposed;
 
 // The device under test.
 inline Device gpu() {
@@ -128,54 +92,6 @@ inline void expect_close(const Tensor& actual, const Tensor& expected, Tol tol,
   }
   EXPECT_EQ(bad, 0) << what << ": " << bad << " of " << a.size() << " elements differ";
 }
-
-// How a case's input is made on the CPU (from the case's seed) before being copied to CUDA.
-enum class Fill { Normal, Positive, Index, Mask };
-// The same view is taken of the dense input on both devices, so kernels see a strided tensor.
-enum class Layout { Contiguous, Transposed, Strided };
-
-struct Arg {
-  Shape shape;
-  DType dtype = kFloat64;
-  Fill fill = Fill::Normal;
-  int64_t high = 0;  // Index: values in [0, high)
-  Layout layout = Layout::Contiguous;
-  bool grad = true;  // floating inputs only
-};
-
-// N(0, 1) values (differentiable when floating).
-inline Arg normal(Shape s, DType d = kFloat64) {
-  return {std::move(s), d, Fill::Normal};
-}
-// Uniform in [0.5, 2): safe for log, sqrt, division and pow bases.
-inline Arg positive(Shape s, DType d = kFloat64) {
-  return {std::move(s), d, Fill::Positive};
-}
-// int64 values in [0, high).
-inline Arg index(Shape s, int64_t high, DType d = kInt64) {
-  return {std::move(s), d, Fill::Index, high};
-}
-// Random bools.
-inline Arg mask(Shape s) {
-  return {std::move(s), kBool, Fill::Mask};
-}
-// A view of the given shape (as every Arg, the shape the op sees) that is the transpose of a
-// dense tensor with the last two dims swapped.
-inline Arg transposed(Arg a) {
-  a.layout = Layout::Transposed;
-  return a;
-}
-// A view of the given shape taking every second element of a twice-as-long last dim.
-inline Arg strided(Arg a) {
-  a.layout = Layout::Strided;
-  return a;
-}
-inline Arg constant(Arg a) {
-  a.grad = false;
-  return a;
-}
-
-using OpFn = std::function<Tensor(const std::vector<Tensor>&)>;
 
 struct OpCase {
   std::string name;
@@ -226,44 +142,11 @@ inline void expect_cpu_error_on_cuda(const Tensor& x, const IndexErrorCase& op) 
   EXPECT_EQ(on_gpu, on_cpu);
 }
 
-namespace detail {
-
-inline Tensor make_dense(const Arg& a, Generator& gen) {
-  Shape s = a.shape;
-  if (a.layout == Layout::Transposed) std::swap(s[s.size() - 2], s[s.size() - 1]);
-  if (a.layout == Layout::Strided) s.back() *= 2;
-  switch (a.fill) {
-    case Fill::Normal:
-      return randn(s, a.dtype, &gen);
-    case Fill::Positive:
-      return rand(s, a.dtype, &gen) * 1.5 + 0.5;
-    case Fill::Index:
-      return randint(0, a.high, s, a.dtype, &gen);
-    case Fill::Mask:
-      return randint(0, 2, s, kInt64, &gen).to(kBool);
-  }
-  return Tensor();
-}
-
-inline Tensor view_of(const Tensor& dense, Layout layout) {
-  switch (layout) {
-    case Layout::Contiguous:
-      return dense;
-    case Layout::Transposed:
-      return dense.transpose(-2, -1);
-    case Layout::Strided:
-      return dense.slice(dense.dim() - 1, 0, std::nullopt, 2);
-  }
-  return dense;
-}
-
-}  // namespace detail
-
 inline void expect_cuda_matches_cpu(const OpCase& c) {
   Generator gen(c.seed);
   std::vector<Tensor> cpu_leaves, gpu_leaves, cpu_in, gpu_in;
   for (const Arg& a : c.args) {
-    Tensor host = detail::make_dense(a, gen);
+    Tensor host = testing::make_dense(a, gen);
     Tensor dev = host.to(gpu());
     if (dev.is_same(host)) dev = host.clone();  // MG_CUDA_TESTS_ON_CPU: keep the leaves apart
     if (c.cuda_dtype && host.is_floating_point()) {
@@ -276,8 +159,8 @@ inline void expect_cuda_matches_cpu(const OpCase& c) {
     }
     cpu_leaves.push_back(host);
     gpu_leaves.push_back(dev);
-    cpu_in.push_back(detail::view_of(host, a.layout));
-    gpu_in.push_back(detail::view_of(dev, a.layout));
+    cpu_in.push_back(testing::view_of(host, a.layout));
+    gpu_in.push_back(testing::view_of(dev, a.layout));
   }
   const Tensor out_cpu = c.fn(cpu_in);
   const Tensor out_gpu = c.fn(gpu_in);

@@ -31,25 +31,6 @@ void expect_unary_gradcheck(const UnaryFn& op, const std::vector<double>& values
   EXPECT_GRADCHECK(fn, inputs);
 }
 
-void expect_gradcheck_each(const std::vector<NamedOp>& ops, const Tensor& input) {
-  for (const NamedOp& op : ops) {
-    SCOPED_TRACE(op.name);
-    auto fn = [&op](const std::vector<Tensor>& in) { return op.fn(in[0]); };
-    std::vector<Tensor> inputs{input};
-    EXPECT_GRADCHECK(fn, inputs);
-  }
-}
-
-// Strictly positive float64 leaf for ops defined only there (log, sqrt, ...).
-Tensor positive_grad_input(const Shape& shape, uint64_t seed = 3) {
-  Tensor r;
-  {
-    NoGradGuard no_grad;
-    r = mg::abs(grad_input(shape, seed)) + 0.5;
-  }
-  return r.requires_grad_();
-}
-
 constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
@@ -241,26 +222,7 @@ TEST(UnaryOps, LargeInputsTakeTheParallelPath) {
 }
 
 // ---------------------------------------------------------------- gradients
-
-TEST(UnaryOps, GradcheckExpLogFamily) {
-  expect_gradcheck_each({{"exp", [](const Tensor& x) { return mg::exp(x); }},
-                         {"expm1", [](const Tensor& x) { return mg::expm1(x); }},
-                         {"log", [](const Tensor& x) { return mg::log(x); }},
-                         {"log1p", [](const Tensor& x) { return mg::log1p(x); }},
-                         {"sqrt", [](const Tensor& x) { return mg::sqrt(x); }},
-                         {"rsqrt", [](const Tensor& x) { return mg::rsqrt(x); }},
-                         {"reciprocal", [](const Tensor& x) { return mg::reciprocal(x); }}},
-                        positive_grad_input({2, 3}));
-}
-
-TEST(UnaryOps, GradcheckPolynomialAndTrig) {
-  expect_gradcheck_each({{"neg", [](const Tensor& x) { return mg::neg(x); }},
-                         {"square", [](const Tensor& x) { return mg::square(x); }},
-                         {"sin", [](const Tensor& x) { return mg::sin(x); }},
-                         {"cos", [](const Tensor& x) { return mg::cos(x); }},
-                         {"erf", [](const Tensor& x) { return mg::erf(x); }}},
-                        grad_input({2, 3}));
-}
+// (Every op's gradcheck on random inputs is the op table's: tests/ops/op_table_test.cpp.)
 
 TEST(UnaryOps, GradcheckAbsAwayFromZero) {
   expect_unary_gradcheck([](const Tensor& x) { return mg::abs(x); }, {-2.0, -0.3, 0.4, 1.7});

@@ -1,0 +1,262 @@
+// The checks every op gets from its row in the op table (tests/optable/op_info.h): gradients
+// against finite differences, float32 against float64, strided inputs against contiguous copies,
+// element-wise ops against their scalar references; and that every public op has a row.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "common/test_util.h"
+#include "optable/op_info.h"
+
+namespace mixgrad::testing {
+namespace {
+
+// Finite differences cost two forward passes per input element: larger samples are left to the
+// other checks.
+constexpr int64_t kGradcheckElements = 300;
+// float32 against float64 on samples up to this many input elements (larger sums lose more to
+// float32 rounding than a fixed bound covers).
+constexpr int64_t kFloat32Elements = 50000;
+constexpr Tol kFloat32Bound{1e-4, 1e-3};
+
+int64_t input_elements(const Sample& s) {
+  int64_t n = 0;
+  for (const Arg& a : s.args) n += numel_of(a.shape);
+  return n;
+}
+
+std::string where_(const OpInfo& row, const Sample& s) {
+  return row.name + " on sample \"" + s.name + "\"";
+}
+
+// Runs one row's check on one sample; an exception fails that case alone, named.
+template <class F>
+void guarded(const OpInfo& row, const Sample& s, F&& check) {
+  try {
+    check();
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << where_(row, s) << " threw: " << e.what();
+  }
+}
+
+// |a - e| <= atol + rtol |e| elementwise, NaN matching NaN, same shape; counts the failures.
+void expect_within(const Tensor& actual, const Tensor& expected, Tol tol, const std::string& what) {
+  ASSERT_TRUE(actual.defined() && expected.defined()) << what;
+  ASSERT_EQ(actual.shape(), expected.shape()) << what;
+  const std::vector<double> a = actual.to_vector<double>(), e = expected.to_vector<double>();
+  int64_t bad = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if ((std::isnan(a[i]) && std::isnan(e[i])) || a[i] == e[i]) continue;
+    if (std::isfinite(e[i]) && std::fabs(a[i] - e[i]) <= tol.atol + tol.rtol * std::fabs(e[i]))
+      continue;
+    if (++bad <= 3)
+      ADD_FAILURE() << what << ": element " << i << " is " << a[i] << ", expected " << e[i];
+  }
+  EXPECT_EQ(bad, 0) << what << ": " << bad << " of " << a.size() << " elements differ";
+}
+
+TEST(OpTable, GradientsMatchFiniteDifferences) {
+  int checked = 0;
+  for (const OpInfo& row : op_table()) {
+    if (!row.differentiable) continue;
+    for (const Sample& s : row.samples)
+      guarded(row, s, [&] {
+        if (input_elements(s) > kGradcheckElements) return;
+        Inputs in = make_inputs(s, 7, kFloat64);
+        bool any = false;
+        for (std::size_t i = 0; i < s.args.size(); ++i) {
+          if (s.args[i].grad && in.leaves[i].is_floating_point() && in.leaves[i].numel() > 0) {
+            in.leaves[i].requires_grad_();
+            any = true;
+          }
+        }
+        if (!any) return;
+        const auto fn = [&](const std::vector<Tensor>& leaves) {
+          std::vector<Tensor> views;
+          for (std::size_t i = 0; i < leaves.size(); ++i)
+            views.push_back(view_of(leaves[i], s.args[i].layout));
+          return row.fn(views);
+        };
+        const GradcheckResult r = gradcheck(fn, in.leaves);
+        EXPECT_TRUE(r.ok) << where_(row, s) << ": " << r;
+        ++checked;
+      });
+  }
+  EXPECT_GT(checked, 100);
+}
+
+TEST(OpTable, Float32AgreesWithFloat64) {
+  for (const OpInfo& row : op_table()) {
+    if (!row.float32) continue;
+    for (const Sample& s : row.samples)
+      guarded(row, s, [&] {
+        if (input_elements(s) > kFloat32Elements) return;
+        const Tensor r64 = row.fn(make_inputs(s, 7, kFloat64).views);
+        const Tensor r32 = row.fn(make_inputs(s, 7, kFloat32).views);
+        const std::string what = where_(row, s);
+        if (r64.dtype() == kFloat64) {
+          const bool any_floating = std::any_of(s.args.begin(), s.args.end(),
+                                                [](const Arg& a) { return is_floating(a.dtype); });
+          EXPECT_EQ(r32.dtype(), any_floating ? kFloat32 : kFloat64) << what;
+        } else {
+          EXPECT_EQ(r32.dtype(), r64.dtype()) << what;
+        }
+        expect_within(r32, r64, kFloat32Bound, what);
+      });
+  }
+}
+
+// A strided input gives what its contiguous copy gives, and so do the gradients.
+TEST(OpTable, StridedInputsMatchContiguousCopies) {
+  int checked = 0;
+  for (const OpInfo& row : op_table()) {
+    for (const Sample& s : row.samples)
+      guarded(row, s, [&] {
+        if (std::all_of(s.args.begin(), s.args.end(),
+                        [](const Arg& a) { return a.layout == Layout::Contiguous; }))
+          return;
+        const std::string what = where_(row, s);
+        const Tol tol = s.tol.value_or(row.tol);
+        Inputs in = make_inputs(s, 7);
+        std::vector<Tensor> copies;
+        for (std::size_t i = 0; i < s.args.size(); ++i) {
+          copies.push_back(in.views[i].detach().contiguous());
+          const bool grad =
+              row.differentiable && s.args[i].grad && copies.back().is_floating_point();
+          if (grad) {
+            in.leaves[i].requires_grad_();
+            copies.back().requires_grad_();
+            in.views[i] = view_of(in.leaves[i], s.args[i].layout);
+          }
+        }
+        const Tensor out = row.fn(in.views), expected = row.fn(copies);
+        expect_within(out, expected, tol, what + " (forward)");
+        ++checked;
+        if (!out.requires_grad()) return;
+        const Tensor w = seeded_randn(out.shape(), out.dtype(), 3);
+        (out * w).sum().backward();
+        (expected * w).sum().backward();
+        for (std::size_t i = 0; i < copies.size(); ++i) {
+          if (!copies[i].requires_grad()) continue;
+          ASSERT_EQ(in.leaves[i].grad().defined(), copies[i].grad().defined()) << what;
+          if (!copies[i].grad().defined()) continue;
+          expect_within(view_of(in.leaves[i].grad(), s.args[i].layout), copies[i].grad(), tol,
+                        what + " (gradient of input " + std::to_string(i) + ")");
+        }
+      });
+  }
+  EXPECT_GT(checked, 50);
+}
+
+// Element-wise rows against their scalar definition, element by element of the broadcast inputs.
+TEST(OpTable, ElementwiseOpsMatchTheirReference) {
+  int checked = 0;
+  for (const OpInfo& row : op_table()) {
+    if (!row.reference) continue;
+    for (const Sample& s : row.samples)
+      guarded(row, s, [&] {
+        const std::vector<Tensor> in = make_inputs(s, 7).views;
+        const Tensor out = row.fn(in);
+        std::vector<std::vector<double>> values;
+        for (const Tensor& t : in)
+          values.push_back(expand(t.detach(), out.shape()).to_vector<double>());
+        std::vector<double> expected(static_cast<std::size_t>(out.numel()));
+        std::vector<double> at(in.size());
+        for (std::size_t k = 0; k < expected.size(); ++k) {
+          for (std::size_t i = 0; i < in.size(); ++i) at[i] = values[i][k];
+          expected[k] = row.reference(at);
+        }
+        // The reference is rounded once; the op may round each step (float64: at most the
+        // backends' transcendental bound; float32 results: a few float32 roundings).
+        const Tol tol = row.tol.atol == 0         ? kExact
+                        : out.dtype() == kFloat32 ? Tol{1e-6, 1e-6}
+                                                  : Tol{1e-14, 1e-12};
+        expect_within(out, tensor(expected, out.shape()), tol, where_(row, s));
+        ++checked;
+      });
+  }
+  EXPECT_GT(checked, 100);
+}
+
+// ---------------------------------------------------------------- coverage
+
+#ifndef MIXGRAD_SOURCE_DIR
+#error "MIXGRAD_SOURCE_DIR must name the source tree (tests/CMakeLists.txt sets it)"
+#endif
+
+// The functions that the public ops headers declare in namespace mixgrad (not in a nested
+// detail namespace): every line at the start of a line that reads `<type> name(`.
+std::set<std::string> public_functions() {
+  const std::vector<std::string> headers = {
+      "attention.h",   "conv.h",        "copy.h",           "creation.h",        "einsum.h",
+      "elementwise.h", "functional.h",  "grouped_matmul.h", "index.h",           "join.h",
+      "linalg.h",      "moe_routing.h", "normalization.h",  "optimizer_steps.h", "pool.h",
+      "reduce.h",      "rms_norm.h",    "rotary.h",         "softmax.h",         "sort.h",
+      "view.h"};
+  const std::regex decl(
+      R"(^(?:inline\s+|static\s+)?[A-Za-z_][\w:<>, ]*[\s&*]+([a-z_][a-z_0-9]*)\()");
+  const std::regex nested(R"(^namespace\s+(\w+)\s*\{)");
+  std::set<std::string> names;
+  for (const std::string& h : headers) {
+    std::ifstream file(std::string(MIXGRAD_SOURCE_DIR) + "/ops/" + h);
+    EXPECT_TRUE(file.good()) << h;
+    std::string line;
+    bool skipping = false;
+    while (std::getline(file, line)) {
+      std::smatch m;
+      if (std::regex_search(line, m, nested) && m[1] == "detail") skipping = true;
+      if (skipping) {
+        if (line.rfind("}  // namespace detail", 0) == 0) skipping = false;
+        continue;
+      }
+      if (line.rfind("//", 0) == 0 || line.rfind("#", 0) == 0) continue;
+      if (std::regex_search(line, m, decl)) names.insert(m[1]);
+    }
+  }
+  return names;
+}
+
+TEST(OpTable, EveryPublicOpHasARow) {
+  const std::set<std::string> declared = public_functions();
+  ASSERT_GT(declared.size(), 100u) << "the header scan found too few functions";
+  std::set<std::string> covered;
+  for (const OpInfo& row : op_table()) {
+    covered.insert(row.op());
+    covered.insert(row.also.begin(), row.also.end());
+  }
+  std::map<std::string, std::string> excused(not_ops().begin(), not_ops().end());
+  for (const std::string& name : declared)
+    EXPECT_TRUE(covered.count(name) || excused.count(name))
+        << "public op " << name << " has no row in the op table (tests/optable/rows_*.cpp)";
+  // And no row names an op that does not exist (a typo would cover nothing).
+  for (const std::string& name : covered)
+    EXPECT_TRUE(declared.count(name))
+        << "the op table names " << name << ", which no public ops header declares";
+  for (const auto& [name, why] : excused) {
+    EXPECT_TRUE(declared.count(name)) << name << " is excused but not declared";
+    EXPECT_FALSE(covered.count(name)) << name << " has a row and needs no excuse";
+  }
+}
+
+TEST(OpTable, RowsAreWellFormed) {
+  std::set<std::string> names, ops;
+  std::size_t samples = 0;
+  for (const OpInfo& row : op_table()) {
+    EXPECT_TRUE(names.insert(row.name).second) << "two rows named " << row.name;
+    EXPECT_FALSE(row.samples.empty()) << row.name;
+    EXPECT_TRUE(row.fn) << row.name;
+    ops.insert(row.op());
+    samples += row.samples.size();
+  }
+  std::cout << "op table: " << names.size() << " rows of " << ops.size() << " ops, " << samples
+            << " samples\n";
+}
+
+}  // namespace
+}  // namespace mixgrad::testing

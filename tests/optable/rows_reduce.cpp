@@ -1,0 +1,301 @@
+// Rows of the reductions, scans, softmax and sorting, with the large sizes that take the
+// backends' other paths: a 1,000,000-element cumsum, 65,536-wide softmax rows, top-k over
+// 100,000 columns and the MoE gating shapes.
+#include <stdexcept>
+
+#include "optable/op_info.h"
+
+namespace mixgrad::testing {
+namespace {
+
+using In = const std::vector<Tensor>&;
+using UnaryFn = std::function<Tensor(const Tensor&)>;
+
+// `op` over a dense [3, 4, 5] input, its transposed and strided views, and an empty one unless
+// the op needs a non-empty dim.
+OpInfo row(std::string name, UnaryFn op, Tol tol, bool with_empty = true) {
+  OpInfo r;
+  r.name = std::move(name);
+  r.fn = [op = std::move(op)](In in) { return op(in[0]); };
+  r.samples = layout_samples(normal, with_empty);
+  r.tol = tol;
+  return r;
+}
+
+// Discrete results (indices, bools): compared, never differentiated.
+OpInfo indices_row(std::string name, UnaryFn op, bool with_empty = false) {
+  OpInfo r = row(std::move(name), std::move(op), kExact, with_empty);
+  r.differentiable = false;
+  return r;
+}
+
+// The row called `name` (which must exist).
+OpInfo& named(std::vector<OpInfo>& rows, const std::string& name) {
+  for (OpInfo& r : rows)
+    if (r.name == name) return r;
+  throw std::logic_error("no op table row " + name);
+}
+
+void add(std::vector<OpInfo>& rows, OpInfo r, std::vector<Sample> more) {
+  r.samples.insert(r.samples.end(), more.begin(), more.end());
+  rows.push_back(std::move(r));
+}
+
+std::vector<OpInfo> reduce_rows() {
+  std::vector<OpInfo> rows;
+  add(rows,
+      row(
+          "sum", [](const Tensor& x) { return sum(x); }, kReduce),
+      {{"0-dim", {normal({})}}, {"int64", {index({7, 9}, 1000)}}, {"bool", {mask({7, 9})}}});
+  add(rows,
+      row(
+          "sum/dim1", [](const Tensor& x) { return sum(x, {1}); }, kReduce),
+      {{"int64", {index({7, 9}, 1000)}}, {"bool", {mask({7, 9})}}});
+  rows.back().half_tol = kHalfTol;
+  rows.back().bfloat16_tol = kBFloat16Tol;
+  add(rows,
+      row(
+          "sum/dims02_keepdim",
+          [](const Tensor& x) {
+            return sum(x, {0, 2}, true);
+          },
+          kReduce),
+      {});
+  add(rows,
+      row(
+          "sum/last", [](const Tensor& x) { return sum(x, {-1}); }, kReduce),
+      {{"wide_rows", {normal({4, 300001})}, kLargeReduce},
+       {"tall_cols", {transposed(normal({3, 100003}))}, kLargeReduce}});
+  add(rows,
+      row(
+          "mean", [](const Tensor& x) { return mean(x); }, kReduce),
+      {{"0-dim", {normal({})}}});
+  rows.back().half_tol = kHalfTol;
+  rows.back().bfloat16_tol = kBFloat16Tol;
+  add(rows,
+      row(
+          "mean/dim1", [](const Tensor& x) { return mean(x, {1}); }, kReduce),
+      {});
+  add(rows,
+      row(
+          "mean/dims12_keepdim",
+          [](const Tensor& x) {
+            return mean(x, {1, 2}, true);
+          },
+          kReduce),
+      {});
+  add(rows,
+      row(
+          "prod/dim2", [](const Tensor& x) { return prod(x, {2}); }, kReduce),
+      {});
+  add(rows,
+      row(
+          "prod", [](const Tensor& x) { return prod(x); }, kReduce),
+      {});
+  add(rows,
+      row(
+          "norm/p2", [](const Tensor& x) { return norm(x, 2.0, {2}); }, kReduce),
+      {});
+  add(rows,
+      row(
+          "norm/p1", [](const Tensor& x) { return norm(x, 1.0, {0}); }, kReduce),
+      {});
+  add(rows,
+      row(
+          "norm/all", [](const Tensor& x) { return norm(x); }, kReduce),
+      {});
+  // Reductions that need a non-empty dim.
+  add(rows,
+      row(
+          "amax/dim1", [](const Tensor& x) { return amax(x, {1}); }, kExact, false),
+      {{"int32", {index({7, 9}, 1000, kInt32)}}});
+  rows.back().half_tol = rows.back().bfloat16_tol = kExact;
+  add(rows,
+      row(
+          "amin/dims02_keepdim",
+          [](const Tensor& x) {
+            return amin(x, {0, 2}, true);
+          },
+          kExact, false),
+      {});
+  add(rows,
+      row(
+          "max", [](const Tensor& x) { return max(x); }, kExact, false),
+      {});
+  add(rows,
+      row(
+          "min", [](const Tensor& x) { return min(x); }, kExact, false),
+      {});
+  add(rows,
+      row(
+          "max/dim2_values", [](const Tensor& x) { return max(x, 2).values; }, kExact, false),
+      {});
+  add(rows,
+      indices_row("max/dim0_indices", [](const Tensor& x) { return max(x, 0, true).indices; }),
+      {{"ties", {index({40, 6}, 3)}}});
+  add(rows,
+      row(
+          "min/dim1_values", [](const Tensor& x) { return min(x, 1).values; }, kExact, false),
+      {});
+  add(rows, indices_row("min/dim1_indices", [](const Tensor& x) { return min(x, 1).indices; }), {});
+  add(rows, indices_row("argmax", [](const Tensor& x) { return argmax(x); }), {});
+  add(rows, indices_row("argmax/dim1", [](const Tensor& x) { return argmax(x, 1); }),
+      {{"ties", {index({6, 40}, 3)}}});
+  add(rows, indices_row("argmin/dim2", [](const Tensor& x) { return argmin(x, 2); }), {});
+  add(rows,
+      row(
+          "var/dim1", [](const Tensor& x) { return var(x, {1}); }, kReduce, false),
+      {});
+  add(rows,
+      row(
+          "var", [](const Tensor& x) { return var(x); }, kReduce, false),
+      {});
+  add(rows,
+      row(
+          "std/dim2", [](const Tensor& x) { return mixgrad::std(x, {2}, 0); }, kReduce, false),
+      {});
+  add(rows,
+      row(
+          "logsumexp/dim2", [](const Tensor& x) { return logsumexp(x, {2}); }, kReduce, false),
+      {{"wide", {normal({2, 3, 300})}}});
+  // any / all: of bools, and of floats (non-zero counts as true).
+  for (auto [name, op] :
+       {std::pair{"any", UnaryFn([](const Tensor& x) { return any(x, {1}); })},
+        std::pair{"all", UnaryFn([](const Tensor& x) { return all(x, {0}); })},
+        std::pair{"any/all_dims", UnaryFn([](const Tensor& x) { return any(x); })}}) {
+    OpInfo r = indices_row(name, op);
+    r.samples = {{"bool", {mask({5, 6})}},
+                 {"float", {index({5, 6}, 2, kFloat64)}},
+                 {"strided", {strided(mask({5, 6}))}},
+                 {"empty", {mask({0, 6})}}};
+    rows.push_back(std::move(r));
+  }
+  return rows;
+}
+
+std::vector<OpInfo> scan_rows() {
+  std::vector<OpInfo> rows;
+  for (int64_t d = 0; d < 3; ++d)
+    add(rows,
+        row(
+            "cumsum/dim" + std::to_string(d), [d](const Tensor& x) { return cumsum(x, d); },
+            kReduce),
+        {});
+  named(rows, "cumsum/dim0")
+      .samples.insert(named(rows, "cumsum/dim0").samples.end(),
+                      {{"int64", {index({6, 9}, 1000)}},
+                       {"bool", {mask({6, 9})}},
+                       {"1e6", {normal({1000000})}, kLargeReduce},
+                       {"1e6_strided", {strided(normal({1000000}))}, kLargeReduce},
+                       {"1e6_int64", {index({1000000}, 1 << 20)}}});
+  named(rows, "cumsum/dim1").half_tol = kHalfTol;
+  named(rows, "cumsum/dim1").bfloat16_tol = kBFloat16Tol;
+  return rows;
+}
+
+std::vector<OpInfo> softmax_rows() {
+  std::vector<OpInfo> rows;
+  for (int64_t d : {-1, 0, 1}) {
+    const std::string n = "/dim" + std::to_string(d);
+    add(rows,
+        row(
+            "softmax" + n, [d](const Tensor& x) { return softmax(x, d); }, kReduce),
+        {});
+    add(rows,
+        row(
+            "log_softmax" + n, [d](const Tensor& x) { return log_softmax(x, d); }, kReduce),
+        {});
+  }
+  OpInfo& soft = named(rows, "softmax/dim-1");
+  OpInfo& log_soft = named(rows, "log_softmax/dim-1");
+  soft.samples.push_back({"65536", {normal({3, 65536})}, kLargeReduce});
+  soft.samples.push_back({"many_rows", {normal({20000, 37})}});
+  log_soft.samples.push_back({"65536", {normal({2, 65536})}, kLargeReduce});
+  soft.half_tol = log_soft.half_tol = kHalfChainTol;
+  soft.bfloat16_tol = log_soft.bfloat16_tol = kBFloat16ChainTol;
+  // Large logits: the running max must keep exp from overflowing.
+  add(rows,
+      row(
+          "softmax/large_logits", [](const Tensor& x) { return softmax(x * 1000.0, -1); }, kReduce),
+      {});
+  return rows;
+}
+
+std::vector<OpInfo> sort_rows() {
+  std::vector<OpInfo> rows;
+  for (bool desc : {false, true}) {
+    const std::string n = desc ? "/desc" : "/asc";
+    add(rows,
+        row(
+            "sort/values" + n, [desc](const Tensor& x) { return sort(x, -1, desc).values; },
+            kExact),
+        {{"ties", {index({7, 500}, 4, kInt32)}}, {"wide", {normal({3, 200003})}}});
+    add(rows,
+        indices_row(
+            "sort/indices" + n, [desc](const Tensor& x) { return sort(x, 1, desc).indices; }, true),
+        {});
+    add(rows,
+        indices_row(
+            "argsort" + n, [desc](const Tensor& x) { return argsort(x, 0, desc); }, true),
+        {{"wide", {transposed(normal({100000, 2}))}}});
+    // With many equal keys only a stable sort fixes the indices.
+    OpInfo stable = indices_row(
+        "argsort/stable" + n, [desc](const Tensor& x) { return argsort(x, -1, desc, true); }, true);
+    stable.samples.push_back({"ties", {index({7, 500}, 4)}});
+    stable.samples.push_back({"1d_ties", {index({300000}, 1000)}});
+    rows.push_back(std::move(stable));
+  }
+  named(rows, "sort/values/desc").half_tol = named(rows, "sort/values/desc").bfloat16_tol = kExact;
+
+  for (bool largest : {true, false}) {
+    const std::string n = largest ? "/largest" : "/smallest";
+    const auto values = [largest](int64_t k, int64_t dim) {
+      return [=](const Tensor& x) { return topk(x, k, dim, largest).values; };
+    };
+    const auto indices = [largest](int64_t k, int64_t dim) {
+      return [=](const Tensor& x) { return topk(x, k, dim, largest).indices; };
+    };
+    // The MoE gating shapes: narrow rows, small k, many rows, non-power-of-two widths; wide rows
+    // go through the segmented radix sort.
+    std::vector<Sample> gating;
+    for (int64_t experts : {8, 60, 64, 256})
+      gating.push_back({"moe_E" + std::to_string(experts), {normal({4099, experts})}});
+    gating.push_back({"100000", {normal({3, 100000})}});
+    OpInfo v = row("topk/values_k3" + n, values(3, -1), kExact, false);
+    v.samples.insert(v.samples.end(), gating.begin(), gating.end());
+    v.samples.push_back({"ties", {index({5, 300}, 3)}});
+    rows.push_back(std::move(v));
+    OpInfo v1 = row("topk/values_k1" + n, values(1, -1), kExact, false);
+    v1.samples = gating;
+    rows.push_back(std::move(v1));
+    OpInfo i2 = indices_row("topk/indices_k2" + n, indices(2, -1));
+    i2.samples.insert(i2.samples.end(), gating.begin(), gating.end());
+    rows.push_back(std::move(i2));
+    add(rows, row("topk/values_k0" + n, values(0, -1), kExact, true), {});
+    add(rows, indices_row("topk/indices_all" + n, indices(5, -1)), {});
+    add(rows, indices_row("topk/indices_dim1" + n, indices(2, 1)), {});
+  }
+  OpInfo& top = named(rows, "topk/values_k3/largest");
+  top.half_tol = top.bfloat16_tol = kExact;
+  // sorted = false leaves the order open: compare the selected set.
+  OpInfo unsorted = row(
+      "topk/unsorted",
+      [](const Tensor& x) { return sort(topk(x, 17, -1, true, false).values, -1).values; }, kExact,
+      false);
+  unsorted.samples = {{"1000", {normal({6, 1000})}}, {"strided", {strided(normal({6, 40}))}}};
+  rows.push_back(std::move(unsorted));
+  return rows;
+}
+
+}  // namespace
+
+std::vector<OpInfo> reduction_rows() {
+  std::vector<OpInfo> rows;
+  for (auto part : {reduce_rows, scan_rows, softmax_rows, sort_rows}) {
+    std::vector<OpInfo> p = part();
+    rows.insert(rows.end(), std::make_move_iterator(p.begin()), std::make_move_iterator(p.end()));
+  }
+  return rows;
+}
+
+}  // namespace mixgrad::testing
