@@ -271,6 +271,10 @@ std::vector<OpInfo> sort_rows() {
     OpInfo i2 = indices_row("topk/indices_k2" + n, indices(2, -1));
     i2.samples.insert(i2.samples.end(), gating.begin(), gating.end());
     rows.push_back(std::move(i2));
+    // Many winners per row take the radix sort's other path.
+    OpInfo many = row("topk/values_k1000" + n, values(1000, -1), kExact, false);
+    many.samples = {{"100000", {normal({3, 100000})}}};
+    rows.push_back(std::move(many));
     add(rows, row("topk/values_k0" + n, values(0, -1), kExact, true), {});
     add(rows, indices_row("topk/indices_all" + n, indices(5, -1)), {});
     add(rows, indices_row("topk/indices_dim1" + n, indices(2, 1)), {});
