@@ -185,8 +185,15 @@ inline Kernel<void(const Tensor& out, const Tensor& cond, const Tensor& a, const
 inline Kernel<void(ReduceOp, const Tensor& out, const Tensor& indices, const Tensor& in,
                    const Shape& dims)>
     reduce{"reduce"};
-// Running sum along `dim`; any strides, negative ones included (backward runs it reversed).
-inline Kernel<void(const Tensor& out, const Tensor& in, int64_t dim)> cumsum{"cumsum"};
+// Running `op` along `dim`: out[.., i, ..] = in[.., 0, ..] op ... op in[.., i, ..]. out has in's
+// dtype; any strides, negative ones included (a backward pass runs a scan reversed). Sum and
+// Prod accumulate in double for floating dtypes and in int64 for integers; LogSumExp (log of the
+// running sum of exp, floating dtypes only) in double. Max / Min write `indices` (int64, out's
+// shape and device): the position along `dim` of the running max / min, the latest one on ties
+// and the latest NaN once a NaN was seen (as PyTorch's cummax / cummin).
+enum class ScanOp : uint8_t { Sum, Prod, Max, Min, LogSumExp, Count };
+inline Kernel<void(ScanOp, const Tensor& out, const Tensor& indices, const Tensor& in, int64_t dim)>
+    scan{"scan"};
 // out[b] = alpha * a[b] @ b[b] + beta * out[b] for 3-D a [B, M, K], b [B, K, N], out [B, M, N].
 // Batch strides may be 0 (broadcast). beta = 0 ignores out's old contents (even NaN).
 inline Kernel<void(const Tensor& out, const Tensor& a, const Tensor& b, double alpha, double beta)>
@@ -426,7 +433,7 @@ using Kernel_signature = typename K::Signature;
 //   MIXGRAD_FOR_EACH_BACKEND_KERNEL(MIXGRAD_REGISTER_KERNEL)  (with `t` its DeviceType)
 // clang-format off
 #define MIXGRAD_FOR_EACH_BACKEND_KERNEL(X)                                                        \
-  X(copy) X(fill) X(arange) X(unary) X(binary) X(where) X(reduce) X(cumsum) X(gemm)               \
+  X(copy) X(fill) X(arange) X(unary) X(binary) X(where) X(reduce) X(scan) X(gemm)                 \
   X(grouped_gemm) X(im2col) X(col2im) X(gather) X(scatter) X(index_select) X(index_scatter)       \
   X(sort) X(topk) X(softmax) X(softmax_backward) X(norm_moments) X(norm_affine)                   \
   X(norm_backward_sums) X(pool2d) X(pool2d_backward) X(uniform) X(normal) X(randint) X(bincount)  \

@@ -18,6 +18,7 @@
 #include "ops/reduce.h"
 #include "ops/rms_norm.h"
 #include "ops/rotary.h"
+#include "ops/scan.h"
 #include "ops/softmax.h"
 #include "ops/sort.h"
 #include "ops/view.h"

@@ -410,38 +410,4 @@ Tensor all(const Tensor& x, const Shape& dims, bool keepdim) {
   return reduce_new(ReduceOp::All, x, reduction_dims(x, dims, "all"), keepdim, DType::Bool);
 }
 
-// ---- cumsum ----
-
-namespace {
-
-// `t` with `dim` walked backwards (negative stride), only ever handed to a kernel: the public
-// view ops never produce negative strides, so it does not escape.
-Tensor reversed_for_kernel(const Tensor& t, int64_t dim) {
-  Shape strides = t.strides();
-  strides[dim] = -strides[dim];
-  return alias_with_layout(
-      t, t.shape(), strides,
-      t.storage_offset() + std::max<int64_t>(t.shape()[dim] - 1, 0) * t.strides()[dim]);
-}
-
-}  // namespace
-
-Tensor cumsum(const Tensor& x, int64_t dim_in) {
-  const int64_t dim = wrap_dim(dim_in, x.dim(), "cumsum");
-  const Tensor in = to(x, sum_dtype(x.dtype()));
-  Tensor out = empty(x.shape(), TensorOptions(in.dtype()).device(x.device()));
-  kernels::cumsum(x.device(), out, in, dim);
-  record("cumsum", out, {x}, [dim](const Tensor& g, InputGrads in_grads) {
-    // Each input feeds every later running sum: the gradient is g summed from the end.
-    if (g.dim() == 0) {
-      in_grads[0].add(g);
-      return;
-    }
-    Tensor r = empty(g.shape(), options_of(g));
-    kernels::cumsum(g.device(), reversed_for_kernel(r, dim), reversed_for_kernel(g, dim), dim);
-    in_grads[0].add(r);
-  });
-  return out;
-}
-
 }  // namespace mixgrad

@@ -34,8 +34,6 @@ Tensor norm(const Tensor& x, double p = 2.0, const Shape& dims = {}, bool keepdi
 // Whether any / all elements are non-zero (bool).
 Tensor any(const Tensor& x, const Shape& dims = {}, bool keepdim = false);
 Tensor all(const Tensor& x, const Shape& dims = {}, bool keepdim = false);
-// Running sum along `dim` (bool/int32 inputs give int64).
-Tensor cumsum(const Tensor& x, int64_t dim);
 
 namespace detail {
 // Normalises `dims` for x (wraps negatives, sorts, rejects repeats; empty = all dims).

@@ -1,4 +1,4 @@
-// CPU reductions and cumsum.
+// CPU reductions and scans.
 //
 // Two strategies:
 //  - Row accumulation (Sum/Prod/Max/Min whose reduced dims all lie outside a kept, unit-stride
@@ -10,10 +10,12 @@
 //  - Slice reduction (everything else): each output element reduces its own slice, kept dims are
 //    split across threads, and the innermost reduced dim is a flat loop (unit stride when the
 //    input is contiguous there).
-// cumsum along a non-innermost dim uses the same row idea: running sums of whole rows.
+// Scans (running sum, product, max, min, logsumexp) along a non-innermost dim use the same row
+// idea: running values of whole rows.
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <limits>
 #include <memory>
 #include <type_traits>
 #include <vector>
@@ -364,12 +366,59 @@ void reduce_slices(const Tensor& out, const Tensor& indices, const Tensor& in,
   });
 }
 
-// ---- cumsum ----
+// ---- scans ----
 
-// Running sums of whole rows when `dim` is not the innermost dim: each step adds a row into a
-// block of accumulators (vectorizable) instead of walking one strided line per element.
-template <class T>
-bool cumsum_rows(const Tensor& out, const Tensor& in, int64_t dim) {
+using kernels::ScanOp;
+
+// Sum and Prod accumulate as reductions do; LogSumExp in double; Max / Min in the dtype itself.
+template <class T, ScanOp Op>
+using ScanAcc = std::conditional_t<Op == ScanOp::Max || Op == ScanOp::Min, T,
+                                   std::conditional_t<Op == ScanOp::LogSumExp, double, Acc<T>>>;
+
+// log(exp(a) + exp(b)) without overflow; equal infinities give themselves (as PyTorch's
+// _log_add_exp_helper).
+inline double log_add_exp(double a, double b) {
+  const double lo = std::min(a, b), hi = std::max(a, b);
+  if (lo != hi || std::isfinite(lo)) return hi + std::log1p(std::exp(lo - hi));
+  return a;
+}
+
+// One scan step: folds x (at position i) into acc. Max / Min take x on ties (the latest
+// position) and on NaN, and keep a NaN once seen unless another NaN comes.
+template <ScanOp Op, class A, class T>
+inline void scan_step(A& acc, int64_t& at, T x, int64_t i) {
+  if constexpr (Op == ScanOp::Sum) {
+    acc += x;
+  } else if constexpr (Op == ScanOp::Prod) {
+    acc *= x;
+  } else if constexpr (Op == ScanOp::LogSumExp) {
+    acc = log_add_exp(acc, static_cast<double>(x));
+  } else {
+    bool take = i == 0;
+    if constexpr (std::is_floating_point_v<T>)
+      take =
+          take || std::isnan(x) || (!std::isnan(acc) && (Op == ScanOp::Max ? x >= acc : x <= acc));
+    else
+      take = take || (Op == ScanOp::Max ? x >= acc : x <= acc);
+    if (take) {
+      acc = x;
+      at = i;
+    }
+  }
+}
+
+template <class T, ScanOp Op>
+constexpr ScanAcc<T, Op> scan_identity() {
+  if constexpr (Op == ScanOp::Prod) return ScanAcc<T, Op>(1);
+  if constexpr (Op == ScanOp::LogSumExp) return -std::numeric_limits<double>::infinity();
+  return ScanAcc<T, Op>(0);  // Max / Min take their first element regardless
+}
+
+// Running values of whole rows when `dim` is not the innermost dim: each step folds a row into a
+// block of accumulators (vectorizable) instead of walking one strided line per element. Not for
+// Max / Min, which also track positions.
+template <class T, ScanOp Op>
+bool scan_rows(const Tensor& out, const Tensor& in, int64_t dim) {
   if (in.dim() == 0) return false;
   std::vector<bool> skip(in.dim(), false);
   skip[dim] = true;
@@ -382,17 +431,18 @@ bool cumsum_rows(const Tensor& out, const Tensor& in, int64_t dim) {
   const int64_t work = std::max<int64_t>(1, n * std::min(run, kColumnBlock));
   parallel_for(layout.lines.numel() * blocks, std::max<int64_t>(1, kGrainSize / work),
                [&](int64_t begin, int64_t end) {
-                 std::array<Acc<T>, kColumnBlock> acc;
+                 std::array<ScanAcc<T, Op>, kColumnBlock> acc;
+                 int64_t unused = 0;
                  for (int64_t t = begin; t < end; ++t) {
                    const int64_t col = (t % blocks) * kColumnBlock;
                    const int64_t len = std::min(kColumnBlock, run - col);
                    const Cursor<3> at_line(layout.lines, t / blocks);
                    const T* p = src + at_line.at(0) + col;
                    T* q = dst + at_line.at(1) + col;
-                   std::fill_n(acc.begin(), len, Acc<T>(0));
+                   std::fill_n(acc.begin(), len, scan_identity<T, Op>());
                    for (int64_t i = 0; i < n; ++i, p += in_step, q += out_step) {
                      for (int64_t k = 0; k < len; ++k) {
-                       acc[k] += p[k];
+                       scan_step<Op>(acc[k], unused, p[k], i);
                        q[k] = static_cast<T>(acc[k]);
                      }
                    }
@@ -401,21 +451,28 @@ bool cumsum_rows(const Tensor& out, const Tensor& in, int64_t dim) {
   return true;
 }
 
-// One running sum per line along `dim` (any strides, including negative ones).
-template <class T>
-void cumsum_lines(const Tensor& out, const Tensor& in, int64_t dim) {
-  const DimRows<2> lines({&in, &out}, dim);
-  const int64_t n = lines.length(0), in_step = lines.stride(0), out_step = lines.stride(1);
+// One running value per line along `dim` (any strides, including negative ones); Max / Min also
+// write the position of each running value into `indices`.
+template <class T, ScanOp Op>
+void scan_lines(const Tensor& out, const Tensor& indices, const Tensor& in, int64_t dim) {
+  constexpr bool kIndexed = Op == ScanOp::Max || Op == ScanOp::Min;
+  const Tensor& idx_like = kIndexed ? indices : out;
+  const DimRows<3> lines({&in, &out, &idx_like}, dim);
+  const int64_t n = lines.length(0), in_step = lines.stride(0), out_step = lines.stride(1),
+                idx_step = lines.stride(2);
   const T* src = in.data_ptr<T>();
   T* dst = out.data_ptr<T>();
+  int64_t* idx_dst = kIndexed ? indices.data_ptr<int64_t>() : nullptr;
   lines.parallel(n, [&](int64_t begin, int64_t end) {
-    lines.for_rows(begin, end, [&](const DimRows<2>::Offsets& off) {
+    lines.for_rows(begin, end, [&](const DimRows<3>::Offsets& off) {
       const T* p = src + off[0];
       T* q = dst + off[1];
-      Acc<T> acc = 0;
+      ScanAcc<T, Op> acc = scan_identity<T, Op>();
+      int64_t at = 0;
       for (int64_t i = 0; i < n; ++i) {
-        acc += p[i * in_step];
+        scan_step<Op>(acc, at, p[i * in_step], i);
         q[i * out_step] = static_cast<T>(acc);
+        if constexpr (kIndexed) idx_dst[off[2] + i * idx_step] = at;
       }
     });
   });
@@ -440,10 +497,19 @@ void reduce(ReduceOp op, const Tensor& out, const Tensor& indices, const Tensor&
 }
 
 // out and in share a dtype; their strides may differ, and may be negative along `dim` (which
-// walks it backwards: a reverse cumsum).
-void cumsum(const Tensor& out, const Tensor& in, int64_t dim) {
-  dispatch_dtype(in.dtype(), "cumsum", [&]<class T>() {
-    if (!cumsum_rows<T>(out, in, dim)) cumsum_lines<T>(out, in, dim);
+// walks it backwards: a reverse scan).
+void scan(ScanOp op, const Tensor& out, const Tensor& indices, const Tensor& in, int64_t dim) {
+  dispatch_dtype(in.dtype(), "scan", [&]<class T>() {
+    dispatch_enum<ScanOp, static_cast<int>(ScanOp::Count)>(op, [&]<ScanOp Op>() {
+      if constexpr (Op == ScanOp::LogSumExp && !std::is_floating_point_v<T>) {
+        MG_CHECK(false, "scan", "logsumexp needs a floating dtype, got ", describe(in));
+      } else {
+        if constexpr (Op != ScanOp::Max && Op != ScanOp::Min) {
+          if (scan_rows<T, Op>(out, in, dim)) return;
+        }
+        scan_lines<T, Op>(out, indices, in, dim);
+      }
+    });
   });
 }
 

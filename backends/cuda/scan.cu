@@ -1,6 +1,6 @@
-// CUDA cumsum (contract in backends/kernels.h, reference backends/cpu/reduce.cpp): running sums
-// along `dim` of every row (each index of the other dims), with any strides, negative ones
-// included. Three shapes of work:
+// CUDA scan, the running sum only so far (contract in backends/kernels.h, reference
+// backends/cpu/reduce.cpp): running sums along `dim` of every row (each index of the other
+// dims), with any strides, negative ones included. Three shapes of work:
 //  - one long row: cub::DeviceScan over the whole device, reading and writing through strided
 //    iterators (a reversed row, as the backward pass runs it, takes the same path);
 //  - rows that are short, or neighbours in memory while their own elements are not (cumsum over
@@ -174,7 +174,14 @@ void cumsum_typed(const Tensor& out, const Tensor& in, int64_t dim) {
 
 }  // namespace
 
-void cumsum(const Tensor& out, const Tensor& in, int64_t dim) {
+// Only the running sum so far: the other scans (cumprod, cummax, cummin, logcumsumexp) are
+// written for the CPU, and their CUDA kernels wait for a session that can run them on a GPU.
+void scan(kernels::ScanOp op, const Tensor& out, const Tensor& /*indices*/, const Tensor& in,
+          int64_t dim) {
+  MG_CHECK(op == kernels::ScanOp::Sum, "scan",
+           "only the running sum (cumsum) runs on CUDA so far; cumprod, cummax, cummin and "
+           "logcumsumexp run on the CPU (got ",
+           describe(in), ")");
   TensorDeviceGuard guard(in);
   dispatch_cuda_dtype(in.dtype(), "cumsum", [&]<class T>() { cumsum_typed<T>(out, in, dim); });
 }

@@ -46,6 +46,16 @@ TEST(CudaRuntime, DevicesAndStreamsAreReported) {
   EXPECT_EQ(Device("cuda:0"), Device::cuda(0));
 }
 
+// Only cumsum has a CUDA scan so far: the others are a clear Error there, never a wrong result.
+TEST(CudaRuntime, ScansOtherThanCumsumAreAClearError) {
+  MG_REQUIRE_CUDA();
+  const Tensor x = randn({3, 4}).to(gpu());
+  EXPECT_EQ(cumsum(x, 1).device(), gpu());
+  EXPECT_MG_ERROR(cumprod(x, 1), "only the running sum");
+  EXPECT_MG_ERROR(cummax(x, 0), "only the running sum");
+  EXPECT_MG_ERROR(logcumsumexp(x, 1), "only the running sum");
+}
+
 TEST(CudaRuntime, NonexistentDeviceIndexIsAClearError) {
   MG_REQUIRE_CUDA();
   const int missing = 99;

@@ -193,12 +193,17 @@ TEST(OpTable, ElementwiseOpsMatchTheirReference) {
 // The functions that the public ops headers declare in namespace mixgrad (not in a nested
 // detail namespace): every line at the start of a line that reads `<type> name(`.
 std::set<std::string> public_functions() {
-  const std::vector<std::string> headers = {
-      "attention.h",   "conv.h",        "copy.h",           "creation.h",        "einsum.h",
-      "elementwise.h", "functional.h",  "grouped_matmul.h", "index.h",           "join.h",
-      "linalg.h",      "moe_routing.h", "normalization.h",  "optimizer_steps.h", "pool.h",
-      "reduce.h",      "rms_norm.h",    "rotary.h",         "softmax.h",         "sort.h",
-      "view.h"};
+  const std::vector<std::string> headers = {"attention.h",     "conv.h",
+                                            "copy.h",          "creation.h",
+                                            "einsum.h",        "elementwise.h",
+                                            "functional.h",    "grouped_matmul.h",
+                                            "index.h",         "join.h",
+                                            "linalg.h",        "moe_routing.h",
+                                            "normalization.h", "optimizer_steps.h",
+                                            "pool.h",          "reduce.h",
+                                            "rms_norm.h",      "rotary.h",
+                                            "scan.h",          "softmax.h",
+                                            "sort.h",          "view.h"};
   const std::regex decl(
       R"(^(?:inline\s+|static\s+)?[A-Za-z_][\w:<>, ]*[\s&*]+([a-z_][a-z_0-9]*)\()");
   const std::regex nested(R"(^namespace\s+(\w+)\s*\{)");

@@ -190,6 +190,52 @@ std::vector<OpInfo> scan_rows() {
                        {"1e6_int64", {index({1000000}, 1 << 20)}}});
   named(rows, "cumsum/dim1").half_tol = kHalfTol;
   named(rows, "cumsum/dim1").bfloat16_tol = kBFloat16Tol;
+  // The other scans run on the CPU only so far (ops/scan.h). cumprod sees positive values with
+  // a few exact zeros, so the gradient's zero handling is checked too.
+  const auto cpu_only = [&](OpInfo r, std::vector<Sample> more) {
+    r.cuda = false;
+    add(rows, std::move(r), std::move(more));
+  };
+  cpu_only(row(
+               "cumprod/dim1", [](const Tensor& x) { return cumprod(x, 1); }, kReduce),
+           {{"int64", {index({6, 9}, 5)}}});
+  cpu_only(row(
+               "cumprod/with_zeros",
+               [](const Tensor& x) {
+                 return cumprod(where(lt(abs(x), 0.3), zeros({}, kFloat64).to(x.dtype()), x), -1);
+               },
+               kReduce),
+           {});
+  cpu_only(row(
+               "cumprod/dim0", [](const Tensor& x) { return cumprod(x, 0); }, kReduce),
+           {});
+  for (auto [name, dim] : {std::pair{"/dim2", 2}, std::pair{"/dim0", 0}}) {
+    const int64_t d = dim;
+    cpu_only(row(
+                 std::string("cummax") + name, [d](const Tensor& x) { return cummax(x, d).values; },
+                 kExact),
+             {{"ties", {index({5, 6, 7}, 3)}}});
+    cpu_only(indices_row(
+                 std::string("cummax/indices") + name,
+                 [d](const Tensor& x) { return cummax(x, d).indices; }, true),
+             {{"ties", {index({5, 6, 7}, 3)}}});
+    cpu_only(row(
+                 std::string("cummin") + name, [d](const Tensor& x) { return cummin(x, d).values; },
+                 kExact),
+             {{"ties", {index({5, 6, 7}, 3)}}});
+    cpu_only(indices_row(
+                 std::string("cummin/indices") + name,
+                 [d](const Tensor& x) { return cummin(x, d).indices; }, true),
+             {{"ties", {index({5, 6, 7}, 3)}}});
+    cpu_only(row(
+                 std::string("logcumsumexp") + name,
+                 [d](const Tensor& x) { return logcumsumexp(x, d); }, kReduce),
+             {});
+  }
+  cpu_only(row(
+               "logcumsumexp/large", [](const Tensor& x) { return logcumsumexp(x * 500.0, -1); },
+               kReduce),
+           {{"0-dim", {normal({})}}, {"long", {normal({3, 5000})}}});
   return rows;
 }
 
