@@ -237,6 +237,29 @@ inline Kernel<void(const Tensor& out, const Tensor& input, const Tensor& weight,
 inline Kernel<void(const Tensor& grad_weight, const Tensor& grad_out, const Tensor& input,
                    const ConvGeometry& geometry)>
     conv2d_direct_weight_grad{"conv2d_direct_weight_grad"};
+// A 2-D convolution (cross-correlation, ops/conv.h's conv2d after its checks): overwrites
+// contiguous out [N, O, out_h, out_w] with contiguous input [N, C, H, W] convolved with contiguous
+// weight [O, C / groups, kh, kw], plus contiguous bias [O] when defined; input channel group g
+// (C / groups channels) feeds only output group g. The backend picks the algorithm (im2col +
+// GEMM, a direct or a Winograd kernel, ...) and its threading; results of different algorithms
+// differ by rounding. When `keep_for_weight_grad` is set the kernel may return a tensor that
+// conv2d_backward's weight gradient then reads instead of the input (the im2col path keeps the
+// whole batch's columns matrix when it was built in one piece, sparing the backward an im2col);
+// otherwise, and when it keeps nothing, it returns an undefined tensor. What it returns is opaque
+// to the caller and must not be written.
+inline Kernel<Tensor(const Tensor& out, const Tensor& input, const Tensor& weight,
+                     const Tensor& bias, const ConvGeometry& geometry, int64_t groups,
+                     bool keep_for_weight_grad)>
+    conv2d{"conv2d"};
+// conv2d's input and weight gradients from contiguous grad_out [N, O, out_h, out_w]: overwrites
+// contiguous grad_input [N, C, H, W] when it is defined (needs `weight`) and contiguous
+// grad_weight [O, C / groups, kh, kw] when it is defined (needs `input`, or `saved`: what conv2d
+// returned for these operands, then `input` may be undefined); an empty batch gives a zero
+// grad_weight. The bias gradient is the op's (a sum of grad_out).
+inline Kernel<void(const Tensor& grad_input, const Tensor& grad_weight, const Tensor& grad_out,
+                   const Tensor& input, const Tensor& weight, const Tensor& saved,
+                   const ConvGeometry& geometry, int64_t groups)>
+    conv2d_backward{"conv2d_backward"};
 // Winograd F(2x2, 3x3) tile transforms (Lavin & Gray 2016) of a 3x3 convolution with stride 1
 // and dilation 1, read from `geometry`'s pad_h, pad_w, out_h and out_w. Tile t = (n * rows + ty) *
 // cols + tx (rows = ceil(out_h / 2), cols = ceil(out_w / 2)) covers the outputs [2ty, 2ty + 2) x
@@ -430,7 +453,7 @@ using Kernel_signature = typename K::Signature;
   X(grouped_gemm) X(im2col) X(col2im) X(gather) X(scatter) X(index_select) X(index_scatter)       \
   X(sort) X(topk) X(softmax) X(softmax_backward) X(norm_moments) X(norm_affine)                   \
   X(norm_backward_sums) X(pool2d) X(pool2d_backward) X(uniform) X(normal) X(randint) X(bincount)  \
-  X(nonzero)
+  X(nonzero) X(conv2d) X(conv2d_backward)
 // clang-format on
 #define MIXGRAD_DECLARE_KERNEL(name) \
   ::mixgrad::kernels::Kernel_signature<decltype(::mixgrad::kernels::name)> name;
