@@ -225,18 +225,6 @@ inline Kernel<void(const Tensor& columns, const Tensor& input, const ConvGeometr
 // columns entries that im2col would read from each position (padding entries are dropped).
 inline Kernel<void(const Tensor& grad_input, const Tensor& columns, const ConvGeometry& geometry)>
     col2im{"col2im"};
-// Direct convolution, stride 1 and one group (geometry's strides must be 1): overwrites
-// contiguous out [N, O, out_h, out_w] with input [N, C, H, W] (contiguous) convolved with
-// weight [O, C * kh * kw] (contiguous), plus bias [O] when defined. For few output channels on
-// wide planes, where im2col's columns cost more than the multiply-adds.
-inline Kernel<void(const Tensor& out, const Tensor& input, const Tensor& weight, const Tensor& bias,
-                   const ConvGeometry& geometry)>
-    conv2d_direct{"conv2d_direct"};
-// conv2d_direct's weight gradient: overwrites contiguous grad_weight [O, C, kh, kw] from
-// contiguous grad_out [N, O, out_h, out_w] and input [N, C, H, W] (N > 0).
-inline Kernel<void(const Tensor& grad_weight, const Tensor& grad_out, const Tensor& input,
-                   const ConvGeometry& geometry)>
-    conv2d_direct_weight_grad{"conv2d_direct_weight_grad"};
 // A 2-D convolution (cross-correlation, ops/conv.h's conv2d after its checks): overwrites
 // contiguous out [N, O, out_h, out_w] with contiguous input [N, C, H, W] convolved with contiguous
 // weight [O, C / groups, kh, kw], plus contiguous bias [O] when defined; input channel group g
@@ -275,7 +263,8 @@ enum class WinogradTransform {
   OutputAdjoint,  // out tiles [16, O, T] = A y A^T, y the 2 x 2 block of in [N, O, out_h, out_w]
                   // (zero past its edge)
 };
-// Other operands contiguous; float32 / float64. CPU-only.
+// Other operands contiguous; float32 / float64. CPU-only: the CPU conv2d kernel's Winograd path
+// calls it through this table (where tests count the transforms to see which path ran).
 inline Kernel<void(const Tensor& out, const Tensor& in, WinogradTransform transform,
                    const ConvGeometry& geometry)>
     winograd{"winograd"};
@@ -442,8 +431,8 @@ inline Kernel<Tensor(const Tensor& in)> nonzero{"nonzero"};
 template <class K>
 using Kernel_signature = typename K::Signature;
 
-// Every kernel above that each backend implements (conv2d_direct*, winograd, adam_step,
-// rms_norm*, rotary and attention_* are CPU-only: ops call them on the CPU only). A backend
+// Every kernel above that each backend implements (winograd, adam_step, rms_norm*, rotary and
+// attention_* are CPU-only: they are called on the CPU only). A backend
 // declares and registers its set from this one list:
 //   MIXGRAD_FOR_EACH_BACKEND_KERNEL(MIXGRAD_DECLARE_KERNEL)   (in its namespace)
 //   MIXGRAD_FOR_EACH_BACKEND_KERNEL(MIXGRAD_REGISTER_KERNEL)  (with `t` its DeviceType)

@@ -2,7 +2,7 @@
 // and tunes the im2col + GEMM one for this machine's caches and threads.
 //   Winograd F(2x2, 3x3)  3x3 kernels of stride 1 with enough channels per group on both sides
 //                         (backends/cpu/conv_winograd.cpp)
-//   sliding window        few output channels on wide rows: kernels::conv2d_direct and its weight
+//   sliding window        few output channels on wide rows: conv2d_direct and its weight
 //                         gradient, no columns at all (the input gradient through GEMM + col2im)
 //   im2col + GEMM         everything else (backends/conv_im2col.h), with chunking for the caches,
 //                         the batch split among the threads by whole samples, and a transposed
@@ -68,8 +68,7 @@ Tensor conv2d(const Tensor& out, const Tensor& input, const Tensor& weight, cons
       winograd_conv2d(out, input, weight, bias, geometry, groups);
       return Tensor();
     case ConvPath::Sliding:
-      kernels::conv2d_direct(input.device(), out, input, strided::view(weight, {out_channels, -1}),
-                             bias, geometry);
+      conv2d_direct(out, input, strided::view(weight, {out_channels, -1}), bias, geometry);
       return Tensor();
     case ConvPath::Im2col:
       break;
@@ -97,8 +96,7 @@ void conv2d_backward(const Tensor& grad_input, const Tensor& grad_weight, const 
     case ConvPath::Sliding:
       // The input gradient stays on the GEMM path: a scattered sliding-window accumulation
       // measured twice as slow as GEMM + col2im there.
-      if (grad_weight.defined())
-        kernels::conv2d_direct_weight_grad(device, grad_weight, grad_out, input, geometry);
+      if (grad_weight.defined()) conv2d_direct_weight_grad(grad_weight, grad_out, input, geometry);
       if (grad_input.defined())
         kernels::conv2d_im2col_backward(kTuning, grad_input, Tensor(), grad_out, Tensor(), weight,
                                         Tensor(), geometry, groups);

@@ -10,6 +10,17 @@
 
 namespace mixgrad::cpu {
 
+// Direct convolution, stride 1 and one group (geometry's strides must be 1), in
+// backends/cpu/conv.cpp: overwrites contiguous out [N, O, out_h, out_w] with input [N, C, H, W]
+// (contiguous) convolved with weight [O, C * kh * kw] (contiguous), plus bias [O] when defined.
+// For few output channels on wide planes, where im2col's columns cost more than the multiply-adds.
+void conv2d_direct(const Tensor& out, const Tensor& input, const Tensor& weight, const Tensor& bias,
+                   const kernels::ConvGeometry& geometry);
+// conv2d_direct's weight gradient: overwrites contiguous grad_weight [O, C, kh, kw] from
+// contiguous grad_out [N, O, out_h, out_w] and input [N, C, H, W] (N > 0).
+void conv2d_direct_weight_grad(const Tensor& grad_weight, const Tensor& grad_out,
+                               const Tensor& input, const kernels::ConvGeometry& geometry);
+
 // Winograd F(2x2, 3x3) of Lavin & Gray (2016), backends/cpu/conv_winograd.cpp: each 2 x 2 block
 // of outputs costs 16 multiply-adds per (input, output) channel pair instead of im2col + GEMM's
 // 36, at the price of transforming the input, weight and output tiles (kernels::winograd).

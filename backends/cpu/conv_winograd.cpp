@@ -26,7 +26,7 @@ constexpr int64_t kTileElements = 16;
 constexpr int64_t kTilesBudget = int64_t{1} << 20;
 // Fewer channels per group than these leave the tile GEMMs too shallow to pay for the transforms
 // (measured at 1 thread, batch 32 on 32 x 32: 8 -> 16 channels forward + backward 1.5x faster
-// than im2col + GEMM). Up to 8 output channels the direct kernels (kernels::conv2d_direct) win.
+// than im2col + GEMM). Up to 8 output channels the direct kernels (conv2d_direct) win.
 constexpr int64_t kMinChannels = 8;
 constexpr int64_t kMinOutChannels = 16;
 
