@@ -232,18 +232,29 @@ inline Kernel<void(const Tensor& columns, const Tensor& input, const ConvGeometr
 // columns entries that im2col would read from each position (padding entries are dropped).
 inline Kernel<void(const Tensor& grad_input, const Tensor& columns, const ConvGeometry& geometry)>
     col2im{"col2im"};
-// Direct convolution, stride 1 and one group (geometry's strides must be 1): overwrites
-// contiguous out [N, O, out_h, out_w] with input [N, C, H, W] (contiguous) convolved with
-// weight [O, C * kh * kw] (contiguous), plus bias [O] when defined. For few output channels on
-// wide planes, where im2col's columns cost more than the multiply-adds.
-inline Kernel<void(const Tensor& out, const Tensor& input, const Tensor& weight, const Tensor& bias,
-                   const ConvGeometry& geometry)>
-    conv2d_direct{"conv2d_direct"};
-// conv2d_direct's weight gradient: overwrites contiguous grad_weight [O, C, kh, kw] from
-// contiguous grad_out [N, O, out_h, out_w] and input [N, C, H, W] (N > 0).
-inline Kernel<void(const Tensor& grad_weight, const Tensor& grad_out, const Tensor& input,
-                   const ConvGeometry& geometry)>
-    conv2d_direct_weight_grad{"conv2d_direct_weight_grad"};
+// A 2-D convolution (cross-correlation, ops/conv.h's conv2d after its checks): overwrites
+// contiguous out [N, O, out_h, out_w] with contiguous input [N, C, H, W] convolved with contiguous
+// weight [O, C / groups, kh, kw], plus contiguous bias [O] when defined; input channel group g
+// (C / groups channels) feeds only output group g. The backend picks the algorithm (im2col +
+// GEMM, a direct or a Winograd kernel, ...) and its threading; results of different algorithms
+// differ by rounding. When `keep_for_weight_grad` is set the kernel may return a tensor that
+// conv2d_backward's weight gradient then reads instead of the input (the im2col path keeps the
+// whole batch's columns matrix when it was built in one piece, sparing the backward an im2col);
+// otherwise, and when it keeps nothing, it returns an undefined tensor. What it returns is opaque
+// to the caller and must not be written.
+inline Kernel<Tensor(const Tensor& out, const Tensor& input, const Tensor& weight,
+                     const Tensor& bias, const ConvGeometry& geometry, int64_t groups,
+                     bool keep_for_weight_grad)>
+    conv2d{"conv2d"};
+// conv2d's input and weight gradients from contiguous grad_out [N, O, out_h, out_w]: overwrites
+// contiguous grad_input [N, C, H, W] when it is defined (needs `weight`) and contiguous
+// grad_weight [O, C / groups, kh, kw] when it is defined (needs `input`, or `saved`: what conv2d
+// returned for these operands, then `input` may be undefined); an empty batch gives a zero
+// grad_weight. The bias gradient is the op's (a sum of grad_out).
+inline Kernel<void(const Tensor& grad_input, const Tensor& grad_weight, const Tensor& grad_out,
+                   const Tensor& input, const Tensor& weight, const Tensor& saved,
+                   const ConvGeometry& geometry, int64_t groups)>
+    conv2d_backward{"conv2d_backward"};
 // Winograd F(2x2, 3x3) tile transforms (Lavin & Gray 2016) of a 3x3 convolution with stride 1
 // and dilation 1, read from `geometry`'s pad_h, pad_w, out_h and out_w. Tile t = (n * rows + ty) *
 // cols + tx (rows = ceil(out_h / 2), cols = ceil(out_w / 2)) covers the outputs [2ty, 2ty + 2) x
@@ -259,7 +270,8 @@ enum class WinogradTransform {
   OutputAdjoint,  // out tiles [16, O, T] = A y A^T, y the 2 x 2 block of in [N, O, out_h, out_w]
                   // (zero past its edge)
 };
-// Other operands contiguous; float32 / float64. CPU-only.
+// Other operands contiguous; float32 / float64. CPU-only: the CPU conv2d kernel's Winograd path
+// calls it through this table (where tests count the transforms to see which path ran).
 inline Kernel<void(const Tensor& out, const Tensor& in, WinogradTransform transform,
                    const ConvGeometry& geometry)>
     winograd{"winograd"};
@@ -426,8 +438,8 @@ inline Kernel<Tensor(const Tensor& in)> nonzero{"nonzero"};
 template <class K>
 using Kernel_signature = typename K::Signature;
 
-// Every kernel above that each backend implements (conv2d_direct*, winograd, adam_step,
-// rms_norm*, rotary and attention_* are CPU-only: ops call them on the CPU only). A backend
+// Every kernel above that each backend implements (winograd, adam_step, rms_norm*, rotary and
+// attention_* are CPU-only: they are called on the CPU only). A backend
 // declares and registers its set from this one list:
 //   MIXGRAD_FOR_EACH_BACKEND_KERNEL(MIXGRAD_DECLARE_KERNEL)   (in its namespace)
 //   MIXGRAD_FOR_EACH_BACKEND_KERNEL(MIXGRAD_REGISTER_KERNEL)  (with `t` its DeviceType)
@@ -437,7 +449,7 @@ using Kernel_signature = typename K::Signature;
   X(grouped_gemm) X(im2col) X(col2im) X(gather) X(scatter) X(index_select) X(index_scatter)       \
   X(sort) X(topk) X(softmax) X(softmax_backward) X(norm_moments) X(norm_affine)                   \
   X(norm_backward_sums) X(pool2d) X(pool2d_backward) X(uniform) X(normal) X(randint) X(bincount)  \
-  X(nonzero)
+  X(nonzero) X(conv2d) X(conv2d_backward)
 // clang-format on
 #define MIXGRAD_DECLARE_KERNEL(name) \
   ::mixgrad::kernels::Kernel_signature<decltype(::mixgrad::kernels::name)> name;

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "autograd/function.h"
+#include "core/strided_view.h"
 #include "ops/copy.h"
 
 namespace mixgrad {
@@ -23,12 +24,7 @@ Tensor record_reshape_like(const char* name, const Tensor& x, Tensor out) {
 }  // namespace
 
 Tensor view(const Tensor& x, const Shape& shape) {
-  const Shape sizes = infer_size(shape, x.numel(), "view");
-  bool ok = false;
-  Shape strides = view_strides(x.shape(), x.strides(), sizes, ok);
-  MG_CHECK(ok, "view", "cannot view a tensor of shape ", x.shape(), " and strides ", x.strides(),
-           " as shape ", sizes, "; use reshape() (which copies) instead");
-  return record_reshape_like("view", x, make_view(x, sizes, strides, x.storage_offset()));
+  return record_reshape_like("view", x, strided::view(x, shape));
 }
 
 Tensor reshape(const Tensor& x, const Shape& shape) {
@@ -131,32 +127,8 @@ Tensor select(const Tensor& x, int64_t dim, int64_t index) {
 }
 
 Tensor expand(const Tensor& x, const Shape& shape) {
-  // The common case (every binary op expands both operands to the broadcast shape), answered
-  // before building the new sizes and strides: it is the tensor itself, as below.
-  if (shape == x.shape()) return x;
-  const int64_t n = static_cast<int64_t>(shape.size());
-  MG_CHECK(n >= x.dim(), "expand", "target shape ", shape, " has fewer dims than the tensor's ",
-           x.shape());
-  Shape sizes(n), strides(n);
-  const int64_t lead = n - x.dim();
-  for (int64_t i = 0; i < n; ++i) {
-    if (i < lead) {
-      MG_CHECK(shape[i] >= 0, "expand", "cannot use -1 for a new leading dim in ", shape);
-      sizes[i] = shape[i];
-      strides[i] = 0;
-      continue;
-    }
-    const int64_t have = x.shape()[i - lead];
-    MG_CHECK(shape[i] >= -1, "expand", "invalid size ", shape[i], " in target shape ", shape);
-    const int64_t want = shape[i] == -1 ? have : shape[i];
-    MG_CHECK(have == want || have == 1, "expand", "cannot expand shape ", x.shape(), " to ", shape,
-             " (dim ", i, ": ", have, " vs ", want, ")");
-    sizes[i] = want;
-    strides[i] = have == want ? x.strides()[i - lead] : 0;
-  }
-  if (sizes == x.shape()) return x;
-  checked_numel(sizes, "expand");
-  Tensor out = make_view(x, sizes, strides, x.storage_offset());
+  Tensor out = strided::expand(x, shape);
+  if (out.is_same(x)) return x;
   record("expand", out, {x}, [](const Tensor& g, InputGrads in) { in[0].add(g); });
   return out;
 }
@@ -243,13 +215,7 @@ Tensor as_strided(const Tensor& x, const Shape& sizes, const Shape& strides,
   MG_CHECK(!should_record({x}), "as_strided",
            "is not differentiable; call it on a detached "
            "tensor or under NoGradGuard");
-  const int64_t offset = storage_offset.value_or(x.storage_offset());
-  const int64_t extent = layout_extent(sizes, strides, "as_strided");
-  const auto elements = static_cast<int64_t>(x.storage()->nbytes() / x.element_size());
-  MG_CHECK(offset >= 0 && (extent == 0 || (offset <= elements && extent <= elements - offset)),
-           "as_strided", "sizes ", sizes, " strides ", strides, " offset ", offset,
-           " reach outside the storage of ", elements, " elements");
-  return make_view(x, sizes, strides, offset);
+  return strided::as_strided(x, sizes, strides, storage_offset);
 }
 
 }  // namespace mixgrad

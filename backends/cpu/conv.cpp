@@ -9,6 +9,7 @@
 #include <cstring>
 #include <vector>
 
+#include "backends/cpu/conv2d.h"
 #include "backends/cpu/cpu_levels.h"
 #include "backends/cpu/kernels.h"
 #include "backends/cpu/parallel.h"

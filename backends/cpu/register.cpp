@@ -7,8 +7,6 @@ void register_kernels() {
   use_cpu_blas_kernels();
   constexpr DeviceType t = DeviceType::CPU;
   MIXGRAD_FOR_EACH_BACKEND_KERNEL(MIXGRAD_REGISTER_KERNEL)
-  kernels::conv2d_direct.set(t, conv2d_direct);
-  kernels::conv2d_direct_weight_grad.set(t, conv2d_direct_weight_grad);
   kernels::winograd.set(t, winograd);
   kernels::adam_step.set(t, adam_step);
   kernels::attention_forward.set(t, attention_forward);

@@ -1,5 +1,5 @@
 // Winograd F(2x2, 3x3) convolution as tile transforms around one batched GEMM over the 16 tile
-// elements (see ops/conv_winograd.h). With V the input tiles [16, C, T], U = G w G^T [16, O, C]
+// elements (see backends/cpu/conv2d.h). With V the input tiles [16, C, T], U = G w G^T [16, O, C]
 // and M the output tiles [16, O, T]:
 //   forward      M = U @ V,                  out = A^T M A
 //   backward     dM = A dY A^T,  dU += dM @ V^T (then dW = G^T dU G),  dV = U^T @ dM (then dX
@@ -7,17 +7,15 @@
 // With groups, each group's rows of U, V and M form its own product (the transforms are per
 // channel and do not care). The batch runs in chunks of samples whose tiles fit two reused
 // buffers.
-#include "ops/conv_winograd.h"
-
 #include <algorithm>
 #include <vector>
 
-#include "core/grad_mode.h"
-#include "core/parallel.h"
-#include "ops/creation.h"
-#include "ops/view.h"
+#include "backends/cpu/conv2d.h"
+#include "backends/cpu/parallel.h"
+#include "core/factory.h"
+#include "core/strided_view.h"
 
-namespace mixgrad::conv_detail {
+namespace mixgrad::cpu {
 
 namespace {
 
@@ -28,7 +26,7 @@ constexpr int64_t kTileElements = 16;
 constexpr int64_t kTilesBudget = int64_t{1} << 20;
 // Fewer channels per group than these leave the tile GEMMs too shallow to pay for the transforms
 // (measured at 1 thread, batch 32 on 32 x 32: 8 -> 16 channels forward + backward 1.5x faster
-// than im2col + GEMM). Up to 8 output channels the direct kernels (kernels::conv2d_direct) win.
+// than im2col + GEMM). Up to 8 output channels the direct kernels (conv2d_direct) win.
 constexpr int64_t kMinChannels = 8;
 constexpr int64_t kMinOutChannels = 16;
 
@@ -44,7 +42,7 @@ constexpr int64_t kTileGap = 32;
 // Rows [g * rows / groups, +rows / groups) of [16, rows, cols].
 Tensor group_rows(const Tensor& t, int64_t groups, int64_t g) {
   const int64_t rows = t.size(1) / groups;
-  return narrow(t, 1, g * rows, rows);
+  return strided::narrow(t, 1, g * rows, rows);
 }
 
 // The weight transform is linear in each 3 x 3 kernel: U[4i + j] = sum over (k, l) of
@@ -58,16 +56,19 @@ Tensor weight_transform_matrix(const TensorOptions& options) {
     for (int j = 0; j < 4; ++j)
       for (int k = 0; k < 3; ++k)
         for (int l = 0; l < 3; ++l) m[(4 * i + j) * 9 + 3 * k + l] = G[i][k] * G[j][l];
-  return tensor(m, Shape{kTileElements, 9}, options);
+  const Tensor matrix = empty({kTileElements, 9}, options);  // exact in any floating dtype
+  kernels::copy(options.device_, matrix, from_blob(m.data(), {kTileElements, 9}, kFloat64));
+  return matrix;
 }
 
 // U [16, O, K] of weight [O, K, 3, 3].
 Tensor transform_weight(const Device& device, const Tensor& weight, const TensorOptions& options) {
   const int64_t out_channels = weight.size(0), count = out_channels * weight.size(1);
   const Tensor u = empty({kTileElements, out_channels, weight.size(1)}, options);
-  kernels::gemm(device, view(u, {1, kTileElements, count}),
-                unsqueeze(weight_transform_matrix(options), 0),
-                unsqueeze(t(view(weight, {count, 9})), 0), 1, 0);
+  kernels::gemm(device, strided::view(u, {1, kTileElements, count}),
+                strided::unsqueeze(weight_transform_matrix(options), 0),
+                strided::unsqueeze(strided::transpose(strided::view(weight, {count, 9}), 0, 1), 0),
+                1, 0);
   return u;
 }
 
@@ -75,15 +76,16 @@ Tensor transform_weight(const Device& device, const Tensor& weight, const Tensor
 void transform_weight_grad(const Device& device, const Tensor& grad_weight, const Tensor& du,
                            const TensorOptions& options) {
   const int64_t count = du.size(1) * du.size(2);
-  kernels::gemm(device, view(grad_weight, {1, count, 9}),
-                unsqueeze(t(view(du, {kTileElements, count})), 0),
-                unsqueeze(weight_transform_matrix(options), 0), 1, 0);
+  kernels::gemm(
+      device, strided::view(grad_weight, {1, count, 9}),
+      strided::unsqueeze(strided::transpose(strided::view(du, {kTileElements, count}), 0, 1), 0),
+      strided::unsqueeze(weight_transform_matrix(options), 0), 1, 0);
 }
 
 // The prefix of `buffer` as tiles [16, channels, count].
 Tensor tiles_view(const Tensor& buffer, int64_t channels, int64_t count) {
-  return as_strided(buffer, {kTileElements, channels, count},
-                    {channels * count + kTileGap, count, 1});
+  return strided::as_strided(buffer, {kTileElements, channels, count},
+                             {channels * count + kTileGap, count, 1});
 }
 
 // How the batch is cut into chunks of samples and the chunks shared among threads: a thread takes
@@ -96,9 +98,8 @@ struct ChunkPlan {
   int64_t workers = 1;
 };
 
-ChunkPlan plan_chunks(const Device& device, int64_t batch, int64_t widest, int64_t per_sample) {
-  const bool split = device.type == DeviceType::CPU && !in_parallel();
-  const int64_t threads = split ? std::max(get_num_threads(), 1) : 1;
+ChunkPlan plan_chunks(int64_t batch, int64_t widest, int64_t per_sample) {
+  const int64_t threads = in_parallel() ? 1 : std::max(get_num_threads(), 1);
   ChunkPlan p;
   // Fit the budget, and give each thread a chunk where the batch allows.
   p.samples =
@@ -126,7 +127,6 @@ int64_t for_each_chunk(const ChunkPlan& plan, int64_t batch, int64_t channels, i
     b = {empty({kTileElements * (channels * count + kTileGap)}, options),
          empty({kTileElements * (out_channels * count + kTileGap)}, options)};
   return parallel_split(plan.chunks, plan.workers, [&](int64_t w, int64_t begin, int64_t end) {
-    NoGradGuard no_grad;  // grad mode is per thread: the views taken must not be recorded
     for (int64_t c = begin; c < end; ++c) {
       const int64_t start = c * plan.samples;
       body(w, start, std::min(plan.samples, batch - start), buffers[w], c == begin);
@@ -136,58 +136,53 @@ int64_t for_each_chunk(const ChunkPlan& plan, int64_t batch, int64_t channels, i
 
 }  // namespace
 
-bool use_winograd(const Tensor& input, const Tensor& weight, const kernels::ConvGeometry& g,
-                  int64_t groups) {
-  return input.device().type == DeviceType::CPU &&
-         (input.dtype() == kFloat32 || input.dtype() == kFloat64) && g.kernel_h == 3 &&
-         g.kernel_w == 3 && g.stride_h == 1 && g.stride_w == 1 && g.dilation_h == 1 &&
-         g.dilation_w == 1 && input.size(1) / groups >= kMinChannels &&
-         weight.size(0) / groups >= kMinOutChannels;
+bool use_winograd(DType dtype, int64_t group_channels, int64_t group_out_channels,
+                  const kernels::ConvGeometry& g) {
+  return (dtype == kFloat32 || dtype == kFloat64) && g.kernel_h == 3 && g.kernel_w == 3 &&
+         g.stride_h == 1 && g.stride_w == 1 && g.dilation_h == 1 && g.dilation_w == 1 &&
+         group_channels >= kMinChannels && group_out_channels >= kMinOutChannels;
 }
 
-Tensor winograd_conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
-                       const kernels::ConvGeometry& geometry, int64_t groups) {
+void winograd_conv2d(const Tensor& out, const Tensor& input, const Tensor& weight,
+                     const Tensor& bias, const kernels::ConvGeometry& geometry, int64_t groups) {
   const Device device = input.device();
   const TensorOptions options = options_of(input);
   const int64_t batch = input.size(0), channels = input.size(1), out_channels = weight.size(0);
   const int64_t per_sample = tiles_per_sample(geometry);
-  Tensor out = empty({batch, out_channels, geometry.out_h, geometry.out_w}, options);
   const Tensor u = transform_weight(device, weight, options);
-  const ChunkPlan plan = plan_chunks(device, batch, std::max(channels, out_channels), per_sample);
+  const ChunkPlan plan = plan_chunks(batch, std::max(channels, out_channels), per_sample);
   for_each_chunk(plan, batch, channels, out_channels, per_sample, options,
                  [&](int64_t, int64_t start, int64_t n, const TileBuffers& buffers, bool) {
                    const int64_t count = n * per_sample;
                    const Tensor v = tiles_view(buffers.input_side, channels, count);
                    const Tensor m = tiles_view(buffers.output_side, out_channels, count);
-                   kernels::winograd(device, v, narrow(input, 0, start, n),
+                   kernels::winograd(device, v, strided::narrow(input, 0, start, n),
                                      WinogradTransform::Input, geometry);
                    for (int64_t g = 0; g < groups; ++g)
                      kernels::gemm(device, group_rows(m, groups, g), group_rows(u, groups, g),
                                    group_rows(v, groups, g), 1, 0);
-                   kernels::winograd(device, narrow(out, 0, start, n), m, WinogradTransform::Output,
-                                     geometry);
+                   kernels::winograd(device, strided::narrow(out, 0, start, n), m,
+                                     WinogradTransform::Output, geometry);
                  });
   if (bias.defined())
     kernels::binary(device, kernels::BinaryOp::Add, kernels::OpParams{.a = 1}, out, out,
-                    expand(reshape(bias, {1, out_channels, 1, 1}), out.shape()));
-  return out;
+                    strided::expand(strided::view(bias, {1, out_channels, 1, 1}), out.shape()));
 }
 
-void winograd_conv2d_backward(const Tensor& grad_out, const Tensor& input, const Tensor& weight,
-                              const Tensor& grad_input, const Tensor& grad_weight,
+void winograd_conv2d_backward(const Tensor& grad_input, const Tensor& grad_weight,
+                              const Tensor& grad_out, const Tensor& input, const Tensor& weight,
                               const kernels::ConvGeometry& geometry, int64_t groups) {
   const Device device = grad_out.device();
   const TensorOptions options = options_of(grad_out);
   const int64_t batch = grad_out.size(0), out_channels = grad_out.size(1);
   const int64_t channels = grad_input.defined() ? grad_input.size(1) : input.size(1);
   const int64_t group_channels = channels / groups;
-  if (batch == 0) return;  // the caller's grad_weight is zeros already
   const int64_t per_sample = tiles_per_sample(geometry);
   Tensor u_t;  // U^T [16, C / G, O]
   if (grad_input.defined()) {
-    u_t = transpose(transform_weight(device, weight, options), 1, 2);
+    u_t = strided::transpose(transform_weight(device, weight, options), 1, 2);
   }
-  const ChunkPlan plan = plan_chunks(device, batch, std::max(channels, out_channels), per_sample);
+  const ChunkPlan plan = plan_chunks(batch, std::max(channels, out_channels), per_sample);
   // Each worker sums its chunks' dU; the partial sums are added in worker order, so the same
   // thread count gives the same bits.
   std::vector<Tensor> du(grad_weight.defined() ? plan.workers : 0);
@@ -197,25 +192,26 @@ void winograd_conv2d_backward(const Tensor& grad_out, const Tensor& input, const
       [&](int64_t w, int64_t start, int64_t n, const TileBuffers& buffers, bool first) {
         const int64_t count = n * per_sample;
         const Tensor dm = tiles_view(buffers.output_side, out_channels, count);
-        kernels::winograd(device, dm, narrow(grad_out, 0, start, n),
+        kernels::winograd(device, dm, strided::narrow(grad_out, 0, start, n),
                           WinogradTransform::OutputAdjoint, geometry);
         if (grad_weight.defined()) {
           const Tensor v = tiles_view(buffers.input_side, channels, count);
-          kernels::winograd(device, v, narrow(input, 0, start, n), WinogradTransform::Input,
-                            geometry);
+          kernels::winograd(device, v, strided::narrow(input, 0, start, n),
+                            WinogradTransform::Input, geometry);
           // dU [16, O, C / G]: group g's output rows from its rows of dM and of V.
           for (int64_t g = 0; g < groups; ++g)
             kernels::gemm(device, group_rows(du[w], groups, g), group_rows(dm, groups, g),
-                          transpose(group_rows(v, groups, g), 1, 2), 1, first ? 0 : 1);
+                          strided::transpose(group_rows(v, groups, g), 1, 2), 1, first ? 0 : 1);
         }
         if (grad_input.defined()) {
           const Tensor dv = tiles_view(buffers.input_side, channels, count);
           // U^T [16, C / G, O]: group g's columns (its output channels) are a slice of dim 2.
           for (int64_t g = 0; g < groups; ++g)
-            kernels::gemm(device, group_rows(dv, groups, g),
-                          narrow(u_t, 2, g * (out_channels / groups), out_channels / groups),
-                          group_rows(dm, groups, g), 1, 0);
-          kernels::winograd(device, narrow(grad_input, 0, start, n), dv,
+            kernels::gemm(
+                device, group_rows(dv, groups, g),
+                strided::narrow(u_t, 2, g * (out_channels / groups), out_channels / groups),
+                group_rows(dm, groups, g), 1, 0);
+          kernels::winograd(device, strided::narrow(grad_input, 0, start, n), dv,
                             WinogradTransform::InputAdjoint, geometry);
         }
       });
@@ -225,4 +221,4 @@ void winograd_conv2d_backward(const Tensor& grad_out, const Tensor& input, const
   transform_weight_grad(device, grad_weight, du[0], options);
 }
 
-}  // namespace mixgrad::conv_detail
+}  // namespace mixgrad::cpu
