@@ -1,6 +1,7 @@
 // The checks every op gets from its row in the op table (tests/optable/op_info.h): gradients
 // against finite differences, float32 against float64, strided inputs against contiguous copies,
-// element-wise ops against their scalar references; and that every public op has a row.
+// element-wise ops against their scalar references, other ops against their composite
+// references; and that every public op has a row.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -182,6 +183,42 @@ TEST(OpTable, ElementwiseOpsMatchTheirReference) {
       });
   }
   EXPECT_GT(checked, 100);
+}
+
+// Ops against the same function composed of other ops: outputs and gradients.
+TEST(OpTable, OpsMatchTheirCompositeReference) {
+  int checked = 0;
+  for (const OpInfo& row : op_table()) {
+    if (!row.composite) continue;
+    for (const Sample& s : row.samples)
+      guarded(row, s, [&] {
+        if (input_elements(s) > kFloat32Elements) return;
+        const std::string what = where_(row, s);
+        Inputs a = make_inputs(s, 7), b = make_inputs(s, 7);
+        for (std::size_t i = 0; i < s.args.size(); ++i) {
+          if (!row.differentiable || !s.args[i].grad || !a.leaves[i].is_floating_point()) continue;
+          a.leaves[i].requires_grad_();
+          b.leaves[i].requires_grad_();
+          a.views[i] = view_of(a.leaves[i], s.args[i].layout);
+          b.views[i] = view_of(b.leaves[i], s.args[i].layout);
+        }
+        const Tensor out = row.fn(a.views), expected = row.composite(b.views);
+        expect_within(out, expected, kCompositeTol, what + " (forward)");
+        ++checked;
+        if (!out.requires_grad() || out.numel() == 0) return;
+        const Tensor w = seeded_randn(out.shape(), out.dtype(), 3);
+        (out * w).sum().backward();
+        (expected * w).sum().backward();
+        for (std::size_t i = 0; i < s.args.size(); ++i) {
+          if (!a.leaves[i].requires_grad()) continue;
+          ASSERT_EQ(a.leaves[i].grad().defined(), b.leaves[i].grad().defined()) << what;
+          if (a.leaves[i].grad().defined())
+            expect_within(a.leaves[i].grad(), b.leaves[i].grad(), kCompositeTol,
+                          what + " (gradient of input " + std::to_string(i) + ")");
+        }
+      });
+  }
+  EXPECT_GT(checked, 40);
 }
 
 // ---------------------------------------------------------------- coverage

@@ -1,11 +1,12 @@
 #pragma once
 // The op table (as PyTorch's OpInfo): one row per public op, or per variant of one (sum over all
 // dims, over dim 1, ...), with its sample inputs, the dtypes it takes, whether it is
-// differentiable, whether it runs on CUDA and in half precision, and, for element-wise ops, a
-// scalar reference. The suites that check every op read it (tests/ops/op_table_test.cpp:
-// gradcheck, float32 against float64, views against contiguous copies, references, coverage of
-// every public op; tests/cuda/cuda_op_table_test.cpp: CUDA against the CPU; tests/cuda/
-// cuda_half_test.cpp: float16 / bfloat16), so a new op is tested everywhere by adding its row.
+// differentiable, whether it runs on CUDA and in half precision, and a reference: a scalar one
+// for element-wise ops, the same function composed of other ops for many of the rest. The suites
+// that check every op read it (tests/ops/op_table_test.cpp: gradcheck, float32 against float64,
+// views against contiguous copies, references, composite references, coverage of every public op;
+// tests/cuda/cuda_op_table_test.cpp: CUDA against the CPU; tests/cuda/cuda_half_test.cpp:
+// float16 / bfloat16), so a new op is tested everywhere by adding its row.
 //
 // Tolerances (Tol) bound |actual - expected| <= atol + rtol * |expected| per element, NaN
 // matching NaN. A row's `tol` is the bound between two float64 runs that differ only in the
@@ -68,6 +69,8 @@ inline constexpr Tol kBFloat16Tol{1e-2, 1.6e-2};
 inline constexpr Tol kHalfChainTol{1e-2, 1e-2};
 inline constexpr Tol kBFloat16ChainTol{6e-2, 6e-2};
 inline constexpr Tol kTrainingTol{1e-8, 1e-7};
+// An op against its composite reference in float64: different algorithms, the same math.
+inline constexpr Tol kCompositeTol{1e-12, 1e-10};
 
 // How an input is made (from the sample's seed) before the op sees it.
 enum class Fill { Normal, Positive, Index, Mask };
@@ -144,6 +147,9 @@ struct OpInfo {
   std::optional<Tol> bfloat16_tol = std::nullopt;
   bool half_backward = true;      // also compare the gradients in half precision
   ScalarRef reference = nullptr;  // element-wise ops: the value at each output element
+  // The same function composed of other ops (a reference for ops that are not element-wise):
+  // outputs and gradients must agree within kCompositeTol on every sample.
+  OpFn composite = nullptr;
   // Public functions that this row exercises besides `name` (in-place forms, overloads under
   // another name), for the coverage check.
   std::vector<std::string> also = {};

@@ -1,5 +1,7 @@
 // Rows of the network ops: matrix products, normalisations, losses, convolutions, pools,
 // attention, rotary embeddings, dropout and the fused optimizer step.
+#include <cmath>
+
 #include "optable/row_builder.h"
 
 namespace mixgrad::testing {
@@ -91,6 +93,19 @@ std::vector<OpInfo> product_rows() {
           },
           {{"empty", {normal({0, 12}), normal({2, 12, 7})}}}, kReduce),
   };
+  // Products as sums of broadcast element-wise products.
+  const auto product = [](const Tensor& a, const Tensor& b) {
+    return sum(unsqueeze(a, -1) * unsqueeze(b, -3), {-2});
+  };
+  row_named(rows, "mm").composite = [product](In in) { return product(in[0], in[1]); };
+  row_named(rows, "bmm").composite = [product](In in) { return product(in[0], in[1]); };
+  row_named(rows, "addmm").composite = [product](In in) {
+    return in[0] * 0.5 + product(in[1], in[2]) * 2.0;
+  };
+  row_named(rows, "baddbmm").composite = [product](In in) {
+    return in[0] * -1.0 + product(in[1], in[2]) * 0.25;
+  };
+  row_named(rows, "linear").composite = [](In in) { return matmul(in[0], t(in[1])) + in[2]; };
   row_named(rows, "matmul").half_tol = kHalfTol;
   row_named(rows, "matmul").bfloat16_tol = kBFloat16Tol;
   row_named(rows, "bmm").half_tol = kHalfTol;
@@ -155,6 +170,11 @@ std::vector<OpInfo> normalization_rows() {
            {"strided", {strided(normal({4, 10})), normal({10})}}},
           kReduce),
   };
+  row_named(rows, "layer_norm").composite = [](In in) {
+    const Tensor centred = in[0] - mean(in[0], {-1}, true);
+    return centred / sqrt(mean(square(centred), {-1}, true) + 1e-5) * in[1] + in[2];
+  };
+  row_named(rows, "rms_norm").composite = [](In in) { return rms_norm_reference(in[0], in[1]); };
   row_named(rows, "layer_norm").half_tol = kHalfChainTol;
   row_named(rows, "layer_norm").bfloat16_tol = kBFloat16ChainTol;
   row_named(rows, "layer_norm").half_backward = false;
@@ -238,6 +258,15 @@ std::vector<OpInfo> loss_rows() {
           {{"dense", {normal({6, 3}), positive({6, 3})}},
            {"strided", {strided(normal({6, 3})), positive({6, 3})}}},
           kReduce),
+  };
+  row_named(rows, "cross_entropy").composite = [](In in) {
+    return nll_loss(log_softmax(in[0], -1), in[1]);
+  };
+  row_named(rows, "mse_loss").composite = [](In in) { return mean(square(in[0] - in[1])); };
+  row_named(rows, "l1_loss").composite = [](In in) { return sum(abs(in[0] - in[1])); };
+  row_named(rows, "smooth_l1_loss").composite = [](In in) {
+    const Tensor d = abs(in[0] - in[1]);
+    return mean(where(lt(d, 0.5), square(d), d - 0.25));
   };
   row_named(rows, "cross_entropy").half_tol = kHalfChainTol;
   row_named(rows, "cross_entropy").bfloat16_tol = kBFloat16ChainTol;
@@ -392,6 +421,25 @@ std::vector<OpInfo> sequence_rows() {
       make_row("dropout/eval", [](In in) { return dropout(in[0], 0.3, false); },
                {{"dense", {normal({4, 5})}}}),
   };
+  row_named(rows, "scaled_dot_product_attention").composite = [](In in) {
+    return scaled_dot_product_attention_reference(in[0], in[1], in[2]);
+  };
+  row_named(rows, "attention_probabilities").composite = [](In in) {
+    const double scale = 1.0 / std::sqrt(static_cast<double>(in[0].size(-1)));
+    return softmax(matmul(in[0], transpose(in[1], -2, -1)) * scale, -1);
+  };
+  row_named(rows, "apply_rotary").composite = [](In in) {
+    return apply_rotary_reference(in[0], in[1], in[2]);
+  };
+  row_named(rows, "apply_rotary/interleaved").composite = [](In in) {
+    return apply_rotary_reference(in[0], in[1], in[2], RotaryLayout::Interleaved);
+  };
+  row_named(rows, "embedding").composite = [](In in) {
+    Shape shape = in[1].shape();
+    shape.push_back(in[0].size(1));
+    return reshape(index_select(in[0], 0, flatten(in[1])), shape);
+  };
+  row_named(rows, "dropout/eval").composite = [](In in) { return in[0] * 1.0; };
   row_named(rows, "embedding").half_tol = kHalfTol;
   row_named(rows, "embedding").bfloat16_tol = kBFloat16Tol;
   return rows;

@@ -232,6 +232,10 @@ std::vector<OpInfo> scan_rows() {
                  [d](const Tensor& x) { return logcumsumexp(x, d); }, kReduce),
              {});
   }
+  for (const char* name : {"logcumsumexp/dim2", "logcumsumexp/dim0"}) {
+    const int64_t d = std::string(name).back() - '0';
+    named(rows, name).composite = [d](In in) { return log(cumsum(exp(in[0]), d)); };
+  }
   cpu_only(row(
                "logcumsumexp/large", [](const Tensor& x) { return logcumsumexp(x * 500.0, -1); },
                kReduce),
