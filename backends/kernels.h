@@ -187,8 +187,9 @@ inline Kernel<void(ReduceOp, const Tensor& out, const Tensor& indices, const Ten
     reduce{"reduce"};
 // Running `op` along `dim`: out[.., i, ..] = in[.., 0, ..] op ... op in[.., i, ..]. out has in's
 // dtype; any strides, negative ones included (a backward pass runs a scan reversed). Sum and
-// Prod accumulate in double for floating dtypes and in int64 for integers; LogSumExp (log of the
-// running sum of exp, floating dtypes only) in double. Max / Min write `indices` (int64, out's
+// Prod accumulate in int64 for integers and in double for float32 / float64 (in float for
+// float16 / bfloat16 on CUDA); LogSumExp (log of the running sum of exp, floating dtypes only;
+// a NaN propagates) in double. Max / Min write `indices` (int64, out's
 // shape and device): the position along `dim` of the running max / min, the latest one on ties
 // and the latest NaN once a NaN was seen (as PyTorch's cummax / cummin).
 enum class ScanOp : uint8_t { Sum, Prod, Max, Min, LogSumExp, Count };

@@ -77,7 +77,11 @@ Tensor cumprod_backward(const Tensor& g, const Tensor& x, const Tensor& out, int
 // The gradient of out = logcumsumexp(x) from g: sum over j >= k of g_j exp(x_k - out_j), in log
 // space with the positive and negative parts of g apart (as PyTorch, after TensorFlow).
 Tensor logcumsumexp_backward(const Tensor& g, const Tensor& x, const Tensor& out, int64_t dim) {
-  const Tensor lowest = full({}, std::numeric_limits<double>::lowest(), options_of(g));
+  // The dtype's own lowest finite value stands for log 0 (a double's would overflow float32).
+  const double lowest_value = g.dtype() == DType::Float64
+                                  ? std::numeric_limits<double>::lowest()
+                                  : double(std::numeric_limits<float>::lowest());
+  const Tensor lowest = full({}, lowest_value, options_of(g));
   const Tensor log_abs_g = log(abs(g));
   const Tensor log_pos = where(gt(g, 0), log_abs_g, lowest);
   const Tensor log_neg = where(lt(g, 0), log_abs_g, lowest);

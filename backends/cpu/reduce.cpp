@@ -375,9 +375,10 @@ template <class T, ScanOp Op>
 using ScanAcc = std::conditional_t<Op == ScanOp::Max || Op == ScanOp::Min, T,
                                    std::conditional_t<Op == ScanOp::LogSumExp, double, Acc<T>>>;
 
-// log(exp(a) + exp(b)) without overflow; equal infinities give themselves (as PyTorch's
-// _log_add_exp_helper).
+// log(exp(a) + exp(b)) without overflow; equal infinities give themselves and a NaN propagates
+// (as PyTorch's _log_add_exp_helper).
 inline double log_add_exp(double a, double b) {
+  if (std::isnan(a) || std::isnan(b)) return a + b;  // NaN from there on, as in PyTorch
   const double lo = std::min(a, b), hi = std::max(a, b);
   if (lo != hi || std::isfinite(lo)) return hi + std::log1p(std::exp(lo - hi));
   return a;

@@ -120,6 +120,11 @@ TEST(Scan, LogcumsumexpMatchesTheNaiveFormulaAndDoesNotOverflow) {
   expect_values(mg::logcumsumexp(tensor({1000.0, 1000.0, -kInf}), 0), {3},
                 {1000.0, 1000.0 + std::log(2.0), 1000.0 + std::log(2.0)}, 1e-12);
   expect_values(mg::logcumsumexp(tensor({-kInf, -kInf, 0.0}), 0), {3}, {-kInf, -kInf, 0.0});
+  // A NaN propagates from where it is, first or later (as PyTorch).
+  expect_values(mg::logcumsumexp(tensor({0.0, kNaN, 1.0}), 0), {3}, {0.0, kNaN, kNaN});
+  expect_values(mg::logcumsumexp(tensor({kNaN, 1.0}), 0), {2}, {kNaN, kNaN});
+  expect_values(mg::logcumsumexp(tensor({{kNaN, 1.0}, {2.0, 3.0}}), 0), {2, 2},
+                {kNaN, 1.0, kNaN, 3.0 + std::log1p(std::exp(-2.0))}, 1e-15);
   const Tensor f = mg::logcumsumexp(tensor({1.0f, 2.0f}), 0);
   EXPECT_EQ(f.dtype(), kFloat32);
 }

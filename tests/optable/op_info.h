@@ -21,12 +21,13 @@
 //                                                compares, sort/topk,
 //                                                max/min/amax/argmax, max
 //                                                pool, relu/abs/neg/clamp,
-//                                                nonzero, random fills
+//                                                nonzero, uniform fills
 //   kArith             float64   1e-15   1e-14   + - * / sqrt square,       IEEE-exact on both
 //                                                floor/ceil/round of x*3    devices up to FMA
 //                                                                           contraction (1 ulp)
 //   kTranscendental    float64   1e-14   1e-13   exp log sin tanh erf pow   CUDA libdevice <= 2
 //                                                gelu sigmoid softplus ...  ulp, glibc <= 1 ulp
+//                                                normal fills (randn)       (Box-Muller)
 //   kReduce            float64   1e-12   1e-11   sums, means, norms, var,   tree vs sequential
 //                                                matmul family, softmax,    order: error grows
 //                                                losses, norms, conv, avg   like log2(n) eps |x|
@@ -43,8 +44,9 @@
 //   kTrainingTol       float64   1e-8    1e-7    losses over 100 training   see
 //                                                steps                      cuda_training_test
 //
-// Gradients use the forward's bound: every backward is again data movement, element-wise math
-// or a reduction of the same kind and length.
+// Gradients use the forward's bound, widened to kReduce on CUDA (and to one half-precision
+// rounding in the half suite): the gradient of a broadcast input is a sum, whose order differs
+// between devices even where the forward only moves data.
 #include <functional>
 #include <optional>
 #include <string>
@@ -150,9 +152,6 @@ struct OpInfo {
   // The same function composed of other ops (a reference for ops that are not element-wise):
   // outputs and gradients must agree within kCompositeTol on every sample.
   OpFn composite = nullptr;
-  // Public functions that this row exercises besides `name` (in-place forms, overloads under
-  // another name), for the coverage check.
-  std::vector<std::string> also = {};
   // The op's own name (the part before any "/").
   std::string op() const { return name.substr(0, name.find('/')); }
 };

@@ -1,7 +1,10 @@
 // Rows of the element-wise ops: unary math and activations, binary arithmetic with broadcasting
 // and promotion, comparisons and logical ops, where / masked_fill / clamp, the in-place forms and
 // casts.
+#include <algorithm>
 #include <cmath>
+#include <numbers>
+#include <tuple>
 
 #include "optable/op_info.h"
 
@@ -83,9 +86,12 @@ std::vector<OpInfo> unary_math_rows() {
   using Unary = Tensor (*)(const Tensor&);
   using Math = double (*)(double);
   for (auto [name, op, ref] : {
-           std::tuple<const char*, Unary, Math>{"floor", floor, std::floor},
-           std::tuple<const char*, Unary, Math>{"ceil", ceil, std::ceil},
-           std::tuple<const char*, Unary, Math>{"round", round, std::nearbyint},
+           std::tuple<const char*, Unary, Math>{"floor", floor,
+                                                [](double x) { return std::floor(x); }},
+           std::tuple<const char*, Unary, Math>{"ceil", ceil,
+                                                [](double x) { return std::ceil(x); }},
+           std::tuple<const char*, Unary, Math>{"round", round,
+                                                [](double x) { return std::nearbyint(x); }},
        }) {
     OpInfo row = unary(name, op, ref, kArith);
     row.fn = [op](In in) { return op(in[0] * 3.0); };
@@ -104,12 +110,13 @@ std::vector<OpInfo> unary_math_rows() {
   };
   rows.push_back(act(
       "gelu", [](In in) { return gelu(in[0]); },
-      [](V v) { return 0.5 * v[0] * (1 + std::erf(v[0] / M_SQRT2)); }));
+      [](V v) { return 0.5 * v[0] * (1 + std::erf(v[0] / std::numbers::sqrt2)); }));
   rows.push_back(act(
       "gelu/tanh", [](In in) { return gelu(in[0], "tanh"); },
       [](V v) {
         const double x = v[0];
-        return 0.5 * x * (1 + std::tanh(std::sqrt(2 / M_PI) * (x + 0.044715 * x * x * x)));
+        return 0.5 * x *
+               (1 + std::tanh(std::sqrt(2 / std::numbers::pi) * (x + 0.044715 * x * x * x)));
       }));
   rows.push_back(act(
       "elu", [](In in) { return elu(in[0], 0.7); },
@@ -153,6 +160,13 @@ std::vector<OpInfo> unary_math_rows() {
       row.samples.push_back({"bool", {mask({4, 5})}});
     }
   }
+  // Of rounded floats, so that some elements are exactly 0.
+  OpInfo rounded = unary(
+      "logical_not/rounded", logical_not, [](double x) { return double(x == 0); }, kExact);
+  rounded.fn = [](In in) { return logical_not(round(in[0])); };
+  rounded.reference = [](V v) { return double(std::nearbyint(v[0]) == 0); };
+  rounded.differentiable = false;
+  rows.push_back(std::move(rounded));
   return rows;
 }
 

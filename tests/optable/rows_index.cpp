@@ -1,6 +1,9 @@
 // Rows of the index ops (gather/scatter, index_select/index_add, advanced indexing, counting and
 // selection) and of the MoE routing ops. Where indices may repeat, additions go through atomics
 // on CUDA, whose order differs from the CPU's: kReduce; everything else moves data: kExact.
+#include <cmath>
+#include <numbers>
+
 #include "optable/row_builder.h"
 
 namespace mixgrad::testing {
@@ -22,6 +25,11 @@ std::vector<OpInfo> gather_scatter_rows() {
            {"transposed", {transposed(normal({3, 4, 5})), index({3, 2, 5}, 4)}},
            {"strided_index", {normal({4, 6}), strided(index({4, 3}, 6))}},
            {"empty", {normal({4, 6}), index({4, 0}, 6)}}},
+          kReduce),
+      make_row(
+          "gather/dim0", [](In in) { return gather(in[0], 0, in[1]); },
+          {{"int32_index", {normal({5, 3}), index({7, 3}, 5, kInt32)}},
+           {"transposed", {transposed(normal({5, 3})), index({2, 3}, 5)}}},
           kReduce),
       make_row("scatter",
                [](In in) { return scatter(in[0], 1, unique_indices(in[1], 1, 3), in[2]); },
@@ -218,7 +226,7 @@ std::vector<OpInfo> moe_rows() {
           {{"dense", {positive({12})}}}, kReduce),
   };
   row_named(rows, "normal_cdf").reference = [](const std::vector<double>& v) {
-    return 0.5 * std::erfc(-v[0] / M_SQRT2);
+    return 0.5 * std::erfc(-v[0] / std::numbers::sqrt2);
   };
   return rows;
 }

@@ -1,14 +1,11 @@
 // Rows of the reductions, scans, softmax and sorting, with the large sizes that take the
 // backends' other paths: a 1,000,000-element cumsum, 65,536-wide softmax rows, top-k over
 // 100,000 columns and the MoE gating shapes.
-#include <stdexcept>
-
-#include "optable/op_info.h"
+#include "optable/row_builder.h"
 
 namespace mixgrad::testing {
 namespace {
 
-using In = const std::vector<Tensor>&;
 using UnaryFn = std::function<Tensor(const Tensor&)>;
 
 // `op` over a dense [3, 4, 5] input, its transposed and strided views, and an empty one unless
@@ -27,13 +24,6 @@ OpInfo indices_row(std::string name, UnaryFn op, bool with_empty = false) {
   OpInfo r = row(std::move(name), std::move(op), kExact, with_empty);
   r.differentiable = false;
   return r;
-}
-
-// The row called `name` (which must exist).
-OpInfo& named(std::vector<OpInfo>& rows, const std::string& name) {
-  for (OpInfo& r : rows)
-    if (r.name == name) return r;
-  throw std::logic_error("no op table row " + name);
 }
 
 void add(std::vector<OpInfo>& rows, OpInfo r, std::vector<Sample> more) {
@@ -170,6 +160,23 @@ std::vector<OpInfo> reduce_rows() {
                  {"empty", {mask({0, 6})}}};
     rows.push_back(std::move(r));
   }
+  row_named(rows, "mean/dim1").composite = [](In in) {
+    return sum(in[0], {1}) / double(in[0].size(1));
+  };
+  row_named(rows, "norm/p2").composite = [](In in) { return sqrt(sum(square(in[0]), {2})); };
+  row_named(rows, "norm/p1").composite = [](In in) { return sum(abs(in[0]), {0}); };
+  row_named(rows, "norm/all").composite = [](In in) { return sqrt(sum(square(in[0]))); };
+  row_named(rows, "logsumexp/dim2").composite = [](In in) { return log(sum(exp(in[0]), {2})); };
+  row_named(rows, "std/dim2").composite = [](In in) {
+    return sqrt(mean(square(in[0] - mean(in[0], {2}, true)), {2}));
+  };
+  row_named(rows, "var/dim1").composite = [](In in) {
+    const double n = double(in[0].size(1));
+    return sum(square(in[0] - mean(in[0], {1}, true)), {1}) / (n - 1);
+  };
+  // Long sums, where an accumulator in half precision would show (the half suite runs them).
+  row_named(rows, "sum/dim1").samples.push_back({"long", {normal({8, 1000})}});
+  row_named(rows, "mean").samples.push_back({"long", {normal({8, 1000})}});
   return rows;
 }
 
@@ -181,17 +188,19 @@ std::vector<OpInfo> scan_rows() {
             "cumsum/dim" + std::to_string(d), [d](const Tensor& x) { return cumsum(x, d); },
             kReduce),
         {});
-  named(rows, "cumsum/dim0")
-      .samples.insert(named(rows, "cumsum/dim0").samples.end(),
+  row_named(rows, "cumsum/dim0")
+      .samples.insert(row_named(rows, "cumsum/dim0").samples.end(),
                       {{"int64", {index({6, 9}, 1000)}},
                        {"bool", {mask({6, 9})}},
                        {"1e6", {normal({1000000})}, kLargeReduce},
                        {"1e6_strided", {strided(normal({1000000}))}, kLargeReduce},
                        {"1e6_int64", {index({1000000}, 1 << 20)}}});
-  named(rows, "cumsum/dim1").half_tol = kHalfTol;
-  named(rows, "cumsum/dim1").bfloat16_tol = kBFloat16Tol;
-  // The other scans run on the CPU only so far (ops/scan.h). cumprod sees positive values with
-  // a few exact zeros, so the gradient's zero handling is checked too.
+  row_named(rows, "cumsum/dim1").samples.push_back({"long", {normal({4, 100})}});
+  row_named(rows, "cumsum/dim1").samples.push_back({"int64", {index({6, 9}, 1000)}});
+  row_named(rows, "cumsum/dim1").half_tol = kHalfTol;
+  row_named(rows, "cumsum/dim1").bfloat16_tol = kBFloat16Tol;
+  // The other scans run on the CPU only so far (ops/scan.h). One cumprod row zeroes the inputs
+  // below 0.3 in magnitude (about a quarter), so the gradient's zero handling is checked too.
   const auto cpu_only = [&](OpInfo r, std::vector<Sample> more) {
     r.cuda = false;
     add(rows, std::move(r), std::move(more));
@@ -234,7 +243,7 @@ std::vector<OpInfo> scan_rows() {
   }
   for (const char* name : {"logcumsumexp/dim2", "logcumsumexp/dim0"}) {
     const int64_t d = std::string(name).back() - '0';
-    named(rows, name).composite = [d](In in) { return log(cumsum(exp(in[0]), d)); };
+    row_named(rows, name).composite = [d](In in) { return log(cumsum(exp(in[0]), d)); };
   }
   cpu_only(row(
                "logcumsumexp/large", [](const Tensor& x) { return logcumsumexp(x * 500.0, -1); },
@@ -256,13 +265,27 @@ std::vector<OpInfo> softmax_rows() {
             "log_softmax" + n, [d](const Tensor& x) { return log_softmax(x, d); }, kReduce),
         {});
   }
-  OpInfo& soft = named(rows, "softmax/dim-1");
-  OpInfo& log_soft = named(rows, "log_softmax/dim-1");
+  OpInfo& soft = row_named(rows, "softmax/dim-1");
+  OpInfo& log_soft = row_named(rows, "log_softmax/dim-1");
   soft.samples.push_back({"65536", {normal({3, 65536})}, kLargeReduce});
   soft.samples.push_back({"many_rows", {normal({20000, 37})}});
+  soft.samples.push_back({"513", {normal({8, 513})}});
   log_soft.samples.push_back({"65536", {normal({2, 65536})}, kLargeReduce});
   soft.half_tol = log_soft.half_tol = kHalfChainTol;
   soft.bfloat16_tol = log_soft.bfloat16_tol = kBFloat16ChainTol;
+  for (int64_t d : {-1, 0, 1}) {
+    const std::string n = "/dim" + std::to_string(d);
+    row_named(rows, "softmax" + n).composite = [d](In in) {
+      return exp(in[0] - logsumexp(in[0], {d}, true));
+    };
+    row_named(rows, "log_softmax" + n).composite = [d](In in) {
+      return in[0] - logsumexp(in[0], {d}, true);
+    };
+  }
+  add(rows,
+      row(
+          "softmax/scaled", [](const Tensor& x) { return softmax(x * 4.0, -1); }, kReduce),
+      {{"65536", {normal({3, 65536})}, kLargeReduce}});
   // Large logits: the running max must keep exp from overflowing.
   add(rows,
       row(
@@ -288,6 +311,11 @@ std::vector<OpInfo> sort_rows() {
         indices_row(
             "argsort" + n, [desc](const Tensor& x) { return argsort(x, 0, desc); }, true),
         {{"wide", {transposed(normal({100000, 2}))}}});
+    // Unstable, along a contiguous last dim wide enough for the device-wide sort.
+    OpInfo last = indices_row(
+        "argsort/last" + n, [desc](const Tensor& x) { return argsort(x, -1, desc); }, true);
+    last.samples.push_back({"wide", {normal({2, 100000})}});
+    rows.push_back(std::move(last));
     // With many equal keys only a stable sort fixes the indices.
     OpInfo stable = indices_row(
         "argsort/stable" + n, [desc](const Tensor& x) { return argsort(x, -1, desc, true); }, true);
@@ -295,7 +323,8 @@ std::vector<OpInfo> sort_rows() {
     stable.samples.push_back({"1d_ties", {index({300000}, 1000)}});
     rows.push_back(std::move(stable));
   }
-  named(rows, "sort/values/desc").half_tol = named(rows, "sort/values/desc").bfloat16_tol = kExact;
+  row_named(rows, "sort/values/desc").half_tol = row_named(rows, "sort/values/desc").bfloat16_tol =
+      kExact;
 
   for (bool largest : {true, false}) {
     const std::string n = largest ? "/largest" : "/smallest";
@@ -317,6 +346,7 @@ std::vector<OpInfo> sort_rows() {
     rows.push_back(std::move(v));
     OpInfo v1 = row("topk/values_k1" + n, values(1, -1), kExact, false);
     v1.samples = gating;
+    v1.samples.push_back({"small", {normal({4, 6})}});
     rows.push_back(std::move(v1));
     OpInfo i2 = indices_row("topk/indices_k2" + n, indices(2, -1));
     i2.samples.insert(i2.samples.end(), gating.begin(), gating.end());
@@ -324,12 +354,30 @@ std::vector<OpInfo> sort_rows() {
     // Many winners per row take the radix sort's other path.
     OpInfo many = row("topk/values_k1000" + n, values(1000, -1), kExact, false);
     many.samples = {{"100000", {normal({3, 100000})}}};
+    many.differentiable = false;  // too wide for gradcheck; the gradient is values_k3's
     rows.push_back(std::move(many));
+    OpInfo v8 = row("topk/values_k8" + n, values(8, -1), kExact, false);
+    v8.samples = gating;
+    v8.samples.push_back({"small", {normal({3, 9})}});
+    rows.push_back(std::move(v8));
+    for (int64_t k : {1, 8}) {
+      OpInfo ik = indices_row("topk/indices_k" + std::to_string(k) + n, indices(k, -1));
+      ik.samples = gating;
+      rows.push_back(std::move(ik));
+    }
+    for (int64_t k : {10, 1000}) {
+      OpInfo wide = indices_row("topk/indices_k" + std::to_string(k) + "_wide" + n, indices(k, -1));
+      wide.samples = {{"100000", {normal({3, 100000})}}};
+      rows.push_back(std::move(wide));
+    }
+    OpInfo v10 = row("topk/values_k10" + n, values(10, -1), kExact, false);
+    v10.samples = {{"100000", {normal({3, 100000})}}, {"small", {normal({2, 12})}}};
+    rows.push_back(std::move(v10));
     add(rows, row("topk/values_k0" + n, values(0, -1), kExact, true), {});
     add(rows, indices_row("topk/indices_all" + n, indices(5, -1)), {});
     add(rows, indices_row("topk/indices_dim1" + n, indices(2, 1)), {});
   }
-  OpInfo& top = named(rows, "topk/values_k3/largest");
+  OpInfo& top = row_named(rows, "topk/values_k3/largest");
   top.half_tol = top.bfloat16_tol = kExact;
   // sorted = false leaves the order open: compare the selected set.
   OpInfo unsorted = row(

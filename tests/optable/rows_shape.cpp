@@ -137,11 +137,13 @@ std::vector<OpInfo> join_rows() {
 std::vector<OpInfo> copy_rows() {
   const auto cast = [](std::string name, DType target, std::vector<Sample> samples,
                        double scale = 1) {
-    // Gradients only into float64: a float32 result is too coarse for finite differences.
+    // Gradients only from floating sources into float64: a float32 result is too coarse for
+    // finite differences.
+    const bool differentiable = target == kFloat64 && name.starts_with("f");
     OpInfo r = make_row(
         "to/" + std::move(name),
         [target, scale](In in) { return to(scale == 1 ? in[0] : in[0] * scale, target); },
-        std::move(samples), kExact, target == kFloat64);
+        std::move(samples), kExact, differentiable);
     r.float32 = false;  // the target dtype is the row's point
     return r;
   };
@@ -185,6 +187,9 @@ std::vector<OpInfo> copy_rows() {
                },
                {{"dense", {normal({3, 1})}}}),
   };
+  // Its result is on the CPU by design: the CUDA suite's device check does not apply (copies
+  // between devices are tests/cuda/cuda_runtime_test.cpp's).
+  row_named(rows, "to/device").cuda = false;
   return rows;
 }
 
