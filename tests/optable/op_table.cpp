@@ -1,7 +1,7 @@
 // The table's inputs and standard samples, and the table itself (the rows are in rows_*.cpp).
 #include <utility>
 
-#include "optable/op_info.h"
+#include "optable/row_builder.h"
 
 namespace mixgrad::testing {
 
@@ -81,16 +81,8 @@ std::vector<Sample> layout_samples(Arg (*make)(Shape, DType), bool with_empty) {
 }
 
 const std::vector<OpInfo>& op_table() {
-  static const std::vector<OpInfo> table = [] {
-    std::vector<OpInfo> all;
-    for (auto rows :
-         {elementwise_rows, reduction_rows, shape_rows, index_rows, nn_rows, creation_rows}) {
-      std::vector<OpInfo> part = rows();
-      all.insert(all.end(), std::make_move_iterator(part.begin()),
-                 std::make_move_iterator(part.end()));
-    }
-    return all;
-  }();
+  static const std::vector<OpInfo> table =
+      join_rows({elementwise_rows, reduction_rows, shape_rows, index_rows, nn_rows, creation_rows});
   return table;
 }
 

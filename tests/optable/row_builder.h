@@ -1,5 +1,7 @@
 #pragma once
 // A compact way to write a row: the name, the function, the samples and the float64 bound.
+#include <initializer_list>
+#include <iterator>
 #include <stdexcept>
 
 #include "optable/op_info.h"
@@ -17,6 +19,25 @@ inline OpInfo make_row(std::string name, OpFn fn, std::vector<Sample> samples, T
   r.tol = tol;
   r.differentiable = differentiable;
   return r;
+}
+
+// The rows of several parts, in order.
+inline std::vector<OpInfo> join_rows(std::initializer_list<std::vector<OpInfo> (*)()> parts) {
+  std::vector<OpInfo> all;
+  for (auto part : parts) {
+    std::vector<OpInfo> rows = part();
+    all.insert(all.end(), std::make_move_iterator(rows.begin()),
+               std::make_move_iterator(rows.end()));
+  }
+  return all;
+}
+
+// Marks `row` as running in float16 and bfloat16 on CUDA with these bounds, its gradients
+// compared too unless `backward` is false.
+inline void runs_in_half(OpInfo& row, Tol half, Tol bfloat16, bool backward = true) {
+  row.half_tol = half;
+  row.bfloat16_tol = bfloat16;
+  row.half_backward = backward;
 }
 
 // The row called `name` among `rows` (which must exist).

@@ -6,12 +6,11 @@
 #include <numbers>
 #include <tuple>
 
-#include "optable/op_info.h"
+#include "optable/row_builder.h"
 
 namespace mixgrad::testing {
 namespace {
 
-using In = const std::vector<Tensor>&;
 using V = const std::vector<double>&;
 using Ref = ScalarRef;
 
@@ -151,10 +150,9 @@ std::vector<OpInfo> unary_math_rows() {
   // Half precision: one rounding of the result (relu: none).
   for (OpInfo& row : rows) {
     if (row.name == "exp" || row.name == "sigmoid" || row.name == "gelu") {
-      row.half_tol = kHalfTol;
-      row.bfloat16_tol = kBFloat16Tol;
+      runs_in_half(row, kHalfTol, kBFloat16Tol);
     }
-    if (row.name == "relu") row.half_tol = row.bfloat16_tol = kExact;
+    if (row.name == "relu") runs_in_half(row, kExact, kExact);
     if (row.name == "logical_not") {
       row.differentiable = false;
       row.samples.push_back({"bool", {mask({4, 5})}});
@@ -195,8 +193,7 @@ std::vector<OpInfo> binary_rows() {
   };
   for (OpInfo& row : rows) {
     if (row.name == "add" || row.name == "mul") {
-      row.half_tol = kHalfTol;
-      row.bfloat16_tol = kBFloat16Tol;
+      runs_in_half(row, kHalfTol, kBFloat16Tol);
     }
   }
   // Dtype promotion: float32 with float64, integers with floats, bool with integers.
@@ -280,7 +277,7 @@ std::vector<OpInfo> selection_rows() {
       {"empty", {mask({0, 5}), normal({0, 5}), normal({5})}},
       {"0-dim", {mask({3, 2}), normal({}), normal({3, 2})}}};
   w.reference = [](V v) { return v[0] ? v[1] : v[2]; };
-  w.half_tol = w.bfloat16_tol = kExact;
+  runs_in_half(w, kExact, kExact);
   rows.push_back(std::move(w));
 
   OpInfo mf;
@@ -409,12 +406,7 @@ std::vector<OpInfo> inplace_rows() {
 }  // namespace
 
 std::vector<OpInfo> elementwise_rows() {
-  std::vector<OpInfo> rows;
-  for (auto part : {unary_math_rows, binary_rows, selection_rows, inplace_rows}) {
-    std::vector<OpInfo> p = part();
-    rows.insert(rows.end(), std::make_move_iterator(p.begin()), std::make_move_iterator(p.end()));
-  }
-  return rows;
+  return join_rows({unary_math_rows, binary_rows, selection_rows, inplace_rows});
 }
 
 }  // namespace mixgrad::testing

@@ -65,8 +65,7 @@ std::vector<OpInfo> gather_scatter_rows() {
           },
           {{"repeats", {normal({4, 6}), index({4, 20}, 6), normal({4, 20})}}}, kReduce),
   };
-  row_named(rows, "gather").half_tol = kHalfTol;
-  row_named(rows, "gather").bfloat16_tol = kBFloat16Tol;
+  runs_in_half(row_named(rows, "gather"), kHalfTol, kBFloat16Tol);
   return rows;
 }
 
@@ -234,13 +233,8 @@ std::vector<OpInfo> moe_rows() {
 }  // namespace
 
 std::vector<OpInfo> index_rows() {
-  std::vector<OpInfo> rows;
-  for (auto part :
-       {gather_scatter_rows, index_select_rows, advanced_index_rows, counting_rows, moe_rows}) {
-    std::vector<OpInfo> p = part();
-    rows.insert(rows.end(), std::make_move_iterator(p.begin()), std::make_move_iterator(p.end()));
-  }
-  return rows;
+  return join_rows(
+      {gather_scatter_rows, index_select_rows, advanced_index_rows, counting_rows, moe_rows});
 }
 
 }  // namespace mixgrad::testing

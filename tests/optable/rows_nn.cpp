@@ -115,10 +115,8 @@ std::vector<OpInfo> product_rows() {
     return in[0] * -1.0 + product(in[1], in[2]) * 0.25;
   };
   row_named(rows, "linear").composite = [](In in) { return matmul(in[0], t(in[1])) + in[2]; };
-  row_named(rows, "matmul").half_tol = kHalfTol;
-  row_named(rows, "matmul").bfloat16_tol = kBFloat16Tol;
-  row_named(rows, "bmm").half_tol = kHalfTol;
-  row_named(rows, "bmm").bfloat16_tol = kBFloat16Tol;
+  runs_in_half(row_named(rows, "matmul"), kHalfTol, kBFloat16Tol);
+  runs_in_half(row_named(rows, "bmm"), kHalfTol, kBFloat16Tol);
   return rows;
 }
 
@@ -188,12 +186,8 @@ std::vector<OpInfo> normalization_rows() {
     return centred / sqrt(mean(square(centred), {-1}, true) + 1e-5) * in[1] + in[2];
   };
   row_named(rows, "rms_norm").composite = [](In in) { return rms_norm_reference(in[0], in[1]); };
-  row_named(rows, "layer_norm/last_dim").half_tol = kHalfChainTol;
-  row_named(rows, "layer_norm/last_dim").bfloat16_tol = kBFloat16ChainTol;
-  row_named(rows, "layer_norm/last_dim").half_backward = false;
-  row_named(rows, "layer_norm").half_tol = kHalfChainTol;
-  row_named(rows, "layer_norm").bfloat16_tol = kBFloat16ChainTol;
-  row_named(rows, "layer_norm").half_backward = false;
+  runs_in_half(row_named(rows, "layer_norm/last_dim"), kHalfChainTol, kBFloat16ChainTol, false);
+  runs_in_half(row_named(rows, "layer_norm"), kHalfChainTol, kBFloat16ChainTol, false);
   return rows;
 }
 
@@ -284,9 +278,7 @@ std::vector<OpInfo> loss_rows() {
     const Tensor d = abs(in[0] - in[1]);
     return mean(where(lt(d, 0.5), square(d), d - 0.25));
   };
-  row_named(rows, "cross_entropy").half_tol = kHalfChainTol;
-  row_named(rows, "cross_entropy").bfloat16_tol = kBFloat16ChainTol;
-  row_named(rows, "cross_entropy").half_backward = false;
+  runs_in_half(row_named(rows, "cross_entropy"), kHalfChainTol, kBFloat16ChainTol, false);
   return rows;
 }
 
@@ -368,9 +360,7 @@ std::vector<OpInfo> conv_pool_rows() {
           "adaptive_avg_pool2d/global", [](In in) { return adaptive_avg_pool2d(in[0], 1); },
           {{"dense", {normal({2, 3, 10, 7})}}}, kReduce),
   };
-  row_named(rows, "conv2d").half_tol = kHalfTol;
-  row_named(rows, "conv2d").bfloat16_tol = kBFloat16Tol;
-  row_named(rows, "conv2d").half_backward = false;
+  runs_in_half(row_named(rows, "conv2d"), kHalfTol, kBFloat16Tol, false);
   return rows;
 }
 
@@ -457,8 +447,7 @@ std::vector<OpInfo> sequence_rows() {
     return reshape(index_select(in[0], 0, flatten(in[1])), shape);
   };
   row_named(rows, "dropout/eval").composite = [](In in) { return in[0] * 1.0; };
-  row_named(rows, "embedding").half_tol = kHalfTol;
-  row_named(rows, "embedding").bfloat16_tol = kBFloat16Tol;
+  runs_in_half(row_named(rows, "embedding"), kHalfTol, kBFloat16Tol);
   return rows;
 }
 
@@ -486,13 +475,8 @@ std::vector<OpInfo> optimizer_rows() {
 }  // namespace
 
 std::vector<OpInfo> nn_rows() {
-  std::vector<OpInfo> rows;
-  for (auto part : {product_rows, normalization_rows, loss_rows, conv_pool_rows, sequence_rows,
-                    optimizer_rows}) {
-    std::vector<OpInfo> p = part();
-    rows.insert(rows.end(), std::make_move_iterator(p.begin()), std::make_move_iterator(p.end()));
-  }
-  return rows;
+  return join_rows(
+      {product_rows, normalization_rows, loss_rows, conv_pool_rows, sequence_rows, optimizer_rows});
 }
 
 }  // namespace mixgrad::testing

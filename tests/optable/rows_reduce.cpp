@@ -41,8 +41,7 @@ std::vector<OpInfo> reduce_rows() {
       row(
           "sum/dim1", [](const Tensor& x) { return sum(x, {1}); }, kReduce),
       {{"int64", {index({7, 9}, 1000)}}, {"bool", {mask({7, 9})}}});
-  rows.back().half_tol = kHalfTol;
-  rows.back().bfloat16_tol = kBFloat16Tol;
+  runs_in_half(rows.back(), kHalfTol, kBFloat16Tol);
   add(rows,
       row(
           "sum/dims02_keepdim",
@@ -60,8 +59,7 @@ std::vector<OpInfo> reduce_rows() {
       row(
           "mean", [](const Tensor& x) { return mean(x); }, kReduce),
       {{"0-dim", {normal({})}}});
-  rows.back().half_tol = kHalfTol;
-  rows.back().bfloat16_tol = kBFloat16Tol;
+  runs_in_half(rows.back(), kHalfTol, kBFloat16Tol);
   add(rows,
       row(
           "mean/dim1", [](const Tensor& x) { return mean(x, {1}); }, kReduce),
@@ -99,7 +97,7 @@ std::vector<OpInfo> reduce_rows() {
       row(
           "amax/dim1", [](const Tensor& x) { return amax(x, {1}); }, kExact, false),
       {{"int32", {index({7, 9}, 1000, kInt32)}}});
-  rows.back().half_tol = rows.back().bfloat16_tol = kExact;
+  runs_in_half(rows.back(), kExact, kExact);
   add(rows,
       row(
           "amin/dims02_keepdim",
@@ -197,8 +195,7 @@ std::vector<OpInfo> scan_rows() {
                        {"1e6_int64", {index({1000000}, 1 << 20)}}});
   row_named(rows, "cumsum/dim1").samples.push_back({"long", {normal({4, 100})}});
   row_named(rows, "cumsum/dim1").samples.push_back({"int64", {index({6, 9}, 1000)}});
-  row_named(rows, "cumsum/dim1").half_tol = kHalfTol;
-  row_named(rows, "cumsum/dim1").bfloat16_tol = kBFloat16Tol;
+  runs_in_half(row_named(rows, "cumsum/dim1"), kHalfTol, kBFloat16Tol);
   // The other scans run on the CPU only so far (ops/scan.h). One cumprod row zeroes the inputs
   // below 0.3 in magnitude (about a quarter), so the gradient's zero handling is checked too.
   const auto cpu_only = [&](OpInfo r, std::vector<Sample> more) {
@@ -271,8 +268,8 @@ std::vector<OpInfo> softmax_rows() {
   soft.samples.push_back({"many_rows", {normal({20000, 37})}});
   soft.samples.push_back({"513", {normal({8, 513})}});
   log_soft.samples.push_back({"65536", {normal({2, 65536})}, kLargeReduce});
-  soft.half_tol = log_soft.half_tol = kHalfChainTol;
-  soft.bfloat16_tol = log_soft.bfloat16_tol = kBFloat16ChainTol;
+  runs_in_half(soft, kHalfChainTol, kBFloat16ChainTol);
+  runs_in_half(log_soft, kHalfChainTol, kBFloat16ChainTol);
   for (int64_t d : {-1, 0, 1}) {
     const std::string n = "/dim" + std::to_string(d);
     row_named(rows, "softmax" + n).composite = [d](In in) {
@@ -323,8 +320,7 @@ std::vector<OpInfo> sort_rows() {
     stable.samples.push_back({"1d_ties", {index({300000}, 1000)}});
     rows.push_back(std::move(stable));
   }
-  row_named(rows, "sort/values/desc").half_tol = row_named(rows, "sort/values/desc").bfloat16_tol =
-      kExact;
+  runs_in_half(row_named(rows, "sort/values/desc"), kExact, kExact);
 
   for (bool largest : {true, false}) {
     const std::string n = largest ? "/largest" : "/smallest";
@@ -378,7 +374,7 @@ std::vector<OpInfo> sort_rows() {
     add(rows, indices_row("topk/indices_dim1" + n, indices(2, 1)), {});
   }
   OpInfo& top = row_named(rows, "topk/values_k3/largest");
-  top.half_tol = top.bfloat16_tol = kExact;
+  runs_in_half(top, kExact, kExact);
   // sorted = false leaves the order open: compare the selected set.
   OpInfo unsorted = row(
       "topk/unsorted",
@@ -392,12 +388,7 @@ std::vector<OpInfo> sort_rows() {
 }  // namespace
 
 std::vector<OpInfo> reduction_rows() {
-  std::vector<OpInfo> rows;
-  for (auto part : {reduce_rows, scan_rows, softmax_rows, sort_rows}) {
-    std::vector<OpInfo> p = part();
-    rows.insert(rows.end(), std::make_move_iterator(p.begin()), std::make_move_iterator(p.end()));
-  }
-  return rows;
+  return join_rows({reduce_rows, scan_rows, softmax_rows, sort_rows});
 }
 
 }  // namespace mixgrad::testing

@@ -130,7 +130,7 @@ std::vector<OpInfo> join_rows() {
            {"0-dim", {normal({})}}},
           kReduce),
   };
-  row_named(rows, "cat").half_tol = row_named(rows, "cat").bfloat16_tol = kExact;
+  runs_in_half(row_named(rows, "cat"), kExact, kExact);
   return rows;
 }
 
@@ -196,12 +196,7 @@ std::vector<OpInfo> copy_rows() {
 }  // namespace
 
 std::vector<OpInfo> shape_rows() {
-  std::vector<OpInfo> rows;
-  for (auto part : {view_rows, join_rows, copy_rows}) {
-    std::vector<OpInfo> p = part();
-    rows.insert(rows.end(), std::make_move_iterator(p.begin()), std::make_move_iterator(p.end()));
-  }
-  return rows;
+  return join_rows({view_rows, join_rows, copy_rows});
 }
 
 }  // namespace mixgrad::testing
