@@ -17,7 +17,7 @@ Tensor as_strided(const Tensor& t, const Shape& sizes, const Shape& strides,
   return alias_with_layout(t, sizes, strides, offset);
 }
 
-Tensor narrow(const Tensor& t, int64_t dim, int64_t start, int64_t length) {
+NarrowRange checked_narrow_range(const Tensor& t, int64_t dim, int64_t start, int64_t length) {
   MG_CHECK(t.dim() > 0, "narrow", "cannot narrow a 0-dim tensor");
   const int64_t d = wrap_dim(dim, t.dim(), "narrow");
   const int64_t size = t.shape()[d];
@@ -25,10 +25,15 @@ Tensor narrow(const Tensor& t, int64_t dim, int64_t start, int64_t length) {
   MG_CHECK(start >= 0 && length >= 0 && start <= size && length <= size - start, "narrow", "start ",
            start, " + length ", length, " exceeds dim ", d, " of size ", size, " (shape ",
            t.shape(), ")");
+  return {d, start};
+}
+
+Tensor narrow(const Tensor& t, int64_t dim, int64_t start, int64_t length) {
+  const NarrowRange r = checked_narrow_range(t, dim, start, length);
   Shape sizes = t.shape();
-  sizes[d] = length;
+  sizes[r.dim] = length;
   return alias_with_layout(t, std::move(sizes), t.strides(),
-                           t.storage_offset() + start * t.strides()[d]);
+                           t.storage_offset() + r.start * t.strides()[r.dim]);
 }
 
 Tensor expand(const Tensor& t, const Shape& shape) {

@@ -25,6 +25,13 @@ Tensor as_strided(const Tensor& t, const Shape& sizes, const Shape& strides,
                   std::optional<int64_t> storage_offset = std::nullopt);
 // The `length` positions from `start` (negative: from the end) along `dim`.
 Tensor narrow(const Tensor& t, int64_t dim, int64_t start, int64_t length);
+// narrow's checks, shared with the recording mg::narrow: the wrapped dim and the start from the
+// front (Error when the range leaves the dim or t is 0-dim).
+struct NarrowRange {
+  int64_t dim = 0;
+  int64_t start = 0;
+};
+NarrowRange checked_narrow_range(const Tensor& t, int64_t dim, int64_t start, int64_t length);
 // Broadcast to `shape`: new leading dims and size-1 dims get stride 0 (-1 keeps a size).
 // Returns t itself when the shape does not change.
 Tensor expand(const Tensor& t, const Shape& shape);

@@ -98,14 +98,8 @@ Tensor slice(const Tensor& x, int64_t dim, std::optional<int64_t> start_opt,
 }
 
 Tensor narrow(const Tensor& x, int64_t dim, int64_t start, int64_t length) {
-  MG_CHECK(x.dim() > 0, "narrow", "cannot narrow a 0-dim tensor");
-  const int64_t d = wrap_dim(dim, x.dim(), "narrow");
-  const int64_t size = x.shape()[d];
-  if (start < 0) start += size;
-  MG_CHECK(start >= 0 && length >= 0 && start <= size && length <= size - start, "narrow", "start ",
-           start, " + length ", length, " exceeds dim ", d, " of size ", size, " (shape ",
-           x.shape(), ")");
-  return slice(x, d, start, start + length, 1);
+  const strided::NarrowRange r = strided::checked_narrow_range(x, dim, start, length);
+  return slice(x, r.dim, r.start, r.start + length, 1);
 }
 
 Tensor select(const Tensor& x, int64_t dim, int64_t index) {

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <regex>
@@ -119,6 +120,25 @@ TEST(OpTable, Float32AgreesWithFloat64) {
   }
 }
 
+// Backpropagates one random cotangent through `out` and through `expected`, then compares the
+// gradient of each of `got` that has a partner in `want` (a leaf that requires grad), as
+// `seen(i, gradient)` shows it, with that partner's.
+void expect_same_gradients(const Tensor& out, const Tensor& expected,
+                           const std::vector<Tensor>& got, const std::vector<Tensor>& want,
+                           const std::function<Tensor(std::size_t, const Tensor&)>& seen, Tol tol,
+                           const std::string& what) {
+  const Tensor w = seeded_randn(out.shape(), out.dtype(), 3);
+  (out * w).sum().backward();
+  (expected * w).sum().backward();
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    if (!want[i].requires_grad()) continue;
+    ASSERT_EQ(got[i].grad().defined(), want[i].grad().defined()) << what;
+    if (!want[i].grad().defined()) continue;
+    expect_within(seen(i, got[i].grad()), want[i].grad(), tol,
+                  what + " (gradient of input " + std::to_string(i) + ")");
+  }
+}
+
 // A strided input gives what its contiguous copy gives, and so do the gradients.
 TEST(OpTable, StridedInputsMatchContiguousCopies) {
   int checked = 0;
@@ -146,16 +166,10 @@ TEST(OpTable, StridedInputsMatchContiguousCopies) {
         expect_within(out, expected, tol, what + " (forward)");
         ++checked;
         if (!out.requires_grad()) return;
-        const Tensor w = seeded_randn(out.shape(), out.dtype(), 3);
-        (out * w).sum().backward();
-        (expected * w).sum().backward();
-        for (std::size_t i = 0; i < copies.size(); ++i) {
-          if (!copies[i].requires_grad()) continue;
-          ASSERT_EQ(in.leaves[i].grad().defined(), copies[i].grad().defined()) << what;
-          if (!copies[i].grad().defined()) continue;
-          expect_within(view_of(in.leaves[i].grad(), s.args[i].layout), copies[i].grad(), tol,
-                        what + " (gradient of input " + std::to_string(i) + ")");
-        }
+        expect_same_gradients(
+            out, expected, in.leaves, copies,
+            [&](std::size_t i, const Tensor& g) { return view_of(g, s.args[i].layout); }, tol,
+            what);
       });
   }
   EXPECT_GT(checked, 50);
@@ -213,16 +227,9 @@ TEST(OpTable, OpsMatchTheirCompositeReference) {
         expect_within(out, expected, kCompositeTol, what + " (forward)");
         ++checked;
         if (!out.requires_grad() || out.numel() == 0) return;
-        const Tensor w = seeded_randn(out.shape(), out.dtype(), 3);
-        (out * w).sum().backward();
-        (expected * w).sum().backward();
-        for (std::size_t i = 0; i < s.args.size(); ++i) {
-          if (!a.leaves[i].requires_grad()) continue;
-          ASSERT_EQ(a.leaves[i].grad().defined(), b.leaves[i].grad().defined()) << what;
-          if (a.leaves[i].grad().defined())
-            expect_within(a.leaves[i].grad(), b.leaves[i].grad(), kCompositeTol,
-                          what + " (gradient of input " + std::to_string(i) + ")");
-        }
+        expect_same_gradients(
+            out, expected, a.leaves, b.leaves, [](std::size_t, const Tensor& g) { return g; },
+            kCompositeTol, what);
       });
   }
   EXPECT_GT(checked, 40);
