@@ -50,12 +50,19 @@ struct ExportOptions {
   std::string out_dir;
 };
 
+// `mixgrad checkpoint merge`: a checkpoint of any layout written as one process's file.
+struct CheckpointMergeOptions {
+  std::string checkpoint;  // a directory of parts (or a file)
+  std::string out;         // the file to write
+};
+
 // Each returns the process exit status.
 int run_zoo(std::ostream& out);
 int run_train(const TrainOptions& options);
 int run_eval(const EvalOptions& options);
 int run_graph(const GraphOptions& options);
 int run_export(const ExportOptions& options);
+int run_checkpoint_merge(const CheckpointMergeOptions& options);
 
 // --device as a Device; throws Error for an unknown name or cuda without a usable GPU.
 Device parse_device(const std::string& name);

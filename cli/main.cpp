@@ -4,6 +4,7 @@
 //   mixgrad eval fashion-moe --checkpoint runs/fm/checkpoint.safetensors
 //   mixgrad graph fashion-moe --out step.dot --svg
 //   mixgrad export mann --checkpoint runs/mq/checkpoint.safetensors --out mann-weights
+//   mixgrad checkpoint merge runs/fm-ep2/checkpoint --out fm.safetensors
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
@@ -97,6 +98,15 @@ int main_impl(int argc, char** argv) {
   export_cmd->add_option("--out", export_options.out_dir, "directory for the .bin files")
       ->required();
 
+  CheckpointMergeOptions merge;
+  auto* checkpoint_cmd = app.add_subcommand("checkpoint", "work with saved checkpoints");
+  checkpoint_cmd->require_subcommand(1);
+  auto* merge_cmd = checkpoint_cmd->add_subcommand(
+      "merge", "write the parts of a run over several processes (--ep) as one file");
+  merge_cmd->add_option("checkpoint", merge.checkpoint, "the checkpoint directory train wrote")
+      ->required();
+  merge_cmd->add_option("--out", merge.out, "the safetensors file to write")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -114,6 +124,7 @@ int main_impl(int argc, char** argv) {
   }
   if (app.got_subcommand(eval_cmd)) return run_eval(eval);
   if (app.got_subcommand(export_cmd)) return run_export(export_options);
+  if (app.got_subcommand(checkpoint_cmd)) return run_checkpoint_merge(merge);
   return run_graph(graph);
 }
 

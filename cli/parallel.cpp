@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "data/dataloader.h"
+#include "dist/checkpoint.h"
 #include "dist/collectives.h"
 #include "dist/expert_parallel.h"
 #include "io/checkpoint.h"
@@ -110,36 +111,28 @@ PassStats ParallelRun::combine(PassStats local) const {
   return out;
 }
 
+std::string ParallelRun::checkpoint_path(const std::string& out_dir) const {
+  // Sharded experts are written in parts, one per process that holds some (a directory).
+  return out_dir + (parallelism_.expert > 1 ? "/checkpoint" : "/checkpoint.safetensors");
+}
+
 void ParallelRun::load_checkpoint(const std::string& path, nn::Module& model,
                                   optim::Optimizer& optimizer) const {
-  if (!active() || parallelism_.expert == 1) {
-    io::load_checkpoint(path, model, &optimizer);  // every process holds the whole model
-    return;
-  }
-  try {
-    io::CheckpointContents contents = io::read_checkpoint(path);
-    MG_CHECK(!contents.optimizer_scalars.empty(), "load_checkpoint",
-             "the file holds no optimizer state");
-    dist::load_full_optimizer_state(
-        model, optimizer,
-        {std::move(contents.optimizer_tensors), std::move(contents.optimizer_scalars)});
-    dist::load_full_state_dict(model, contents.module_state);
-  } catch (const Error& e) {
-    throw Error("load_checkpoint", "'" + path + "': " + e.what());
+  if (active()) {
+    dist::load_checkpoint(path, model, &optimizer);
+  } else {
+    io::load_checkpoint(path, model, &optimizer);
   }
 }
 
 void ParallelRun::save_checkpoint(const std::string& path, nn::Module& model,
                                   const optim::Optimizer& optimizer,
                                   const std::map<std::string, std::string>& metadata) const {
-  if (!active()) {
+  if (active()) {
+    dist::save_checkpoint(path, model, &optimizer, metadata);
+  } else {
     io::save_checkpoint(path, model, &optimizer, metadata);
-    return;
   }
-  const NamedTensors state = dist::full_state_dict(model);
-  const optim::OptimizerState optimizer_state = dist::full_optimizer_state(model, optimizer);
-  if (writer()) io::save_checkpoint(path, state, &optimizer_state, metadata);
-  dist::barrier();  // the file is complete before any process reads or reports it
 }
 
 }  // namespace mixgrad::cli

@@ -3,7 +3,8 @@
 // itself again under mpirun when it was not started by it; every process builds the same model
 // from the same seed, the MoE layers' experts are spread over groups of N processes, each
 // process trains on its share of every batch, and DataParallel keeps the rest equal. Rank 0
-// prints and writes; the checkpoint is in one process's layout (`mixgrad eval` reads it).
+// prints and writes; with --ep the processes write the checkpoint's parts together (`mixgrad
+// eval` reads it as it reads one file; `mixgrad checkpoint merge` makes it one file).
 #include <map>
 #include <memory>
 #include <string>
@@ -48,11 +49,15 @@ class ParallelRun {
   void sync_buffers();
   // The pass as one process would count it: sums over the processes, the slowest time.
   PassStats combine(PassStats local) const;
-  // Loads a checkpoint in one process's layout (what save_checkpoint writes) into this
-  // process's share of the model and optimizer; returns the caller's metadata.
+  // Where a run writes its checkpoint in `out_dir`: a file, or with --ep > 1 a directory of
+  // parts written by the processes holding them (io/sharded_checkpoint.h).
+  std::string checkpoint_path(const std::string& out_dir) const;
+  // Loads a checkpoint of any layout (one process's file, or parts saved at any --ep) into this
+  // process's share of the model and optimizer.
   void load_checkpoint(const std::string& path, nn::Module& model,
                        optim::Optimizer& optimizer) const;
-  // Collective: writes the checkpoint in one process's layout (rank 0 writes).
+  // Collective: writes the checkpoint, rank 0 a file, or with --ep > 1 every process holding
+  // experts its part, so that no process gathers the model (see dist::save_checkpoint).
   void save_checkpoint(const std::string& path, nn::Module& model,
                        const optim::Optimizer& optimizer,
                        const std::map<std::string, std::string>& metadata) const;

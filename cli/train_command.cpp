@@ -39,6 +39,14 @@ std::string timestamp() {
   return buf;
 }
 
+// The run directory a checkpoint lies in: the folder holding the file, or the directory of parts
+// ("runs/x/checkpoint/" as well as "runs/x/checkpoint").
+fs::path checkpoint_directory(const std::string& checkpoint) {
+  fs::path path = fs::absolute(checkpoint);
+  if (!path.has_filename()) path = path.parent_path();
+  return path.parent_path();
+}
+
 // Evaluation runs in batches of at least 1000 examples.
 int64_t evaluation_batch(const zoo::Settings& settings) {
   return std::max<int64_t>(settings.batch, 1000);
@@ -89,7 +97,7 @@ int run_train(const TrainOptions& options) {
   // After the data: a run that cannot start leaves no empty output directory behind.
   // A resumed run goes on in its checkpoint's directory unless told otherwise.
   const fs::path out_dir = !options.out_dir.empty() ? fs::path(options.out_dir)
-                           : resumed                ? fs::absolute(options.resume).parent_path()
+                           : resumed                ? checkpoint_directory(options.resume)
                                      : fs::path("runs") / (entry.name + "-" + timestamp());
   // Several processes: one writes and prints. Everything that can fail for the layout (experts
   // to share, test batches to split) is checked before the output directory exists.
@@ -143,7 +151,7 @@ int run_train(const TrainOptions& options) {
                                .line_interval_s = 15.0, .unit = entry.items, .metric = metric});
   }
 
-  const std::string checkpoint = (out_dir / "checkpoint.safetensors").string();
+  const std::string checkpoint = parallel.checkpoint_path(out_dir.string());
   RunSummary summary;
   summary.entry = &entry;
   for (int64_t epoch = first_epoch; epoch <= settings.epochs; ++epoch) {

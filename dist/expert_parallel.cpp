@@ -144,19 +144,28 @@ std::vector<std::pair<std::string, models::MoE*>> moe_layers(nn::Module& model) 
   return layers;
 }
 
+using ShardedLayers = std::vector<std::tuple<std::string, models::MoE*, AllToAllPlacement*>>;
+
 // The sharded layers with their placements.
-std::vector<std::tuple<std::string, models::MoE*, AllToAllPlacement*>> sharded_layers(
-    nn::Module& model) {
-  std::vector<std::tuple<std::string, models::MoE*, AllToAllPlacement*>> layers;
+ShardedLayers sharded_layers(nn::Module& model) {
+  ShardedLayers layers;
   for (auto& [prefix, moe] : moe_layers(model))
     if (auto* placement = dynamic_cast<AllToAllPlacement*>(moe->placement.get()))
       layers.emplace_back(prefix, moe, placement);
   return layers;
 }
 
-// A name under a layer's experts: "<prefix>experts.<rest>".
-bool under(const std::string& name, const std::string& experts_prefix) {
-  return name.compare(0, experts_prefix.size(), experts_prefix) == 0;
+// The placement of the sharded layer whose experts hold the state entry `name`, with the prefix
+// of those names ("<layer>experts."); nullptr for an entry of no sharded experts.
+const AllToAllPlacement* expert_owner(const ShardedLayers& layers, const std::string& name,
+                                      std::string* prefix) {
+  for (const auto& [layer, moe, placement] : layers) {
+    if (name.starts_with(layer + "experts.")) {
+      *prefix = layer + "experts.";
+      return placement;
+    }
+  }
+  return nullptr;
 }
 
 // A fingerprint of names, dtypes and shapes (FNV-1a), to check that processes agree.
@@ -264,15 +273,8 @@ NamedTensors full_state_dict(nn::Module& model) {
   NoGradGuard no_grad;
   const NamedTensors local = model.state_dict();
   const auto layers = sharded_layers(model);
-  // The sharded layer whose experts hold `name`, with the prefix of those names.
-  auto owner = [&](const std::string& name, std::string* prefix) -> const AllToAllPlacement* {
-    for (const auto& [layer, moe, place] : layers) {
-      if (under(name, layer + "experts.")) {
-        *prefix = layer + "experts.";
-        return place;
-      }
-    }
-    return nullptr;
+  auto owner = [&](const std::string& name, std::string* prefix) {
+    return expert_owner(layers, name, prefix);
   };
   NamedTensors full;
   for (size_t i = 0; i < local.size();) {
@@ -321,16 +323,15 @@ NamedTensors full_state_dict(nn::Module& model) {
 }
 
 void load_full_state_dict(nn::Module& model, const NamedTensors& state, bool strict) {
+  model.load_state_dict(local_state_dict(model, state), strict);
+}
+
+NamedTensors local_state_dict(nn::Module& model, const NamedTensors& state) {
   const auto layers = sharded_layers(model);
   NamedTensors local;
   for (const auto& [name, value] : state) {
-    const AllToAllPlacement* placement = nullptr;
     std::string prefix;
-    for (const auto& [layer, moe, place] : layers)
-      if (under(name, layer + "experts.")) {
-        placement = place;
-        prefix = layer + "experts.";
-      }
+    const AllToAllPlacement* placement = expert_owner(layers, name, &prefix);
     if (!placement) {
       local.emplace_back(name, value);
       continue;
@@ -348,7 +349,7 @@ void load_full_state_dict(nn::Module& model, const NamedTensors& state, bool str
       local.emplace_back(name, value.narrow(0, first, count));
     }
   }
-  model.load_state_dict(local, strict);
+  return local;
 }
 
 namespace {
@@ -686,6 +687,85 @@ void load_full_optimizer_state(nn::Module& model, optim::Optimizer& optimizer,
       t = t.narrow(0, placement.first_expert(), placement.local_experts()).contiguous();
   });
   optimizer.load_state_dict(state);
+}
+
+CheckpointShares checkpoint_shares(nn::Module& model, const optim::Optimizer* optimizer) {
+  const char* op = "dist.checkpoint_shares";
+  NoGradGuard no_grad;
+  CheckpointShares out;
+  io::CheckpointContents& experts = out.experts.contents;
+  io::CheckpointContents& shared = out.shared.contents;
+  const auto layers = sharded_layers(model);
+  for (const auto& [name, t] : model.state_dict()) {
+    std::string prefix, tail;
+    const AllToAllPlacement* placement = expert_owner(layers, name, &prefix);
+    if (!placement) {
+      shared.module_state.emplace_back(name, t);
+      continue;
+    }
+    const int64_t j = leading_index(name.substr(prefix.size()), &tail);
+    if (j >= 0) {  // an ExpertList's expert j: named as one process names it
+      experts.module_state.emplace_back(
+          prefix + std::to_string(placement->first_expert() + j) + tail, t);
+      continue;
+    }
+    MG_CHECK(t.dim() >= 1 && t.size(0) == placement->local_experts(), op, "'", name,
+             "' must hold this process's ", placement->local_experts(),
+             " experts along dim 0, got shape ", t.shape());
+    experts.module_state.emplace_back(name, t);
+    out.experts.rows[name] = {placement->first_expert(), placement->num_experts()};
+  }
+  if (optimizer == nullptr) return out;
+
+  // The optimizer's entries, renumbered to one process's layout. The state of an ExpertList's
+  // experts is this process's alone; of stacked experts, the rows of tensors stacked like the
+  // parameter are, and the rest (the step) is the same on every process, so it is shared.
+  const optim::OptimizerState state = optimizer->state_dict();
+  const auto placements = expert_placements(model);
+  const auto lists = list_parameters(model);
+  const auto& groups = optimizer->param_groups();
+  std::vector<GroupLayout> layouts;
+  for (const auto& group : groups) layouts.push_back(group_layout(op, group.params, lists));
+  struct Place {
+    std::string name;                              // in one process's layout
+    const AllToAllPlacement* placement = nullptr;  // set for this process's experts
+    bool stacked = false;
+  };
+  auto place = [&](const std::string& key) {
+    int64_t g = 0, i = 0;
+    std::string rest;
+    if (!parse_state_name(key, &g, &i, &rest)) return Place{key};
+    MG_CHECK(g >= 0 && g < static_cast<int64_t>(layouts.size()) && i >= 0 &&
+                 i < static_cast<int64_t>(groups[static_cast<size_t>(g)].params.size()),
+             op, "the optimizer state names '", key,
+             "' of a parameter the optimizer does not have");
+    Place p{optim::detail::state_prefix(
+                static_cast<size_t>(g),
+                static_cast<size_t>(
+                    layouts[static_cast<size_t>(g)].full_of_local[static_cast<size_t>(i)])) +
+            rest};
+    const auto it = placements.find(
+        groups[static_cast<size_t>(g)].params[static_cast<size_t>(i)].impl_ptr().get());
+    if (it != placements.end()) std::tie(p.placement, p.stacked) = it->second;
+    return p;
+  };
+  for (const auto& [key, value] : state.scalars) {
+    const Place p = place(key);
+    (p.placement && !p.stacked ? experts : shared).optimizer_scalars[p.name] = value;
+  }
+  for (size_t g = 0; g < layouts.size(); ++g)
+    shared.optimizer_scalars[group_params_key(g)] = std::to_string(layouts[g].full.size());
+  for (const auto& [key, t] : state.tensors) {
+    const Place p = place(key);
+    if (p.placement && p.stacked && t.dim() >= 1 && t.size(0) == p.placement->local_experts()) {
+      experts.optimizer_tensors.emplace_back(p.name, t);
+      out.experts.rows[io::kOptimizerPrefix + p.name] = {p.placement->first_expert(),
+                                                         p.placement->num_experts()};
+    } else {
+      (p.placement && !p.stacked ? experts : shared).optimizer_tensors.emplace_back(p.name, t);
+    }
+  }
+  return out;
 }
 
 }  // namespace mixgrad::dist

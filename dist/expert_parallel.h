@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "dist/process_group.h"
+#include "io/sharded_checkpoint.h"
 #include "nn/module.h"
 #include "optim/optimizer.h"
 
@@ -45,6 +46,9 @@ std::vector<Tensor> replicated_buffers(nn::Module& model);
 // taken from it), so that a checkpoint saved at one expert-parallel size loads at any other.
 NamedTensors full_state_dict(nn::Module& model);
 void load_full_state_dict(nn::Module& model, const NamedTensors& state, bool strict = true);
+// What load_full_state_dict loads: the entries of a one-process state dict that this process
+// holds, under its own names (the rest of its experts' rows, other processes' experts left out).
+NamedTensors local_state_dict(nn::Module& model, const NamedTensors& state);
 // The optimizer's state as one process would hold it for the same model: the state tensors of
 // stacked experts (FFNExperts) gathered along dim 0 like their parameters, and the state of an
 // ExpertList's experts gathered and renumbered to the parameter positions of one process's
@@ -58,5 +62,16 @@ optim::OptimizerState full_optimizer_state(nn::Module& model, const optim::Optim
 // and for a state of another number of parameters.
 void load_full_optimizer_state(nn::Module& model, optim::Optimizer& optimizer,
                                optim::OptimizerState state);
+
+// This process's share of the one-process checkpoint, taken without any communication, under
+// one-process names and parameter numbers (as full_state_dict and full_optimizer_state give
+// them): `experts` holds what only the processes holding this process's experts have (a stacked
+// tensor as its rows of the one-process tensor), `shared` everything else. The parts that
+// dist::save_checkpoint writes; `optimizer` may be null. Throws Error as full_optimizer_state.
+struct CheckpointShares {
+  io::CheckpointPart experts;
+  io::CheckpointPart shared;
+};
+CheckpointShares checkpoint_shares(nn::Module& model, const optim::Optimizer* optimizer);
 
 }  // namespace mixgrad::dist

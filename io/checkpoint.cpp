@@ -1,6 +1,7 @@
 #include "io/checkpoint.h"
 
 #include "io/safetensors.h"
+#include "io/sharded_checkpoint.h"
 #include "nn/module.h"
 #include "optim/optimizer.h"
 
@@ -51,6 +52,7 @@ void save_checkpoint(const std::string& path, const NamedTensors& module_state,
 }
 
 CheckpointContents read_checkpoint(const std::string& path) {
+  if (is_sharded_checkpoint(path)) return read_sharded_checkpoint(path);
   SafetensorsFile file = load_safetensors(path);
   CheckpointContents contents;
   const std::size_t prefix_length = std::string(kOptimizerPrefix).size();

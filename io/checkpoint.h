@@ -38,8 +38,9 @@ void save_checkpoint(const std::string& path, const NamedTensors& module_state,
                      const std::map<std::string, std::string>& metadata = {});
 
 // A checkpoint's parts as stored, for a model laid out differently from the file (a model
-// spread over several processes, see dist::load_full_state_dict). Throws Error for a corrupt
-// file.
+// spread over several processes, see dist::load_full_state_dict). `path` is a file, or a
+// directory of parts written by several processes (io/sharded_checkpoint.h), read as the
+// one-process checkpoint they make together. Throws Error for a corrupt file or directory.
 struct CheckpointContents {
   NamedTensors module_state;
   std::vector<std::pair<std::string, Tensor>> optimizer_tensors;  // names without the prefix
@@ -48,8 +49,8 @@ struct CheckpointContents {
 };
 CheckpointContents read_checkpoint(const std::string& path);
 
-// Loads a checkpoint into `module` (and `optimizer`, which then must be in the file) and
-// returns the caller's metadata. Everything is validated first: a missing, unexpected (with
+// Loads a checkpoint (a file, or a directory of parts as read_checkpoint reads it) into `module`
+// (and `optimizer`, which then must be in the file) and returns the caller's metadata. Everything is validated first: a missing, unexpected (with
 // `strict`), misshapen or mistyped tensor, an optimizer state that does not fit, or a corrupt
 // file throws one Error listing the problems, and neither the module nor the optimizer changes.
 std::map<std::string, std::string> load_checkpoint(const std::string& path, nn::Module& module,

@@ -328,7 +328,7 @@ TEST(CifarZoo, CheckpointEvaluatesToTheTrainedTestMetric) {
 
 #ifdef MIXGRAD_TEST_MPI
 TEST(CifarZoo, ExpertParallelCheckpointOfExpertListExpertsGoesOnInOneProcess) {
-  // cifar10-moe's experts are an ExpertList: --ep 2 gathers their Adam state into one
+  // cifar10-moe's experts are an ExpertList: --ep 2 writes their Adam state in parts under one
   // process's parameter order, which eval and --resume in one process read.
   mg::testing::DistCommandEnvironment environment;
   ScratchDir dir;
@@ -343,15 +343,15 @@ TEST(CifarZoo, ExpertParallelCheckpointOfExpertListExpertsGoesOnInOneProcess) {
   const mg::testing::CommandResult trained =
       mg::testing::run_mixgrad(with({"train", "cifar10-moe", "--epochs", "1", "--ep", "2"}));
   ASSERT_EQ(trained.exit_code, 0) << trained;
-  const mg::testing::CommandResult evaluated = mg::testing::run_mixgrad(
-      {"eval", "cifar10-moe", "--checkpoint", out + "/checkpoint.safetensors", "--data",
-       dir.dir().string(), "--threads", "1", "--json"});
+  const mg::testing::CommandResult evaluated =
+      mg::testing::run_mixgrad({"eval", "cifar10-moe", "--checkpoint", out + "/checkpoint",
+                                "--data", dir.dir().string(), "--threads", "1", "--json"});
   ASSERT_EQ(evaluated.exit_code, 0) << evaluated;
   // Float32 sums over two processes' halves of the test set, against one process's sum.
   EXPECT_NEAR(json_number(evaluated.out, "test_loss"), json_number(trained.out, "test_loss"), 1e-5);
   const mg::testing::CommandResult resumed =
       mg::testing::run_mixgrad(with({"train", "cifar10-moe", "--epochs", "2", "--threads", "1",
-                                     "--resume", out + "/checkpoint.safetensors"}));
+                                     "--resume", out + "/checkpoint"}));
   EXPECT_EQ(resumed.exit_code, 0) << resumed;
   EXPECT_EQ(json_number(resumed.out, "epoch"), 2.0);
 }

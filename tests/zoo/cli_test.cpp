@@ -13,6 +13,7 @@
 
 #include "backends/cuda_api.h"
 #include "io/checkpoint.h"
+#include "io/sharded_checkpoint.h"
 #include "nn/nn.h"
 #include "train/plot.h"
 #include "zoo/zoo.h"
@@ -126,7 +127,7 @@ class CliParallel : public ::testing::Test {
 
 }  // namespace
 
-TEST_F(CliParallel, ExpertParallelRunPrintsOnceAndWritesOneProcessCheckpoint) {
+TEST_F(CliParallel, ExpertParallelRunPrintsOnceAndWritesItsCheckpointInParts) {
   TempDir scratch;
   const fs::path out = scratch.dir() / "fm";
   const CommandResult r =
@@ -137,15 +138,45 @@ TEST_F(CliParallel, ExpertParallelRunPrintsOnceAndWritesOneProcessCheckpoint) {
   ASSERT_EQ(lines.size(), 2u) << r.out;
   const json last = json::parse(lines.back());
   EXPECT_GT(last["test_accuracy"].get<double>(), 0.3);
-  // The checkpoint has one process's layout: eval (one process) reproduces the last epoch.
-  const CommandResult e = eval_json("fashion-moe", out / "checkpoint.safetensors");
+  // Each process wrote the experts it holds, rank 0 the rest as well: three parts of the last
+  // epoch's save (the first epoch's are gone), and the manifest naming them.
+  const fs::path checkpoint = out / "checkpoint";
+  ASSERT_TRUE(mg::io::is_sharded_checkpoint(checkpoint.string()));
+  std::vector<std::string> files;
+  for (const auto& entry : fs::directory_iterator(checkpoint))
+    files.push_back(entry.path().filename().string());
+  std::sort(files.begin(), files.end());
+  ASSERT_EQ(files.size(), 4u) << ::testing::PrintToString(files);
+  EXPECT_TRUE(files[0].starts_with("manifest.json")) << files[0];
+  EXPECT_TRUE(files[1].starts_with("part-experts-0.")) << files[1];
+  EXPECT_TRUE(files[2].starts_with("part-experts-1.")) << files[2];
+  EXPECT_TRUE(files[3].starts_with("part-shared.")) << files[3];
+  // eval (one process) reads the parts as the one-process checkpoint: the last epoch again.
+  const CommandResult e = eval_json("fashion-moe", checkpoint);
   ASSERT_EQ(e.exit_code, 0) << e;
   EXPECT_NEAR(json::parse(e.out_lines().back())["test_accuracy"].get<double>(),
               last["test_accuracy"].get<double>(), 1e-9);
-  // And it resumes in one process, optimizer state included.
-  const CommandResult resumed = train(
-      "fashion-moe", out, {"--epochs", "3", "--resume", (out / "checkpoint.safetensors").string()});
-  EXPECT_EQ(resumed.exit_code, 0) << resumed;
+  // `checkpoint merge` writes it as one file, which evaluates the same.
+  const fs::path merged = scratch.dir() / "merged.safetensors";
+  const CommandResult m =
+      run_mixgrad({"checkpoint", "merge", checkpoint.string(), "--out", merged.string()});
+  ASSERT_EQ(m.exit_code, 0) << m;
+  EXPECT_NE(m.out.find("merged " + checkpoint.string()), std::string::npos) << m;
+  const CommandResult em = eval_json("fashion-moe", merged);
+  ASSERT_EQ(em.exit_code, 0) << em;
+  EXPECT_EQ(json::parse(em.out_lines().back())["test_loss"],
+            json::parse(e.out_lines().back())["test_loss"]);
+  // Merging onto the parts themselves is refused.
+  expect_user_error(
+      run_mixgrad({"checkpoint", "merge", checkpoint.string(), "--out", checkpoint.string()}),
+      {"--out"});
+  // And it resumes in one process, optimizer state included, from the parts or the merged file.
+  for (const fs::path& from : {checkpoint, merged}) {
+    const CommandResult resumed =
+        train("fashion-moe", scratch.dir() / ("one-" + from.filename().string()),
+              {"--epochs", "3", "--resume", from.string()});
+    EXPECT_EQ(resumed.exit_code, 0) << resumed;
+  }
 }
 
 TEST_F(CliParallel, ExpertParallelRunResumesAtTheSameAndAnotherSize) {
@@ -161,8 +192,7 @@ TEST_F(CliParallel, ExpertParallelRunResumesAtTheSameAndAnotherSize) {
   const CommandResult first = train("fashion-moe", out, with({"--epochs", "1"}));
   ASSERT_EQ(first.exit_code, 0) << first;
   const CommandResult second =
-      train("fashion-moe", out,
-            with({"--epochs", "2", "--resume", (out / "checkpoint.safetensors").string()}));
+      train("fashion-moe", out, with({"--epochs", "2", "--resume", (out / "checkpoint").string()}));
   ASSERT_EQ(second.exit_code, 0) << second;
   ASSERT_EQ(second.out_lines().size(), 1u) << second;  // epoch 2 only
   const json a = json::parse(first.out_lines().back()), b = json::parse(second.out_lines().back());
@@ -170,14 +200,14 @@ TEST_F(CliParallel, ExpertParallelRunResumesAtTheSameAndAnotherSize) {
   // A model trained from scratch would start over at the first epoch's loss.
   EXPECT_LT(b["train_loss"].get<double>(), a["train_loss"].get<double>());
   // The checkpoint it wrote evaluates (in one process) to what it reported.
-  const CommandResult e = eval_json("fashion-moe", out / "checkpoint.safetensors");
+  const CommandResult e = eval_json("fashion-moe", out / "checkpoint");
   ASSERT_EQ(e.exit_code, 0) << e;
   EXPECT_NEAR(json::parse(e.out_lines().back())["test_loss"].get<double>(),
               b["test_loss"].get<double>(), 1e-9);
   // And a checkpoint written by 2 processes goes on with 4 (two experts each).
   std::vector<std::string> four{"--epochs", "3",        "--batch",
                                 "32",       "--json",   "--ep",
-                                "4",        "--resume", (out / "checkpoint.safetensors").string()};
+                                "4",        "--resume", (out / "checkpoint/").string()};
   const CommandResult third = train("fashion-moe", out, four);
   ASSERT_EQ(third.exit_code, 0) << third;
   ASSERT_EQ(third.out_lines().size(), 1u) << third;
