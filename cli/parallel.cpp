@@ -113,7 +113,9 @@ PassStats ParallelRun::combine(PassStats local) const {
 
 std::string ParallelRun::checkpoint_path(const std::string& out_dir) const {
   // Sharded experts are written in parts, one per process that holds some (a directory).
-  return out_dir + (parallelism_.expert > 1 ? "/checkpoint" : "/checkpoint.safetensors");
+  return (std::filesystem::path(out_dir) /
+          (parallelism_.expert > 1 ? "checkpoint" : "checkpoint.safetensors"))
+      .string();
 }
 
 void ParallelRun::load_checkpoint(const std::string& path, nn::Module& model,

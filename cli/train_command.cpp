@@ -42,7 +42,7 @@ std::string timestamp() {
 // The run directory a checkpoint lies in: the folder holding the file, or the directory of parts
 // ("runs/x/checkpoint/" as well as "runs/x/checkpoint").
 fs::path checkpoint_directory(const std::string& checkpoint) {
-  fs::path path = fs::absolute(checkpoint);
+  fs::path path = fs::absolute(checkpoint).lexically_normal();  // "x/." as "x/"
   if (!path.has_filename()) path = path.parent_path();
   return path.parent_path();
 }

@@ -15,27 +15,33 @@
 namespace mixgrad::dist {
 namespace {
 
-// Collective: throws on every process unless every process's `failure` is empty (this one's
-// own message where it failed, else the ranks of those that did).
-void all_succeeded(const char* op, const std::string& step, const std::string& failure) {
-  Tensor failed = tensor(std::vector<int64_t>{failure.empty() ? 0 : 1});
+// What a step of the save did on this process: nothing, or the exception it threw.
+using Failure = std::exception_ptr;
+
+// Runs `step`, catching what it throws (the standard library's exceptions, e.g. a filesystem
+// error, as Error(op, ...)).
+template <class F>
+Failure failure_of(const char* op, F&& step) {
+  try {
+    step();
+  } catch (const Error&) {
+    return std::current_exception();
+  } catch (const std::exception& e) {
+    return std::make_exception_ptr(Error(op, e.what()));
+  }
+  return nullptr;
+}
+
+// Collective: throws on every process unless no process failed (this process's own exception
+// where it failed, else an Error naming the processes that did).
+void all_succeeded(const char* op, const std::string& step, const Failure& failure) {
+  Tensor failed = tensor(std::vector<int64_t>{failure ? 1 : 0});
   const std::vector<int64_t> all = all_gather(failed).to_vector<int64_t>();
-  if (!failure.empty()) throw Error(op, failure);
+  if (failure) std::rethrow_exception(failure);
   std::string ranks;
   for (size_t r = 0; r < all.size(); ++r)
     if (all[r] != 0) ranks += (ranks.empty() ? "" : ", ") + std::to_string(r);
   MG_CHECK(ranks.empty(), op, step, " failed on process ", ranks);
-}
-
-// Runs `step`, turning any exception into its message.
-template <class F>
-std::string failure_of(F&& step) {
-  try {
-    step();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
 }
 
 // Rank 0's value of `text` (at most 64 characters) on every process.
@@ -48,12 +54,15 @@ std::string broadcast_text(const std::string& text) {
   return out;
 }
 
-// What identifies the experts a process holds (its part's names and rows): processes holding
-// the same experts give the same value.
+// What identifies the experts a process holds (its part's module names and rows; the optimizer's
+// entries may differ between processes holding the same experts): equal for processes holding
+// the same experts.
 int64_t experts_key(const io::CheckpointPart& part) {
   std::string text;
-  for (const auto& [name, t] : part.contents.module_state) text += name + ";";
-  for (const auto& [name, rows] : part.rows) text += name + "@" + std::to_string(rows.offset) + ";";
+  for (const auto& [name, t] : part.contents.module_state) {
+    const auto rows = part.rows.find(name);
+    text += name + "@" + (rows == part.rows.end() ? "" : std::to_string(rows->second.offset)) + ";";
+  }
   return static_cast<int64_t>(std::hash<std::string>{}(text) >> 1);
 }
 
@@ -64,23 +73,27 @@ void save_checkpoint(const std::string& path, nn::Module& model, const optim::Op
   const char* op = "dist.save_checkpoint";
   NoGradGuard no_grad;
   const int me = rank();
-  CheckpointShares shares = checkpoint_shares(model, optimizer);
-  if (shares.experts.contents.module_state.empty()) {  // every process holds the whole model
-    std::string failure;
+  if (expert_parameters(model).empty() && expert_buffers(model).empty()) {
+    // Every process holds the whole model: rank 0 writes it.
+    Failure failure;
     if (me == 0)
-      failure = failure_of([&] { io::save_checkpoint(path, model, optimizer, metadata); });
+      failure = failure_of(op, [&] { io::save_checkpoint(path, model, optimizer, metadata); });
     all_succeeded(op, "writing '" + path + "'", failure);
     return;
   }
-  const std::string generation = broadcast_text(me == 0 ? io::new_checkpoint_generation() : "");
-  std::string failure;
-  if (me == 0) {
-    failure = failure_of([&] {
+  // Everything that can fail on one process alone, before the first collective that needs it.
+  CheckpointShares shares;
+  std::string generation;
+  Failure failure = failure_of(op, [&] {
+    shares = checkpoint_shares(model, optimizer);
+    if (me == 0) {
+      generation = io::new_checkpoint_generation();
       std::filesystem::create_directories(path);
       MG_CHECK(std::filesystem::is_directory(path), op, "'", path, "' is not a directory");
-    });
-  }
-  all_succeeded(op, "creating '" + path + "'", failure);
+    }
+  });
+  all_succeeded(op, "preparing '" + path + "'", failure);
+  generation = broadcast_text(generation);
   // The experts of each set of processes that hold the same ones are written by the first.
   const std::vector<int64_t> keys =
       all_gather(tensor(std::vector<int64_t>{experts_key(shares.experts)})).to_vector<int64_t>();
@@ -90,7 +103,7 @@ void save_checkpoint(const std::string& path, nn::Module& model, const optim::Op
     return true;
   };
   auto experts_part = [](int r) { return "experts-" + std::to_string(r); };
-  failure = failure_of([&] {
+  failure = failure_of(op, [&] {
     if (me == 0) {
       shares.shared.contents.metadata = metadata;
       io::write_checkpoint_part(path, "shared", generation, shares.shared);
@@ -99,12 +112,12 @@ void save_checkpoint(const std::string& path, nn::Module& model, const optim::Op
       io::write_checkpoint_part(path, experts_part(me), generation, shares.experts);
   });
   all_succeeded(op, "writing a part of '" + path + "'", failure);
-  failure.clear();
+  failure = nullptr;
   if (me == 0) {
     std::vector<std::string> parts = {"shared"};
     for (int r = 0; r < static_cast<int>(keys.size()); ++r)
       if (writes_experts(r)) parts.push_back(experts_part(r));
-    failure = failure_of([&] { io::write_checkpoint_manifest(path, generation, parts); });
+    failure = failure_of(op, [&] { io::write_checkpoint_manifest(path, generation, parts); });
   }
   all_succeeded(op, "writing the manifest of '" + path + "'", failure);
 }

@@ -7,9 +7,9 @@
 //
 // A model with sharded experts (dist::shard_experts) is saved as a directory of parts
 // (io/sharded_checkpoint.h): every process's experts are written by the first process that
-// holds them, everything else by rank 0, and nothing is gathered, so no process ever holds more
-// than its own share. `mixgrad checkpoint merge` (io::merge_checkpoint) makes the one file one
-// process would have written.
+// holds them, everything else by rank 0, and nothing is gathered, so saving needs no process to
+// hold more than its own share (loading reads the whole checkpoint in each process). `mixgrad
+// checkpoint merge` (io::merge_checkpoint) makes it the one file one process writes.
 #include <map>
 #include <string>
 
@@ -21,8 +21,9 @@ namespace mixgrad::dist {
 // Collective over the world. A model with sharded experts goes to the directory `path` (created
 // if needed; a previous checkpoint there is replaced only once the new one is complete), any
 // other model to the file `path`, written by rank 0 (every process holds the same). `optimizer`
-// may be null. Throws Error on every process when any process fails to write (naming the
-// process), and as io::save_checkpoint.
+// may be null. Throws on every process when any process fails (there its own Error, elsewhere
+// an Error naming the processes that failed), leaving any previous checkpoint at `path` whole;
+// throws Error as io::save_checkpoint, and when the processes' experts differ in structure.
 void save_checkpoint(const std::string& path, nn::Module& model,
                      const optim::Optimizer* optimizer = nullptr,
                      const std::map<std::string, std::string>& metadata = {});

@@ -190,6 +190,21 @@ void check_same_on_every_process(const char* op, const Group& group, const Diges
   MG_CHECK(extremes[0] == -extremes[1], op, message);
 }
 
+// Throws Error(op, ...) on every process at once unless, in every sharded layer, each process's
+// experts have the same names, shapes and dtypes (collective over each layer's expert group):
+// one process's layout numbers every process's experts by this process's.
+void check_experts_alike(const char* op, nn::Module& model, const std::string& consequence) {
+  for (const auto& [prefix, moe, placement] : sharded_layers(model)) {
+    Digest digest;
+    for (const auto& [name, t] : moe->experts->state_dict()) digest.mix(name, t);
+    check_same_on_every_process(op, placement->group(), digest,
+                                "the experts under '" + prefix +
+                                    "experts.' differ between processes (names, shapes or "
+                                    "dtypes); " +
+                                    consequence);
+  }
+}
+
 // "3.fc.weight" -> 3 and ".fc.weight" (an ExpertList entry); -1 when `rest` is not one.
 int64_t leading_index(const std::string& rest, std::string* tail) {
   const size_t dot = rest.find('.');
@@ -509,14 +524,7 @@ optim::OptimizerState list_state_to_full(const char* op, nn::Module& model,
                                          const optim::Optimizer& optimizer,
                                          const optim::OptimizerState& local) {
   // The gathers below need the same experts on every process: checked first, on all at once.
-  for (const auto& [prefix, moe, placement] : sharded_layers(model)) {
-    Digest digest;
-    for (const auto& [name, t] : moe->experts->named_parameters()) digest.mix(name, t);
-    check_same_on_every_process(op, placement->group(), digest,
-                                "the experts under '" + prefix +
-                                    "experts.' differ between processes (names, shapes or "
-                                    "dtypes); their optimizer state cannot be gathered");
-  }
+  check_experts_alike(op, model, "their optimizer state cannot be gathered");
   const auto lists = list_parameters(model);
   const auto& groups = optimizer.param_groups();
   std::vector<GroupLayout> layouts;
@@ -692,6 +700,7 @@ void load_full_optimizer_state(nn::Module& model, optim::Optimizer& optimizer,
 CheckpointShares checkpoint_shares(nn::Module& model, const optim::Optimizer* optimizer) {
   const char* op = "dist.checkpoint_shares";
   NoGradGuard no_grad;
+  check_experts_alike(op, model, "one process's layout cannot number them");
   CheckpointShares out;
   io::CheckpointContents& experts = out.experts.contents;
   io::CheckpointContents& shared = out.shared.contents;

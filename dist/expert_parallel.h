@@ -63,11 +63,13 @@ optim::OptimizerState full_optimizer_state(nn::Module& model, const optim::Optim
 void load_full_optimizer_state(nn::Module& model, optim::Optimizer& optimizer,
                                optim::OptimizerState state);
 
-// This process's share of the one-process checkpoint, taken without any communication, under
-// one-process names and parameter numbers (as full_state_dict and full_optimizer_state give
-// them): `experts` holds what only the processes holding this process's experts have (a stacked
-// tensor as its rows of the one-process tensor), `shared` everything else. The parts that
-// dist::save_checkpoint writes; `optimizer` may be null. Throws Error as full_optimizer_state.
+// This process's share of the one-process checkpoint, under one-process names and parameter
+// numbers (as full_state_dict and full_optimizer_state give them), with no tensor moved between
+// processes: `experts` holds what only the processes holding this process's experts have (a
+// stacked tensor as its rows of the one-process tensor), `shared` everything else. The parts
+// that dist::save_checkpoint writes; `optimizer` may be null. Collective over the expert groups
+// (every process's experts must have the same structure: checked on all at once). Throws Error
+// as full_optimizer_state.
 struct CheckpointShares {
   io::CheckpointPart experts;
   io::CheckpointPart shared;

@@ -1,12 +1,14 @@
 #include "io/sharded_checkpoint.h"
 
 #include <algorithm>
-#include <cinttypes>
+#include <charconv>
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 #include <set>
+#include <string_view>
 
 #include "io/file_io.h"
 #include "ops/join.h"
@@ -38,13 +40,33 @@ std::string part_file(const std::string& name, const std::string& generation) {
   return "part-" + name + "." + generation + ".safetensors";
 }
 
-// The generation of a part file's name, or "" for another file.
-std::string generation_of(const std::string& file) {
+// The generation of a part file's name, also of the temporary file of a part being written
+// ("part-<name>.<generation>.safetensors.tmp-<pid>-<n>"); "" for another file.
+std::string generation_of(std::string file) {
   const std::string suffix = ".safetensors";
+  if (const size_t temporary = file.find(suffix + ".tmp-"); temporary != std::string::npos)
+    file.resize(temporary + suffix.size());
   if (!file.starts_with("part-") || !file.ends_with(suffix)) return "";
   const std::string middle = file.substr(5, file.size() - 5 - suffix.size());
   const size_t dot = middle.find('.');
   return dot == std::string::npos ? "" : middle.substr(dot + 1);
+}
+
+// Rows [offset, offset + rows) lie within [0, total), without overflowing.
+bool rows_fit(const RowRange& r, int64_t rows) {
+  return r.offset >= 0 && r.total >= 0 && rows >= 0 && r.offset <= r.total &&
+         rows <= r.total - r.offset;
+}
+
+// "<offset>:<total>", each a non-negative decimal that fits int64.
+std::optional<RowRange> parse_rows(std::string_view text) {
+  RowRange r;
+  const char* end = text.data() + text.size();
+  auto [colon, e1] = std::from_chars(text.data(), end, r.offset);
+  if (e1 != std::errc() || colon == end || *colon != ':') return std::nullopt;
+  auto [last, e2] = std::from_chars(colon + 1, end, r.total);
+  if (e2 != std::errc() || last != end || r.offset < 0 || r.total < 0) return std::nullopt;
+  return r;
 }
 
 // One tensor of the merged checkpoint: whole, or assembled from rows.
@@ -79,10 +101,9 @@ class Merger {
       check(!e.whole.defined(), "'", name, "' is whole in part ", quoted(e.whole_part),
             " and rows of it in part ", quoted(part));
       const RowRange r = range->second;
-      check(t.dim() >= 1 && r.offset >= 0 && r.total >= 0 && r.offset + t.size(0) <= r.total,
-            "part ", quoted(part), " holds rows [", r.offset, ", ",
-            r.offset + (t.dim() >= 1 ? t.size(0) : 0), ") of '", name, "' (shape ", t.shape(),
-            "), outside its ", r.total, " rows");
+      check(t.dim() >= 1 && rows_fit(r, t.size(0)), "part ", quoted(part), " holds rows [",
+            r.offset, ", ", r.offset + (t.dim() >= 1 ? t.size(0) : 0), ") of '", name, "' (shape ",
+            t.shape(), "), outside its ", r.total, " rows");
       check(e.total < 0 || e.total == r.total, "parts disagree on the rows of '", name,
             "': ", e.total, " and ", r.total);
       e.total = r.total;
@@ -218,12 +239,9 @@ CheckpointPart read_part(const std::string& dir, const std::string& name,
       continue;
     }
     if (!it->first.starts_with(kRowsPrefix)) fail("unknown format key '" + it->first + "'");
-    RowRange r;
-    char tail = 0;
-    if (std::sscanf(it->second.c_str(), "%" SCNd64 ":%" SCNd64 "%c", &r.offset, &r.total, &tail) !=
-        2)
-      fail("malformed rows '" + it->second + "' for '" + it->first + "'");
-    part.rows[it->first.substr(kRowsPrefix.size())] = r;
+    const std::optional<RowRange> r = parse_rows(it->second);
+    if (!r) fail("malformed rows '" + it->second + "' for '" + it->first + "'");
+    part.rows[it->first.substr(kRowsPrefix.size())] = *r;
     it = metadata.erase(it);
   }
   std::set<std::string> stored;
@@ -232,6 +250,14 @@ CheckpointPart read_part(const std::string& dir, const std::string& name,
   for (const auto& [n, r] : part.rows)
     if (!stored.count(n)) fail("gives rows of '" + n + "', which it does not hold");
   return part;
+}
+
+// The checkpoint the manifest's parts make.
+CheckpointContents read_parts(const std::string& dir, const Manifest& manifest) {
+  Merger merger(dir);
+  for (const std::string& part : manifest.parts)
+    merger.add(part, read_part(dir, part, manifest.generation));
+  return merger.finish();
 }
 
 }  // namespace
@@ -269,8 +295,8 @@ void write_checkpoint_part(const std::string& dir, const std::string& name,
     const auto it = stored.find(n);
     MG_CHECK(it != stored.end(), op, "rows given for '", n, "', which the part does not hold");
     const Tensor& t = *it->second;
-    MG_CHECK(t.dim() >= 1 && r.offset >= 0 && r.offset + t.size(0) <= r.total, op, "'", n, "' (",
-             describe(t), ") cannot be rows [", r.offset, ", ...) of ", r.total);
+    MG_CHECK(t.dim() >= 1 && rows_fit(r, t.size(0)), op, "'", n, "' (", describe(t),
+             ") cannot be rows [", r.offset, ", ...) of ", r.total);
     metadata[kRowsPrefix + n] = std::to_string(r.offset) + ":" + std::to_string(r.total);
   }
   const bool has_optimizer =
@@ -299,31 +325,39 @@ void write_checkpoint_manifest(const std::string& dir, const std::string& genera
   AtomicFileWriter writer((fs::path(dir) / kManifest).string(), op);
   writer.write(text.data(), text.size());
   writer.commit();
-  // The earlier generations' parts are no longer part of any checkpoint. A file that cannot be
-  // removed stays behind harmlessly (readers open only the manifest's parts).
+  // The earlier generations' parts, and temporary files of saves killed midway, are no longer
+  // part of any checkpoint. The checkpoint is committed: what cannot be removed stays behind
+  // harmlessly (readers open only the manifest's parts), never an Error.
   std::error_code ec;
-  for (const auto& file : fs::directory_iterator(dir, ec)) {
-    const std::string g = generation_of(file.path().filename().string());
-    if (!g.empty() && g != generation) fs::remove(file.path(), ec);
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string g = generation_of(it->path().filename().string());
+    std::error_code ignored;
+    if (!g.empty() && g != generation) fs::remove(it->path(), ignored);
   }
 }
 
 CheckpointContents read_sharded_checkpoint(const std::string& dir) {
   const Manifest manifest = read_manifest(dir);
-  Merger merger(dir);
-  for (const std::string& part : manifest.parts)
-    merger.add(part, read_part(dir, part, manifest.generation));
-  return merger.finish();
+  try {
+    return read_parts(dir, manifest);
+  } catch (const Error&) {
+    // A save that committed meanwhile removes the parts this read began with: read its
+    // checkpoint instead (once; a directory that keeps changing is an Error).
+    const Manifest now = read_manifest(dir);
+    if (now.generation == manifest.generation) throw;
+    return read_parts(dir, now);
+  }
 }
 
-void merge_checkpoint(const std::string& from, const std::string& to) {
+CheckpointContents merge_checkpoint(const std::string& from, const std::string& to) {
   CheckpointContents contents = read_checkpoint(from);
   const bool has_optimizer =
       !contents.optimizer_tensors.empty() || !contents.optimizer_scalars.empty();
-  optim::OptimizerState optimizer_state{std::move(contents.optimizer_tensors),
-                                        std::move(contents.optimizer_scalars)};
+  const optim::OptimizerState optimizer_state{contents.optimizer_tensors,
+                                              contents.optimizer_scalars};
   save_checkpoint(to, contents.module_state, has_optimizer ? &optimizer_state : nullptr,
                   contents.metadata);
+  return contents;
 }
 
 }  // namespace mixgrad::io

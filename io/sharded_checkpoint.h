@@ -13,8 +13,9 @@
 // merge` writes it as one file (merge_checkpoint). dist::save_checkpoint writes the parts.
 //
 // A save writes its parts under a new generation, then replaces the manifest atomically, then
-// removes the parts of other generations: a save that is interrupted leaves the previous
-// checkpoint whole and readable.
+// removes the parts of other generations (and temporary files of saves that were killed): a
+// save that is interrupted leaves the previous checkpoint whole and readable. Reading merges
+// every part in memory.
 #include <cstdint>
 #include <map>
 #include <string>
@@ -57,15 +58,16 @@ void write_checkpoint_manifest(const std::string& dir, const std::string& genera
                                const std::vector<std::string>& names);
 
 // The one-process checkpoint that the parts in `dir` make together: tensors in the order the
-// parts list them first (a stacked tensor where its first rows appear), rows joined along
-// dim 0. Throws Error naming the directory and the problem for a missing or malformed manifest,
-// a missing part or one of another generation, a tensor held by two parts, rows that overlap,
-// leave a gap or disagree in dtype or shape, and scalars or metadata that two parts give
-// differently.
+// manifest's parts hold them (a stacked tensor where its first rows appear), rows joined along
+// dim 0. A read that overlaps a save reads the checkpoint that save commits. Throws Error naming
+// the directory and the problem for a missing or malformed manifest, a missing part or one of
+// another generation, a tensor held by two parts, rows that overlap, leave a gap or disagree in
+// dtype or shape, and scalars or metadata that two parts give differently.
 CheckpointContents read_sharded_checkpoint(const std::string& dir);
 
-// Writes the checkpoint at `from` (a directory of parts, or a file) as one file at `to`, what
-// one process saves for the same model: `mixgrad checkpoint merge`.
-void merge_checkpoint(const std::string& from, const std::string& to);
+// Writes the checkpoint at `from` (a directory of parts, or a file) as one file at `to`, the
+// same entries one process saves for the same model (the shared tensors first, then the
+// experts'), and returns what it wrote: `mixgrad checkpoint merge`.
+CheckpointContents merge_checkpoint(const std::string& from, const std::string& to);
 
 }  // namespace mixgrad::io

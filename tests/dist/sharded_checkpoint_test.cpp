@@ -5,8 +5,10 @@
 // (ExpertList) experts, after Adam steps, at every expert-parallel size that divides the world.
 #include "io/sharded_checkpoint.h"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -189,4 +191,91 @@ TEST(ShardedCheckpoint, AFailedSaveIsAnErrorOnEveryProcess) {
     const std::string expected = dist::rank() == 0 ? "a-file" : "failed on process 0";
     EXPECT_NE(std::string(e.what()).find(expected), std::string::npos) << e.what();
   }
+}
+
+namespace {
+
+// An ExpertList whose experts differ in structure: the first half are one Linear, the others
+// two, so processes holding different halves hold differently shaped experts.
+std::shared_ptr<models::MoE> make_uneven_list_moe(int64_t experts) {
+  manual_seed(13);
+  std::vector<std::shared_ptr<nn::Module>> modules;
+  const TensorOptions f64(kFloat64);
+  for (int64_t e = 0; e < experts; ++e) {
+    if (e < experts / 2)
+      modules.push_back(std::make_shared<nn::Linear>(kModel, kModel, true, f64));
+    else
+      modules.push_back(std::make_shared<nn::Sequential>(
+          std::make_shared<nn::Linear>(kModel, kModel, true, f64),
+          std::make_shared<nn::Linear>(kModel, kModel, true, f64)));
+  }
+  return std::make_shared<models::MoE>(
+      models::MoEOptions{.d_model = kModel, .num_experts = experts, .k = 1, .tensor_options = f64},
+      nullptr, std::make_shared<models::ExpertList>(modules));
+}
+
+// A checkpoint of a trained ListNet saved at `path` over the whole world; returns what it holds.
+io::CheckpointContents save_good_checkpoint(const std::string& path) {
+  auto model = std::make_shared<ListNet>(2 * dist::world_size());
+  dist::shard_experts(*model, dist::world());
+  optim::Adam opt(model->parameters(), {.lr = 0.05});
+  token_loss((*model)(tokens_of(dist::rank(), 0))).backward();
+  opt.step();
+  dist::save_checkpoint(path, *model, &opt);
+  return io::read_checkpoint(path);
+}
+
+void expect_same_contents(const io::CheckpointContents& a, const io::CheckpointContents& b) {
+  expect_same_entries(a.module_state, b.module_state);
+  expect_same_entries(a.optimizer_tensors, b.optimizer_tensors);
+  EXPECT_EQ(a.optimizer_scalars, b.optimizer_scalars);
+}
+
+}  // namespace
+
+TEST(ShardedCheckpoint, ExpertsOfDifferentStructureAreRefusedBeforeAnythingIsWritten) {
+  SharedDir dir;
+  const std::string path = dir.path("checkpoint");
+  const io::CheckpointContents before = save_good_checkpoint(path);
+  auto uneven = make_uneven_list_moe(2 * dist::world_size());
+  dist::shard_experts(*uneven, dist::world());
+  optim::Adam opt(uneven->parameters(), {.lr = 0.05});
+  // One process alone holds both kinds in one list (refused as such); several processes hold
+  // different kinds, which one process's layout could not number: refused on every process.
+  EXPECT_MG_ERROR(dist::save_checkpoint(path, *uneven, &opt),
+                  dist::world_size() == 1 ? "different numbers of parameters" : "differ between");
+  dist::barrier();
+  expect_same_contents(io::read_checkpoint(path), before);
+}
+
+TEST(ShardedCheckpoint, APartThatCannotBeWrittenFailsTheSaveOnEveryProcess) {
+  if (dist::world_size() == 1) GTEST_SKIP() << "needs a process other than rank 0";
+  SharedDir dir;
+  const std::string path = dir.path("checkpoint");
+  const io::CheckpointContents before = save_good_checkpoint(path);
+  auto model = std::make_shared<ListNet>(2 * dist::world_size());
+  dist::shard_experts(*model, dist::world());
+  // Rank 1 may write files of 16 bytes at most (EFBIG instead of the signal).
+  rlimit saved{};
+  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &saved), 0);
+  auto previous_handler = std::signal(SIGXFSZ, SIG_IGN);
+  if (dist::rank() == 1) {
+    rlimit small = saved;
+    small.rlim_cur = 16;
+    ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
+  }
+  std::string message;
+  try {
+    dist::save_checkpoint(path, *model);
+  } catch (const Error& e) {
+    message = e.what();
+  }
+  setrlimit(RLIMIT_FSIZE, &saved);
+  std::signal(SIGXFSZ, previous_handler);
+  ASSERT_FALSE(message.empty()) << "the save succeeded";
+  if (dist::rank() != 1)
+    EXPECT_NE(message.find("failed on process 1"), std::string::npos) << message;
+  dist::barrier();
+  // The previous checkpoint is whole: the manifest still names its parts.
+  expect_same_contents(io::read_checkpoint(path), before);
 }

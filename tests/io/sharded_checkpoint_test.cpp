@@ -128,16 +128,19 @@ TEST(ShardedCheckpoint, OnlyTheManifestCommitsASave) {
   write_checkpoint_part(dir.path(""), "shared", "gen-b", shared_part(second));
   write_checkpoint_part(dir.path(""), "experts-0", "gen-b", experts_part(second, 0));
   expect_bitwise_equal(find(read_checkpoint(dir.path("")).module_state, "gate.weight"), first.gate);
-  // The next complete save replaces it and removes every other generation's parts.
+  // The next complete save replaces it and removes every other generation's parts, and the
+  // temporary files of saves killed while writing a part.
+  dir.write_text("part-shared.gen-x.safetensors.tmp-99999-0", "partial");
+  dir.write_text("notes.txt", "the user's");
   save_parts(dir.path(""), second, "gen-c");
   expect_bitwise_equal(find(read_checkpoint(dir.path("")).module_state, "gate.weight"),
                        second.gate);
   std::vector<std::string> files;
   for (const auto& e : fs::directory_iterator(dir.path(""))) files.push_back(e.path().filename());
   std::sort(files.begin(), files.end());
-  EXPECT_EQ(files, (std::vector<std::string>{"manifest.json", "part-experts-0.gen-c.safetensors",
-                                             "part-experts-1.gen-c.safetensors",
-                                             "part-shared.gen-c.safetensors"}));
+  EXPECT_EQ(files, (std::vector<std::string>{
+                       "manifest.json", "notes.txt", "part-experts-0.gen-c.safetensors",
+                       "part-experts-1.gen-c.safetensors", "part-shared.gen-c.safetensors"}));
 }
 
 TEST(ShardedCheckpoint, InconsistentPartsAreErrors) {
@@ -162,8 +165,10 @@ TEST(ShardedCheckpoint, InconsistentPartsAreErrors) {
   twice.contents.optimizer_scalars = {{"state.0.1.step", "4"}};
   CheckpointPart whole_and_rows = experts_part(w, 2);
   whole_and_rows.rows.erase("experts.weight");
+  CheckpointPart late = experts_part(w, 2);
   const std::vector<Case> cases = {
       {"a gap", {{"shared", shared_part(w)}, {"e0", gap}}, {"experts.weight", "end at 2 of 4"}},
+      {"a gap at the start", {{"e1", late}}, {"experts.weight", "leave out [0, 2)"}},
       {"an overlap",
        {{"shared", shared_part(w)}, {"e0", experts_part(w, 0)}, {"e1", overlap}},
        {"experts.weight", "overlap"}},
@@ -244,6 +249,26 @@ TEST(ShardedCheckpoint, BrokenDirectoriesAreErrors) {
     ScratchDir dir;
     EXPECT_FALSE(is_sharded_checkpoint(dir.path("")));
     expect_error([&] { read_checkpoint(dir.path("")); }, {dir.path("")});
+  }
+}
+
+TEST(ShardedCheckpoint, MalformedRowsInAPartAreErrors) {
+  // Parts written by hand with the format's keys: numbers that do not parse or fit, and rows that
+  // would overflow the range arithmetic.
+  const std::vector<std::pair<std::string, std::string>> rows = {
+      {"99999999999999999999:4", "malformed rows"},
+      {"1:2:3", "malformed rows"},
+      {"-1:4", "malformed rows"},
+      {"0x1:4", "malformed rows"},
+      {"9223372036854775806:9223372036854775807", "outside"},
+  };
+  for (const auto& [text, words] : rows) {
+    SCOPED_TRACE(text);
+    ScratchDir dir;
+    save_safetensors(dir.path("part-p.g.safetensors"), {{"w", zeros({2, 3})}},
+                     {{"__part__.generation", "g"}, {"__part__.rows.w", text}});
+    write_checkpoint_manifest(dir.path(""), "g", {"p"});
+    expect_error([&] { read_checkpoint(dir.path("")); }, {words});
   }
 }
 

@@ -6,12 +6,15 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <optional>
 #include <sstream>
 
 #include "backends/cuda_api.h"
+#include "cli/run_record.h"
 #include "io/checkpoint.h"
 #include "io/sharded_checkpoint.h"
 #include "nn/nn.h"
@@ -147,7 +150,7 @@ TEST_F(CliParallel, ExpertParallelRunPrintsOnceAndWritesItsCheckpointInParts) {
     files.push_back(entry.path().filename().string());
   std::sort(files.begin(), files.end());
   ASSERT_EQ(files.size(), 4u) << ::testing::PrintToString(files);
-  EXPECT_TRUE(files[0].starts_with("manifest.json")) << files[0];
+  EXPECT_EQ(files[0], "manifest.json");
   EXPECT_TRUE(files[1].starts_with("part-experts-0.")) << files[1];
   EXPECT_TRUE(files[2].starts_with("part-experts-1.")) << files[2];
   EXPECT_TRUE(files[3].starts_with("part-shared.")) << files[3];
@@ -166,16 +169,23 @@ TEST_F(CliParallel, ExpertParallelRunPrintsOnceAndWritesItsCheckpointInParts) {
   ASSERT_EQ(em.exit_code, 0) << em;
   EXPECT_EQ(json::parse(em.out_lines().back())["test_loss"],
             json::parse(e.out_lines().back())["test_loss"]);
-  // Merging onto the parts themselves is refused.
-  expect_user_error(
-      run_mixgrad({"checkpoint", "merge", checkpoint.string(), "--out", checkpoint.string()}),
-      {"--out"});
+  // Merging onto the parts themselves, or into their directory, is refused (and changes nothing).
+  for (const fs::path& onto : {checkpoint, checkpoint / "manifest.json", checkpoint / "x.st"}) {
+    expect_user_error(
+        run_mixgrad({"checkpoint", "merge", checkpoint.string(), "--out", onto.string()}),
+        {"--out"});
+  }
+  EXPECT_FALSE(fs::exists(checkpoint / "x.st"));
   // And it resumes in one process, optimizer state included, from the parts or the merged file.
   for (const fs::path& from : {checkpoint, merged}) {
     const CommandResult resumed =
         train("fashion-moe", scratch.dir() / ("one-" + from.filename().string()),
-              {"--epochs", "3", "--resume", from.string()});
-    EXPECT_EQ(resumed.exit_code, 0) << resumed;
+              {"--epochs", "3", "--json", "--resume", from.string()});
+    ASSERT_EQ(resumed.exit_code, 0) << resumed;
+    ASSERT_EQ(resumed.out_lines().size(), 1u) << resumed;  // epoch 3 only
+    const json epoch3 = json::parse(resumed.out_lines().back());
+    EXPECT_EQ(epoch3["epoch"].get<int64_t>(), 3);
+    EXPECT_LT(epoch3["train_loss"].get<double>(), json::parse(lines.front())["train_loss"]);
   }
 }
 
@@ -205,13 +215,17 @@ TEST_F(CliParallel, ExpertParallelRunResumesAtTheSameAndAnotherSize) {
   EXPECT_NEAR(json::parse(e.out_lines().back())["test_loss"].get<double>(),
               b["test_loss"].get<double>(), 1e-9);
   // And a checkpoint written by 2 processes goes on with 4 (two experts each).
-  std::vector<std::string> four{"--epochs", "3",        "--batch",
-                                "32",       "--json",   "--ep",
-                                "4",        "--resume", (out / "checkpoint/").string()};
-  const CommandResult third = train("fashion-moe", out, four);
+  // Without --out it goes on in the checkpoint's run directory ("fm/checkpoint/" names it too).
+  const CommandResult third = run_mixgrad(
+      {"train", "fashion-moe", "--data", data_dir(), "--threads", "1", "--epochs", "3", "--batch",
+       "32", "--json", "--ep", "4", "--resume", (out / "checkpoint/").string()});
   ASSERT_EQ(third.exit_code, 0) << third;
   ASSERT_EQ(third.out_lines().size(), 1u) << third;
   EXPECT_EQ(json::parse(third.out_lines().back())["epoch"].get<int64_t>(), 3);
+  EXPECT_EQ(mg::cli::read_run_record((out / "checkpoint").string(), "fashion-moe").epochs_done, 3);
+  std::ifstream csv(out / "metrics.csv");
+  const std::string text((std::istreambuf_iterator<char>(csv)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 4) << text;  // header and epochs 1-3
 }
 
 TEST_F(CliParallel, LayoutsThatCannotWorkAreErrors) {
