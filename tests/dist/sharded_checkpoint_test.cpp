@@ -273,8 +273,9 @@ TEST(ShardedCheckpoint, APartThatCannotBeWrittenFailsTheSaveOnEveryProcess) {
   setrlimit(RLIMIT_FSIZE, &saved);
   std::signal(SIGXFSZ, previous_handler);
   ASSERT_FALSE(message.empty()) << "the save succeeded";
-  if (dist::rank() != 1)
+  if (dist::rank() != 1) {
     EXPECT_NE(message.find("failed on process 1"), std::string::npos) << message;
+  }
   dist::barrier();
   // The previous checkpoint is whole: the manifest still names its parts.
   expect_same_contents(io::read_checkpoint(path), before);
