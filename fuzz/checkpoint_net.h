@@ -1,5 +1,10 @@
 #pragma once
-// The model the checkpoint fuzz target loads into, and the seed generator saves from.
+// The model the checkpoint fuzz targets load into, and the seed generator saves from.
+#include <filesystem>
+#include <string>
+
+#include "io/checkpoint.h"
+#include "io/sharded_checkpoint.h"
 #include "nn/nn.h"
 #include "ops/ops.h"
 #include "optim/optim.h"
@@ -25,5 +30,34 @@ inline void train_step(CheckpointNet& net, optim::Optimizer& opt) {
   net(ones({2, 3})).square().mean().backward();
   opt.step();
 }
+
+// The sharded_checkpoint target: a checkpoint of a trained CheckpointNet in two parts, as
+// several processes write one. Part "a" holds everything but rows 2..3 of fc1.weight and of its
+// Adam buffers; part "b" (the fuzz input; this is its seed) holds those rows.
+inline io::CheckpointPart checkpoint_net_part(bool part_b) {
+  manual_seed(0);
+  CheckpointNet net;
+  optim::Adam adam(net.parameters(), {.lr = 0.01});
+  train_step(net, adam);
+  const optim::OptimizerState state = adam.state_dict();
+  io::CheckpointPart part;
+  auto add = [&](const std::string& stored, const Tensor& t, NamedTensors& into,
+                 const std::string& name) {
+    if (name.ends_with("fc1.weight") || name.starts_with("state.0.0.")) {  // fc1.weight's
+      into.emplace_back(name, t.narrow(0, part_b ? 2 : 0, 2));
+      part.rows[stored] = {part_b ? 2 : 0, t.size(0)};
+    } else if (!part_b) {
+      into.emplace_back(name, t);
+    }
+  };
+  for (const auto& [name, t] : net.state_dict()) add(name, t, part.contents.module_state, name);
+  for (const auto& [name, t] : state.tensors)
+    add(io::kOptimizerPrefix + name, t, part.contents.optimizer_tensors, name);
+  if (!part_b) part.contents.optimizer_scalars = state.scalars;
+  return part;
+}
+
+// The file of part "b" in the sharded_checkpoint target's directory (manifest generation "g").
+inline constexpr const char* kShardedInputFile = "part-b.g.safetensors";
 
 }  // namespace mixgrad::fuzz

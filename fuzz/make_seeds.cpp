@@ -108,6 +108,22 @@ void checkpoint_seeds() {
   }
 }
 
+// The second part of a checkpoint in two parts (sharded_checkpoint_fuzzer.cpp), read back with
+// its first part as the one-process checkpoint.
+void sharded_checkpoint_seeds() {
+  const std::string dir = target_path("sharded_checkpoint", "parts");
+  fs::create_directories(dir);
+  io::write_checkpoint_part(dir, "a", "g", fuzz::checkpoint_net_part(false));
+  io::write_checkpoint_part(dir, "b", "g", fuzz::checkpoint_net_part(true));
+  io::write_checkpoint_manifest(dir, "g", {"a", "b"});
+  fuzz::CheckpointNet net;
+  optim::Adam adam(net.parameters());
+  io::load_checkpoint(dir, net, &adam);
+  fs::rename(fs::path(dir) / fuzz::kShardedInputFile,
+             target_path("sharded_checkpoint", "part-b.safetensors"));
+  fs::remove_all(dir);
+}
+
 void idx_seeds() {
   const std::vector<std::pair<std::string, std::string>> files = {
       {"images.idx3-ubyte", idx(0x08, {2, 3, 4}, counting_bytes(24, 11))},
@@ -160,6 +176,7 @@ int main(int argc, char** argv) {
   try {
     safetensors_seeds();
     checkpoint_seeds();
+    sharded_checkpoint_seeds();
     idx_seeds();
     cifar10_seeds();
     text_matrix_seeds();
