@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <string>
 
+#include "fuzz/fuzz_input.h"
 #include "io/checkpoint.h"
 #include "io/sharded_checkpoint.h"
 #include "nn/nn.h"
@@ -29,6 +30,21 @@ inline void train_step(CheckpointNet& net, optim::Optimizer& opt) {
   opt.zero_grad();
   net(ones({2, 3})).square().mean().backward();
   opt.step();
+}
+
+// load_checkpoint of `path` (a file or a directory of parts) into a fresh CheckpointNet and Adam
+// (a load changes both, and inputs must not depend on earlier ones). Whatever it accepts must
+// leave them able to train: a load that passes validation and then breaks the next step is a
+// finding.
+inline void load_then_train(const std::string& path) {
+  CheckpointNet net;
+  optim::Adam adam(net.parameters(), {.lr = 0.01});
+  if (!accepts([&] { io::load_checkpoint(path, net, &adam); })) return;
+  try {
+    train_step(net, adam);
+  } catch (const Error& e) {
+    finding(std::string("a step after an accepted load failed: ") + e.what());
+  }
 }
 
 // The sharded_checkpoint target: a checkpoint of a trained CheckpointNet in two parts, as

@@ -19,13 +19,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
     return d;
   }();
   fuzz::write_input(bytes, size, std::string("sharded/") + fuzz::kShardedInputFile);
-  fuzz::CheckpointNet net;
-  optim::Adam adam(net.parameters(), {.lr = 0.01});
-  if (!fuzz::accepts([&] { io::load_checkpoint(dir, net, &adam); })) return 0;
-  try {
-    fuzz::train_step(net, adam);
-  } catch (const Error& e) {
-    fuzz::finding(std::string("a step after an accepted load failed: ") + e.what());
-  }
+  fuzz::load_then_train(dir);
   return 0;
 }
