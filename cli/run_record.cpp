@@ -21,7 +21,7 @@ std::map<std::string, std::string> to_metadata(const RunRecord& r) {
 }
 
 RunRecord read_run_record(const std::string& checkpoint, const std::string& expected_model) {
-  const io::StringMap metadata = io::read_checkpoint(checkpoint).metadata;
+  const io::StringMap metadata = io::read_checkpoint_metadata(checkpoint).metadata;
   const auto it = metadata.find(kKey);
   MG_CHECK(it != metadata.end(), "checkpoint", checkpoint,
            " was not written by `mixgrad train` (no ", kKey, " metadata)");

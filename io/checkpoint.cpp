@@ -12,6 +12,18 @@ bool has_optimizer_prefix(const std::string& name) {
   return name.starts_with(kOptimizerPrefix);
 }
 
+// A file's metadata: the optimizer's scalars, and the caller's (without the format's "format").
+void split_metadata(const StringMap& metadata, CheckpointContents& contents) {
+  const std::size_t prefix_length = std::string(kOptimizerPrefix).size();
+  for (const auto& [key, value] : metadata) {
+    if (has_optimizer_prefix(key)) {
+      contents.optimizer_scalars[key.substr(prefix_length)] = value;
+    } else if (key != "format") {
+      contents.metadata[key] = value;
+    }
+  }
+}
+
 }  // namespace
 
 void save_checkpoint(const std::string& path, const nn::Module& module,
@@ -63,13 +75,14 @@ CheckpointContents read_checkpoint(const std::string& path) {
       contents.module_state.emplace_back(name, t);
     }
   }
-  for (auto& [key, value] : file.metadata) {
-    if (has_optimizer_prefix(key)) {
-      contents.optimizer_scalars[key.substr(prefix_length)] = value;
-    } else if (key != "format") {
-      contents.metadata[key] = value;
-    }
-  }
+  split_metadata(file.metadata, contents);
+  return contents;
+}
+
+CheckpointContents read_checkpoint_metadata(const std::string& path) {
+  if (is_sharded_checkpoint(path)) return read_sharded_checkpoint_metadata(path);
+  CheckpointContents contents;
+  split_metadata(load_safetensors_metadata(path), contents);
   return contents;
 }
 

@@ -49,10 +49,15 @@ struct CheckpointContents {
 };
 CheckpointContents read_checkpoint(const std::string& path);
 
+// The same without the tensors (module_state and optimizer_tensors stay empty), reading only
+// file headers: a checkpoint's metadata before it is loaded. Throws Error as read_checkpoint.
+CheckpointContents read_checkpoint_metadata(const std::string& path);
+
 // Loads a checkpoint (a file, or a directory of parts as read_checkpoint reads it) into `module`
-// (and `optimizer`, which then must be in the file) and returns the caller's metadata. Everything is validated first: a missing, unexpected (with
-// `strict`), misshapen or mistyped tensor, an optimizer state that does not fit, or a corrupt
-// file throws one Error listing the problems, and neither the module nor the optimizer changes.
+// (and `optimizer`, which then must be in the file) and returns the caller's metadata. Everything
+// is validated first: a missing, unexpected (with `strict`), misshapen or mistyped tensor, an
+// optimizer state that does not fit, or a corrupt file throws one Error listing the problems, and
+// neither the module nor the optimizer changes.
 std::map<std::string, std::string> load_checkpoint(const std::string& path, nn::Module& module,
                                                    optim::Optimizer* optimizer = nullptr,
                                                    bool strict = true);

@@ -75,7 +75,9 @@ Tensor allocate(const TensorEntry& entry, const ErrorContext& at) {
 // Reads the header first and checks it against the file's size, then each tensor straight into
 // its own storage: nothing is allocated before the header has proved that the file holds it,
 // and the file's bytes are never held twice.
-SafetensorsFile read_file(const InputFile& in, const ErrorContext& at) {
+// The validated header, and where the data starts.
+std::pair<safetensors_format::Header, uint64_t> read_header(const InputFile& in,
+                                                            const ErrorContext& at) {
   at.check(in.size() >= kLengthBytes, "file is ", in.size(),
            " bytes, too short for the 8-byte header length");
   unsigned char length[kLengthBytes];
@@ -91,8 +93,11 @@ SafetensorsFile read_file(const InputFile& in, const ErrorContext& at) {
   std::string header_text(header_size, '\0');
   in.read_at(kLengthBytes, header_text.data(), header_text.size());
   const uint64_t data_start = kLengthBytes + header_size;
-  auto header = safetensors_format::decode_header(header_text, in.size() - data_start, at);
+  return {safetensors_format::decode_header(header_text, in.size() - data_start, at), data_start};
+}
 
+SafetensorsFile read_file(const InputFile& in, const ErrorContext& at) {
+  auto [header, data_start] = read_header(in, at);
   SafetensorsFile file;
   file.metadata = std::move(header.metadata);
   file.tensors.reserve(header.entries.size());
@@ -193,6 +198,13 @@ void save_safetensors(const std::string& path, const NamedTensors& tensors,
 
 SafetensorsFile load_safetensors(const std::string& path) {
   return load_file(path, "load_safetensors");
+}
+
+StringMap load_safetensors_metadata(const std::string& path) {
+  const std::string op = "load_safetensors_metadata";
+  return out_of_memory_as_error(op, path, [&] {
+    return read_header(InputFile(path, op), ErrorContext{op, path}).first.metadata;
+  });
 }
 
 StringMap load_into(const std::string& path, const NamedTensors& targets, bool strict) {

@@ -38,6 +38,10 @@ void save_safetensors(const std::string& path, const NamedTensors& tensors,
 // into their storage.
 SafetensorsFile load_safetensors(const std::string& path);
 
+// The metadata of a file, reading only its header (validated as load_safetensors validates it,
+// without the tensors' bytes). Throws Error as load_safetensors.
+StringMap load_safetensors_metadata(const std::string& path);
+
 // Loads a file into existing tensors in place (e.g. a model's parameters), returning the file's
 // metadata. Every target must appear in the file with the same shape and dtype and, when
 // `strict`, the file must hold no other tensors. All mismatches are reported together in one

@@ -220,11 +220,12 @@ Manifest read_manifest(const std::string& dir) {
 }
 
 // A part file's contents with the format's own metadata taken out into `rows`.
+// With `tensors` false, only the part's header is read (its scalars and metadata).
 CheckpointPart read_part(const std::string& dir, const std::string& name,
-                         const std::string& generation) {
+                         const std::string& generation, bool tensors) {
   const std::string path = (fs::path(dir) / part_file(name, generation)).string();
   CheckpointPart part;
-  part.contents = read_checkpoint(path);
+  part.contents = tensors ? read_checkpoint(path) : read_checkpoint_metadata(path);
   auto fail = [&](const std::string& problem) {
     throw Error("read_checkpoint", "'" + path + "': " + problem);
   };
@@ -248,16 +249,30 @@ CheckpointPart read_part(const std::string& dir, const std::string& name,
   for (const auto& [n, t] : part.contents.module_state) stored.insert(n);
   for (const auto& [n, t] : part.contents.optimizer_tensors) stored.insert(kOptimizerPrefix + n);
   for (const auto& [n, r] : part.rows)
-    if (!stored.count(n)) fail("gives rows of '" + n + "', which it does not hold");
+    if (tensors && !stored.count(n)) fail("gives rows of '" + n + "', which it does not hold");
+  if (!tensors) part.rows.clear();
   return part;
 }
 
-// The checkpoint the manifest's parts make.
-CheckpointContents read_parts(const std::string& dir, const Manifest& manifest) {
+// The checkpoint the manifest's parts make (without tensors: its scalars and metadata).
+CheckpointContents read_parts(const std::string& dir, const Manifest& manifest, bool tensors) {
   Merger merger(dir);
   for (const std::string& part : manifest.parts)
-    merger.add(part, read_part(dir, part, manifest.generation));
+    merger.add(part, read_part(dir, part, manifest.generation, tensors));
   return merger.finish();
+}
+
+CheckpointContents read_sharded(const std::string& dir, bool tensors) {
+  const Manifest manifest = read_manifest(dir);
+  try {
+    return read_parts(dir, manifest, tensors);
+  } catch (const Error&) {
+    // A save that committed meanwhile removes the parts this read began with: read its
+    // checkpoint instead (once; a directory that keeps changing is an Error).
+    const Manifest now = read_manifest(dir);
+    if (now.generation == manifest.generation) throw;
+    return read_parts(dir, now, tensors);
+  }
 }
 
 }  // namespace
@@ -337,16 +352,11 @@ void write_checkpoint_manifest(const std::string& dir, const std::string& genera
 }
 
 CheckpointContents read_sharded_checkpoint(const std::string& dir) {
-  const Manifest manifest = read_manifest(dir);
-  try {
-    return read_parts(dir, manifest);
-  } catch (const Error&) {
-    // A save that committed meanwhile removes the parts this read began with: read its
-    // checkpoint instead (once; a directory that keeps changing is an Error).
-    const Manifest now = read_manifest(dir);
-    if (now.generation == manifest.generation) throw;
-    return read_parts(dir, now);
-  }
+  return read_sharded(dir, true);
+}
+
+CheckpointContents read_sharded_checkpoint_metadata(const std::string& dir) {
+  return read_sharded(dir, false);
 }
 
 CheckpointContents merge_checkpoint(const std::string& from, const std::string& to) {

@@ -65,6 +65,9 @@ void write_checkpoint_manifest(const std::string& dir, const std::string& genera
 // dtype or shape, and scalars or metadata that two parts give differently.
 CheckpointContents read_sharded_checkpoint(const std::string& dir);
 
+// The same without tensors, reading only the parts' headers (see io::read_checkpoint_metadata).
+CheckpointContents read_sharded_checkpoint_metadata(const std::string& dir);
+
 // Writes the checkpoint at `from` (a directory of parts, or a file) as one file at `to`, the
 // same entries one process saves for the same model (the shared tensors first, then the
 // experts'), and returns what it wrote: `mixgrad checkpoint merge`.

@@ -99,6 +99,13 @@ TEST(Safetensors, RoundTripsMetadata) {
   ASSERT_EQ(loaded.tensors.size(), 1u);
   expect_values(loaded.tensors[0].second, {2}, {1, 1});
 
+  EXPECT_EQ(mg::io::load_safetensors_metadata(path), metadata);  // the header alone
+  // ... which is still checked against the file: cut short, the data it describes is missing.
+  const std::string bytes = mg::testing::read_bytes(path);
+  mg::testing::write_bytes(dir.path("short.safetensors"), bytes.substr(0, bytes.size() - 1));
+  EXPECT_MG_ERROR(mg::io::load_safetensors_metadata(dir.path("short.safetensors")),
+                  "short.safetensors");
+
   mg::io::save_safetensors(path, {}, metadata);  // metadata alone, no tensors
   loaded = mg::io::load_safetensors(path);
   EXPECT_EQ(loaded.metadata, metadata);

@@ -100,6 +100,15 @@ TEST(ShardedCheckpoint, PartsJoinIntoTheOneProcessCheckpoint) {
   EXPECT_EQ(m.optimizer_scalars, c.optimizer_scalars);
   EXPECT_EQ(m.metadata, c.metadata);
   EXPECT_EQ(load_safetensors(merged).metadata.at("format"), "pt");  // what PyTorch loaders expect
+
+  // The scalars and metadata alone, from the headers, agree with the whole read.
+  for (const std::string& path : {dir.path(""), merged}) {
+    const CheckpointContents header = read_checkpoint_metadata(path);
+    EXPECT_TRUE(header.module_state.empty());
+    EXPECT_TRUE(header.optimizer_tensors.empty());
+    EXPECT_EQ(header.optimizer_scalars, c.optimizer_scalars);
+    EXPECT_EQ(header.metadata, c.metadata);
+  }
 }
 
 TEST(ShardedCheckpoint, LoadsIntoAModule) {
