@@ -7,7 +7,9 @@
 // them: planning and walking a small tensor allocates nothing.
 #include <algorithm>
 #include <array>
+#include <cstddef>
 #include <cstdint>
+#include <span>
 
 // GCC 12 at -O3 reports a memmove of small_vector's growth path as overflowing the inline buffer
 // (a false positive, -Wstringop-overflow): silenced for boost's own code only.
@@ -80,6 +82,8 @@ class StridedPlan {
   int64_t stride(int d, int k) const { return strides_[d][k]; }
   int64_t inner_size() const { return sizes_.empty() ? 1 : sizes_[0]; }
   int64_t inner_stride(int k) const { return sizes_.empty() ? 0 : strides_[0][k]; }
+  std::span<const int64_t> sizes() const { return {sizes_.data(), sizes_.size()}; }
+  std::span<const Strides> strides() const { return {strides_.data(), strides_.size()}; }
 
   // One run of unit element strides for every operand: a flat loop needs no index arithmetic.
   bool contiguous() const {
@@ -105,7 +109,10 @@ class StridedPlan {
 
 // An odometer over a plan: offset(k) is operand k's offset (in the plan's stride unit) at the
 // current row-major position. It moves a run at a time, a run being the rest of the innermost
-// dim, where offsets move by the inner strides alone.
+// dim, where offsets move by the inner strides alone. Walks with short runs carry once per run,
+// so the two inner dims' indices, sizes and steps are plain members: a step and the common
+// carry touch no per-dim array (whose accesses are bounds-checked in this project's release
+// builds) and compute no products.
 template <int N>
 class StridedWalk {
  public:
@@ -113,46 +120,70 @@ class StridedWalk {
 
   // Positioned at row-major position `start`; the plan must outlive the walk.
   explicit StridedWalk(const StridedPlan<N>& plan, int64_t start = 0)
-      : plan_(plan), idx_(std::max(plan.ndim(), 1), 0), inner_size_(plan.inner_size()) {
+      : sizes_(plan.sizes()), strides_(plan.strides()), inner_size_(plan.inner_size()) {
     for (int k = 0; k < N; ++k) inner_[k] = plan.inner_stride(k);
-    for (int d = 0; d < plan.ndim() && start > 0; ++d) {
-      idx_[d] = start % plan.size(d);
-      start /= plan.size(d);
-      for (int k = 0; k < N; ++k) off_[k] += idx_[d] * plan.stride(d, k);
+    if (sizes_.size() > 1) {
+      next_size_ = sizes_[1];
+      for (int k = 0; k < N; ++k) wrap_[k] = strides_[1][k] - sizes_[0] * strides_[0][k];
+    }
+    if (sizes_.size() > 2) outer_.resize(sizes_.size() - 2);
+    int64_t* outer = outer_.data();
+    for (size_t d = 0; d < sizes_.size() && start > 0; ++d) {
+      const int64_t i = start % sizes_[d];
+      start /= sizes_[d];
+      (d == 0 ? pos_ : d == 1 ? next_ : outer[d - 2]) = i;
+      for (int k = 0; k < N; ++k) off_[k] += i * strides_[d][k];
     }
   }
 
   const Offsets& offsets() const { return off_; }
   int64_t offset(int k) const { return off_[k]; }
   // Positions left in the current run, counting the current one.
-  int64_t run_left() const { return inner_size_ - idx_[0]; }
+  int64_t run_left() const { return inner_size_ - pos_; }
 
-  // Moves n <= run_left() positions on; finishing a run carries into the outer dims.
-  void advance(int64_t n) {
-    idx_[0] += n;
+  // Moves n <= run_left() positions on. Forced inline: callers advance once per run or per
+  // element (a reduction's outputs), and GCC otherwise leaves a call per step.
+  __attribute__((always_inline)) void advance(int64_t n) {
+    pos_ += n;
     for (int k = 0; k < N; ++k) off_[k] += n * inner_[k];
-    if (idx_[0] == inner_size_) carry();
+    // A finished run moves dim 1 on, unless there is none (the end of a one-dim walk).
+    if (pos_ < inner_size_ || next_size_ == 0) return;
+    pos_ = 0;
+    for (int k = 0; k < N; ++k) off_[k] += wrap_[k];
+    if (++next_ == next_size_) carry_outer();
+  }
+
+  // Back to position 0: cheaper than a new walk where one walks many short slices.
+  void restart() {
+    pos_ = next_ = 0;
+    std::fill(outer_.begin(), outer_.end(), 0);
+    off_ = {};
   }
 
  private:
-  // A dim that wrapped restarts and moves the next one on by one; the outermost one stays
-  // wrapped at the end of the walk.
-  void carry() {
-    const int nd = plan_.ndim();
-    for (int d = 0; d + 1 < nd && idx_[d] == plan_.size(d); ++d) {
-      idx_[d] = 0;
-      ++idx_[d + 1];
-      for (int k = 0; k < N; ++k)
-        off_[k] += plan_.stride(d + 1, k) - plan_.size(d) * plan_.stride(d, k);
+  // Dim 1 wrapped: it restarts and moves dim 2 on, and so on outwards. At the end of the walk
+  // the outermost dim stays wrapped.
+  void carry_outer() {
+    const size_t nd = sizes_.size();
+    if (nd < 3) return;
+    int64_t* outer = outer_.data();
+    next_ = 0;
+    for (size_t d = 1; d + 1 < nd; ++d) {
+      for (int k = 0; k < N; ++k) off_[k] += strides_[d + 1][k] - sizes_[d] * strides_[d][k];
+      if (++outer[d - 1] < sizes_[d + 1] || d + 2 == nd) return;
+      outer[d - 1] = 0;
     }
   }
 
-  const StridedPlan<N>& plan_;
-  PlanDims<int64_t> idx_;
-  Offsets off_{};
-  // The innermost dim's, held here: a run's steps then read nothing through plan_.
-  Offsets inner_{};
+  std::span<const int64_t> sizes_;
+  std::span<const Offsets> strides_;
   int64_t inner_size_;
+  Offsets inner_{};
+  int64_t next_size_ = 0;  // dim 1's size, 0 when there is no dim 1
+  Offsets wrap_{};         // the offsets' move from the end of a run to the next run's start
+  int64_t pos_ = 0, next_ = 0;
+  PlanDims<int64_t> outer_;  // indices of dims 2 and up
+  Offsets off_{};
 };
 
 }  // namespace mixgrad::kernels

@@ -25,11 +25,10 @@ template <int N>
 class StridedLoop {
  public:
   // operands[0] defines the shape; the others must have that shape (after expand()).
-  explicit StridedLoop(const std::array<const Tensor*, N>& operands) {
-    numel_ = operands[0]->numel();
+  explicit StridedLoop(const std::array<const Tensor*, N>& operands)
+      : plan_(operands), numel_(plan_.numel()) {
     // Nothing to walk; the strides of an empty tensor's other dims may not fit in bytes.
     if (numel_ == 0) return;
-    plan_ = kernels::StridedPlan<N>(operands);
     for (int k = 0; k < N; ++k) {
       base_[k] = static_cast<char*>(operands[k]->data_ptr());
       const auto elem = static_cast<int64_t>(operands[k]->element_size());

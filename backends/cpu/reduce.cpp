@@ -264,9 +264,10 @@ void reduce_slices(const Tensor& out, const Tensor& indices, const Tensor& in,
   const int64_t grain = std::max<int64_t>(1, kGrainSize / std::max<int64_t>(1, slice_numel));
   parallel_for(kept.numel(), grain, [&](int64_t begin, int64_t end) {
     StridedWalk<3> at(kept, begin);
+    StridedWalk<1> in_slice(slice);
     // Visits the current output's slice: f(offset of a flat run, run number).
     auto for_each_run = [&](auto&& f) {
-      StridedWalk<1> in_slice(slice);
+      in_slice.restart();
       for_each_offset(in_slice, runs, last_size, f);
     };
     for (int64_t o = begin; o < end; ++o, at.advance(1)) {

@@ -25,30 +25,36 @@ void expect_dims(const StridedPlan<N>& plan, const Shape& sizes,
   for (int k = 0; k < N; ++k) EXPECT_EQ(plan.outer_strides(k), strides[k]) << "operand " << k;
 }
 
-// Every position's offsets, walked run by run from `start`, against row-major index arithmetic
-// on the unplanned layouts.
+// Row-major index arithmetic on the unplanned layout: operand k's offset at `pos`.
+int64_t offset_at(const Tensor& t, const Shape& shape, int64_t pos) {
+  int64_t offset = 0;
+  for (int64_t d = static_cast<int64_t>(shape.size()) - 1; d >= 0; --d) {
+    offset += pos % shape[d] * t.strides()[d];
+    pos /= shape[d];
+  }
+  return offset;
+}
+
+// Every position's offsets from `start` on, walked both run by run and one position at a time,
+// against offset_at.
 template <int N>
 void expect_walk(const StridedPlan<N>& plan, const std::array<const Tensor*, N>& operands,
                  int64_t start) {
   const Shape& shape = operands[0]->shape();
-  StridedWalk<N> walk(plan, start);
+  StridedWalk<N> by_run(plan, start), by_one(plan, start);
   for (int64_t pos = start; pos < plan.numel();) {
-    const int64_t run = walk.run_left();
+    const int64_t run = by_run.run_left();
     ASSERT_GE(run, 1);
-    for (int64_t i = 0; i < run; ++i) {
-      int64_t rem = pos + i;
+    for (int64_t i = 0; i < run; ++i, by_one.advance(1)) {
       for (int k = 0; k < N; ++k) {
-        int64_t expected = 0, r = rem;
-        for (int64_t d = static_cast<int64_t>(shape.size()) - 1; d >= 0; --d) {
-          expected += r % shape[d] * operands[k]->strides()[d];
-          r /= shape[d];
-        }
-        ASSERT_EQ(walk.offset(k) + i * plan.inner_stride(k), expected)
+        const int64_t expected = offset_at(*operands[k], shape, pos + i);
+        ASSERT_EQ(by_run.offset(k) + i * plan.inner_stride(k), expected)
             << "operand " << k << " at " << pos + i;
+        ASSERT_EQ(by_one.offset(k), expected) << "operand " << k << " at " << pos + i;
       }
     }
     pos += run;
-    walk.advance(run);
+    by_run.advance(run);
   }
 }
 
@@ -131,9 +137,20 @@ TEST(StridedPlan, DimsLeftOutAreKeptApart) {
 TEST(StridedPlan, ScaledStridesAndWalkFromAnyStart) {
   const Tensor a = view({3, 2, 2}, {8, 1, 2});  // inner dims transposed: nothing merges
   const Tensor b = view({3, 2, 2}, {4, 2, 1});
+  // Four dims, none merging: carries through every level.
+  const Tensor c = view({2, 3, 2, 2}, {40, 8, 1, 2});
+  const Tensor e = view({2, 3, 2, 2}, {-1, 4, 2, 12});
+  const StridedPlan<2> deep({&c, &e});
+  EXPECT_EQ(deep.ndim(), 4);
+  for (int64_t start : {0, 3, 11, 23}) expect_walk<2>(deep, {&c, &e}, start);
   StridedPlan<2> plan({&a, &b});
   EXPECT_EQ(plan.ndim(), 3);
   for (int64_t start = 0; start < plan.numel(); ++start) expect_walk<2>(plan, {&a, &b}, start);
+  // Back to the start after a full walk.
+  StridedWalk<2> walk(plan, 5);
+  walk.restart();
+  EXPECT_EQ(walk.offsets(), (std::array<int64_t, 2>{0, 0}));
+  EXPECT_EQ(walk.run_left(), 2);
   plan.scale(1, 4);
   expect_dims<2>(plan, {3, 2, 2}, {Shape{8, 1, 2}, Shape{16, 8, 4}});
 }
