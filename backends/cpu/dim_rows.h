@@ -6,9 +6,9 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
-#include <vector>
 
 #include "backends/cpu/parallel.h"
+#include "backends/strided_plan.h"
 #include "core/tensor.h"
 
 namespace mixgrad::cpu {
@@ -18,26 +18,17 @@ class DimRows {
  public:
   using Offsets = std::array<int64_t, N>;
 
-  DimRows(const std::array<const Tensor*, N>& operands, int64_t dim) {
-    const Tensor& first = *operands[0];
+  // The other dims are planned together, so rows along merged dims tile as one.
+  DimRows(const std::array<const Tensor*, N>& operands, int64_t dim)
+      : others_(operands, [dim](int64_t d) { return d != dim; }) {
     for (int k = 0; k < N; ++k) {
       const bool scalar = operands[k]->dim() == 0;
       length_[k] = scalar ? 1 : operands[k]->shape()[dim];
       stride_[k] = scalar ? 1 : operands[k]->strides()[dim];
     }
-    // The other dims, innermost first; size-1 dims never move the odometer.
-    for (int64_t d = first.dim() - 1; d >= 0; --d) {
-      if (d == dim || first.shape()[d] == 1) continue;
-      sizes_.push_back(first.shape()[d]);
-      Offsets st;
-      for (int k = 0; k < N; ++k) st[k] = operands[k]->strides()[d];
-      strides_.push_back(st);
-    }
-    count_ = 1;
-    for (int64_t s : sizes_) count_ *= s;
   }
 
-  int64_t count() const { return count_; }
+  int64_t count() const { return others_.numel(); }
   int64_t length(int k) const { return length_[k]; }
   int64_t stride(int k) const { return stride_[k]; }
 
@@ -55,51 +46,31 @@ class DimRows {
   // element per line.
   template <class F>
   void for_row_tiles(int64_t begin, int64_t end, int64_t max_tile, F&& tile) const {
-    const int nd = static_cast<int>(sizes_.size());
-    std::vector<int64_t> idx(nd);
-    Offsets off{};
-    int64_t rem = begin;
-    for (int d = 0; d < nd; ++d) {
-      idx[d] = rem % sizes_[d];
-      rem /= sizes_[d];
-      for (int k = 0; k < N; ++k) off[k] += idx[d] * strides_[d][k];
-    }
+    kernels::StridedWalk<N> walk(others_, begin);
     for (int64_t r = begin; r < end;) {
-      const int64_t count = std::min({max_tile, end - r, nd > 0 ? sizes_[0] - idx[0] : 1});
-      tile(off, count);
+      const int64_t count = std::min({max_tile, end - r, walk.run_left()});
+      tile(walk.offsets(), count);
       r += count;
-      if (nd == 0) continue;
-      for (int k = 0; k < N; ++k) off[k] += count * strides_[0][k];
-      idx[0] += count;
-      // Carry: a dim that wrapped restarts and moves the next one on by one.
-      for (int d = 0; d < nd && idx[d] == sizes_[d]; ++d) {
-        for (int k = 0; k < N; ++k) off[k] -= sizes_[d] * strides_[d][k];
-        idx[d] = 0;
-        if (d + 1 == nd) break;
-        ++idx[d + 1];
-        for (int k = 0; k < N; ++k) off[k] += strides_[d + 1][k];
-      }
+      walk.advance(count);
     }
   }
 
   // Offset between neighbouring rows of a tile in operand k.
-  int64_t tile_stride(int k) const { return sizes_.empty() ? 0 : strides_[0][k]; }
+  int64_t tile_stride(int k) const { return others_.inner_stride(k); }
 
   // Splits the rows across threads so that each gets at least kGrainSize units of work, given
   // the cost of one row; chunk(begin, end) runs once per thread, so per-thread scratch memory
   // belongs at its top, outside the per-row loop.
   template <class F>
   void parallel(int64_t work_per_row, F&& chunk) const {
-    parallel_for(count_, std::max<int64_t>(1, kGrainSize / std::max<int64_t>(1, work_per_row)),
+    parallel_for(count(), std::max<int64_t>(1, kGrainSize / std::max<int64_t>(1, work_per_row)),
                  chunk);
   }
 
  private:
+  kernels::StridedPlan<N> others_;  // every dim but the row's, in elements
   Offsets length_{};
   Offsets stride_{};
-  std::vector<int64_t> sizes_;    // innermost first, the row dim and size-1 dims left out
-  std::vector<Offsets> strides_;  // elements, matching sizes_
-  int64_t count_ = 0;
 };
 
 }  // namespace mixgrad::cpu

@@ -1,24 +1,17 @@
 #pragma once
-// The CPU backend's one stride walker. Given operands viewed with a common shape (broadcast dims
-// have stride 0), it merges dims that are contiguous for every operand, then hands the body flat
-// innermost runs: body(ptrs, byte_strides, n). A body that checks for unit strides gets a plain
-// loop the compiler vectorizes. Work is split across threads by element ranges.
+// The CPU backend's element-wise walker. Given operands viewed with a common shape (broadcast
+// dims have stride 0), it walks their StridedPlan and hands the body flat innermost runs:
+// body(ptrs, byte_strides, n). A body that checks for unit strides gets a plain loop the compiler
+// vectorizes. Work is split across threads by element ranges.
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <tuple>
 #include <type_traits>
 
-// GCC 12 at -O3 reports a memmove of small_vector's growth path as overflowing the inline buffer
-// (a false positive, -Wstringop-overflow): silenced for boost's own code only.
-#pragma GCC diagnostic push
-#ifndef __clang__  // clang has no such warning, and warns about the unknown name
-#pragma GCC diagnostic ignored "-Wstringop-overflow"
-#endif
-#include <boost/container/small_vector.hpp>
-#pragma GCC diagnostic pop
-
 #include "backends/cpu/cpu_levels.h"
 #include "backends/cpu/parallel.h"
+#include "backends/strided_plan.h"
 #include "core/tensor.h"
 
 namespace mixgrad::cpu {
@@ -32,36 +25,16 @@ template <int N>
 class StridedLoop {
  public:
   // operands[0] defines the shape; the others must have that shape (after expand()).
-  explicit StridedLoop(const std::array<const Tensor*, N>& operands) {
-    const Shape& shape = operands[0]->shape();
-    for (int k = 0; k < N; ++k) {
-      base_[k] = static_cast<char*>(operands[k]->data_ptr());
-      elem_[k] = static_cast<int64_t>(operands[k]->element_size());
-    }
-    numel_ = numel_of(shape);
+  explicit StridedLoop(const std::array<const Tensor*, N>& operands)
+      : plan_(operands), numel_(plan_.numel()) {
     // Nothing to walk; the strides of an empty tensor's other dims may not fit in bytes.
     if (numel_ == 0) return;
-    // Innermost dim first; drop size-1 dims; merge dim d into d-1 when contiguous for all.
-    for (int64_t d = static_cast<int64_t>(shape.size()) - 1; d >= 0; --d) {
-      if (shape[d] == 1) continue;
-      std::array<int64_t, N> st;
-      for (int k = 0; k < N; ++k) st[k] = operands[k]->strides()[d] * elem_[k];
-      if (!sizes_.empty()) {
-        bool merge = true;
-        for (int k = 0; k < N; ++k)
-          if (st[k] != strides_.back()[k] * sizes_.back()) merge = false;
-        if (merge) {
-          sizes_.back() *= shape[d];
-          continue;
-        }
-      }
-      sizes_.push_back(shape[d]);
-      strides_.push_back(st);
-    }
-    if (sizes_.empty()) {
-      sizes_.push_back(1);
-      strides_.push_back({});
-      for (int k = 0; k < N; ++k) strides_[0][k] = elem_[k];
+    for (int k = 0; k < N; ++k) {
+      base_[k] = static_cast<char*>(operands[k]->data_ptr());
+      const auto elem = static_cast<int64_t>(operands[k]->element_size());
+      plan_.scale(k, elem);
+      // A single element (no dims left) is a run of one at unit stride.
+      inner_[k] = plan_.ndim() == 0 ? elem : plan_.inner_stride(k);
     }
   }
 
@@ -82,38 +55,20 @@ class StridedLoop {
  private:
   template <class Body>
   void run_range(int64_t begin, int64_t end, Body& body) const {
-    const int nd = static_cast<int>(sizes_.size());
-    Dims<int64_t> idx(nd);
-    std::array<char*, N> p = base_;
-    int64_t rem = begin;
-    for (int d = 0; d < nd; ++d) {
-      idx[d] = rem % sizes_[d];
-      rem /= sizes_[d];
-      for (int k = 0; k < N; ++k) p[k] += idx[d] * strides_[d][k];
-    }
-    const std::array<int64_t, N>& inner = strides_[0];
+    kernels::StridedWalk<N> walk(plan_, begin);
+    std::array<char*, N> p;
     for (int64_t e = begin; e < end;) {
-      const int64_t n = std::min(sizes_[0] - idx[0], end - e);
-      body(p.data(), inner.data(), n);
+      const int64_t n = std::min(walk.run_left(), end - e);
+      for (int k = 0; k < N; ++k) p[k] = base_[k] + walk.offset(k);
+      body(p.data(), inner_.data(), n);
       e += n;
-      idx[0] += n;
-      for (int k = 0; k < N; ++k) p[k] += n * inner[k];
-      for (int d = 0; d + 1 < nd && idx[d] == sizes_[d]; ++d) {
-        idx[d] = 0;
-        ++idx[d + 1];
-        for (int k = 0; k < N; ++k) p[k] += strides_[d + 1][k] - sizes_[d] * strides_[d][k];
-      }
+      walk.advance(n);
     }
   }
 
-  // Per-dim arrays held inline up to 8 dims: a loop over a small tensor allocates nothing.
-  template <class T>
-  using Dims = boost::container::small_vector<T, 8>;
-
+  kernels::StridedPlan<N> plan_;  // byte strides
   std::array<char*, N> base_{};
-  std::array<int64_t, N> elem_{};
-  Dims<int64_t> sizes_;                   // innermost first
-  Dims<std::array<int64_t, N>> strides_;  // bytes, innermost first
+  std::array<int64_t, N> inner_{};
   int64_t numel_ = 0;
 };
 

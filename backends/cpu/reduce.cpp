@@ -23,7 +23,7 @@
 #include "backends/cpu/dim_rows.h"
 #include "backends/cpu/kernels.h"
 #include "backends/cpu/parallel.h"
-#include "backends/merged_dims.h"
+#include "backends/strided_plan.h"
 #include "core/dispatch.h"
 
 namespace mixgrad::cpu {
@@ -69,47 +69,13 @@ inline bool replaces(T v, T best) {
   return Op == ReduceOp::Max ? v > best : v < best;
 }
 
-template <int N>
-using Dims = kernels::MergedDims<N>;
+using kernels::StridedPlan;
+using kernels::StridedWalk;
 
-// An odometer over Dims<N> from row-major position `start`: at(k) is tensor k's element
-// offset at the current position; next() moves to the following position.
-template <int N>
-class Cursor {
- public:
-  Cursor(const Dims<N>& dims, int64_t start) : dims_(dims), idx_(dims.ndim(), 0) {
-    for (int d = dims.ndim() - 1; d >= 0 && start > 0; --d) {
-      idx_[d] = start % dims.sizes[d];
-      start /= dims.sizes[d];
-      for (int k = 0; k < N; ++k) off_[k] += idx_[d] * dims.strides[k][d];
-    }
-  }
-  int64_t at(int k) const { return off_[k]; }
-  void reset() {
-    std::fill(idx_.begin(), idx_.end(), 0);
-    off_ = {};
-  }
-  void next() {
-    for (int d = dims_.ndim() - 1; d >= 0; --d) {
-      if (++idx_[d] < dims_.sizes[d]) {
-        for (int k = 0; k < N; ++k) off_[k] += dims_.strides[k][d];
-        return;
-      }
-      for (int k = 0; k < N; ++k) off_[k] -= (dims_.sizes[d] - 1) * dims_.strides[k][d];
-      idx_[d] = 0;
-    }
-  }
-
- private:
-  const Dims<N>& dims_;
-  std::vector<int64_t> idx_;
-  std::array<int64_t, N> off_{};
-};
-
-// Calls f(offset, position) for `count` positions of a one-tensor walk from the cursor's.
+// Calls f(offset, i) for `count` positions `step` apart along a one-operand walk, from its own.
 template <class F>
-void for_each_offset(Cursor<1>& c, int64_t count, F&& f) {
-  for (int64_t i = 0; i < count; ++i, c.next()) f(c.at(0), i);
+void for_each_offset(StridedWalk<1>& walk, int64_t count, int64_t step, F&& f) {
+  for (int64_t i = 0; i < count; ++i, walk.advance(step)) f(walk.offset(0), i);
 }
 
 // Sum of n contiguous values with independent partial sums: breaks the add dependency chain
@@ -138,7 +104,7 @@ constexpr int64_t kColumnBlock = 1024;
 // blocks; `lines` are the other kept dims, with each tensor's offsets.
 struct RowLayout {
   int64_t run = 0;
-  Dims<3> lines;
+  StridedPlan<3> lines;
   int64_t blocks() const { return (run + kColumnBlock - 1) / kColumnBlock; }
 };
 
@@ -161,10 +127,7 @@ bool row_layout(const std::array<const Tensor*, 3>& tensors, const std::vector<b
     if (size[d] != 1 && !stride_is(d, layout.run)) break;
     layout.run *= size[d];
   }
-  for (int64_t k = 0; k <= d; ++k)
-    if (!skip[k])
-      layout.lines.push(
-          size[k], {tensors[0]->strides()[k], tensors[1]->strides()[k], tensors[2]->strides()[k]});
+  layout.lines = StridedPlan<3>(tensors, [&](int64_t k) { return k <= d && !skip[k]; });
   return true;
 }
 
@@ -178,9 +141,7 @@ bool reduce_rows(const Tensor& out, const Tensor& indices, const Tensor& in,
   using Value = std::conditional_t<kExtremum, T, Acc<T>>;
   RowLayout layout;
   if (!row_layout({&in, &out, indices.defined() ? &indices : &out}, reduced, layout)) return false;
-  Dims<1> rows;
-  for (int64_t d = 0; d < in.dim(); ++d)
-    if (reduced[d]) rows.push(in.shape()[d], {in.strides()[d]});
+  const StridedPlan<1> rows({&in}, [&](int64_t d) { return reduced[d]; });
 
   const int64_t run = layout.run, blocks = layout.blocks(), n_rows = rows.numel();
   const int64_t column_tasks = layout.lines.numel() * blocks;
@@ -206,10 +167,10 @@ bool reduce_rows(const Tensor& out, const Tensor& indices, const Tensor& in,
   // Writes a column block's final values (and rows) to the outputs.
   auto store = [&](int64_t column_task, int64_t len, const Value* value, const int64_t* row) {
     const int64_t col = (column_task % blocks) * kColumnBlock;
-    const Cursor<3> at_line(layout.lines, column_task / blocks);
-    T* target = dst + at_line.at(1) + col;
+    const StridedWalk<3> at_line(layout.lines, column_task / blocks);
+    T* target = dst + at_line.offset(1) + col;
     for (int64_t k = 0; k < len; ++k) target[k] = static_cast<T>(value[k]);
-    if (kExtremum && idx_dst) std::copy_n(row, len, idx_dst + at_line.at(2) + col);
+    if (kExtremum && idx_dst) std::copy_n(row, len, idx_dst + at_line.offset(2) + col);
   };
 
   const int64_t work = std::max<int64_t>(1, n_rows / chunks * std::min(run, kColumnBlock));
@@ -221,11 +182,12 @@ bool reduce_rows(const Tensor& out, const Tensor& indices, const Tensor& in,
                    const int64_t chunk = t % chunks, column_task = t / chunks;
                    const int64_t col = (column_task % blocks) * kColumnBlock;
                    const int64_t len = std::min(kColumnBlock, run - col);
-                   const T* base = src + Cursor<3>(layout.lines, column_task / blocks).at(0) + col;
+                   const T* base =
+                       src + StridedWalk<3>(layout.lines, column_task / blocks).offset(0) + col;
                    const int64_t first = chunk * n_rows / chunks;
                    if constexpr (!kExtremum) std::fill_n(value.begin(), len, identity<T, Op>());
-                   Cursor<1> at_row(rows, first);
-                   for_each_offset(at_row, (chunk + 1) * n_rows / chunks - first,
+                   StridedWalk<1> at_row(rows, first);
+                   for_each_offset(at_row, (chunk + 1) * n_rows / chunks - first, 1,
                                    [&](int64_t off, int64_t i) {
                                      const T* p = base + off;
                                      if constexpr (kExtremum) {
@@ -286,45 +248,32 @@ void reduce_slices(const Tensor& out, const Tensor& indices, const Tensor& in,
   using Out = ReduceOut<T, Op>;
   // Kept dims walk in, out and indices (which gets out's strides when absent); reduced dims
   // walk the input slice.
-  Dims<3> kept;
-  Dims<1> slice;
-  for (int64_t d = 0; d < in.dim(); ++d) {
-    const int64_t size = in.shape()[d], stride = in.strides()[d];
-    if (reduced[d]) {
-      slice.push(size, {stride});
-    } else {
-      const int64_t idx_stride = indices.defined() ? indices.strides()[d] : out.strides()[d];
-      kept.push(size, {stride, out.strides()[d], idx_stride});
-    }
-  }
+  const Tensor& idx_like = indices.defined() ? indices : out;
+  const StridedPlan<3> kept({&in, &out, &idx_like}, [&](int64_t d) { return !reduced[d]; });
+  const StridedPlan<1> slice({&in}, [&](int64_t d) { return reduced[d]; });
   const T* src = in.data_ptr<T>();
   Out* dst = out.data_ptr<Out>();
   int64_t* idx_dst = indices.defined() ? indices.data_ptr<int64_t>() : nullptr;
 
-  // The innermost slice dim runs as a flat loop; the rest of the slice is an odometer.
+  // The slice goes run by run: its innermost dim is a flat loop.
   const int64_t slice_numel = slice.numel();
-  const int64_t last_size = slice.ndim() == 0 ? 1 : slice.sizes.back();
-  const int64_t last_stride = slice.ndim() == 0 ? 1 : slice.strides[0].back();
-  Dims<1> rest = slice;
-  if (rest.ndim() > 0) {
-    rest.sizes.pop_back();
-    rest.strides[0].pop_back();
-  }
-  const int64_t rest_numel = slice_numel == 0 ? 0 : rest.numel();
+  const int64_t last_size = slice.inner_size();
+  const int64_t last_stride = slice.ndim() == 0 ? 1 : slice.inner_stride(0);
+  const int64_t runs = slice_numel == 0 ? 0 : slice_numel / last_size;
 
   const int64_t grain = std::max<int64_t>(1, kGrainSize / std::max<int64_t>(1, slice_numel));
   parallel_for(kept.numel(), grain, [&](int64_t begin, int64_t end) {
-    Cursor<3> at(kept, begin);
-    Cursor<1> in_slice(rest, 0);
+    StridedWalk<3> at(kept, begin);
+    StridedWalk<1> in_slice(slice);
     // Visits the current output's slice: f(offset of a flat run, run number).
     auto for_each_run = [&](auto&& f) {
-      in_slice.reset();
-      for_each_offset(in_slice, rest_numel, f);
+      in_slice.restart();
+      for_each_offset(in_slice, runs, last_size, f);
     };
-    for (int64_t o = begin; o < end; ++o, at.next()) {
+    for (int64_t o = begin; o < end; ++o, at.advance(1)) {
       // An empty input may have no storage: no arithmetic on its null pointer.
-      const T* base = slice_numel == 0 ? src : src + at.at(0);
-      Out* target = dst + at.at(1);
+      const T* base = slice_numel == 0 ? src : src + at.offset(0);
+      Out* target = dst + at.offset(1);
       if constexpr (Op == ReduceOp::Sum || Op == ReduceOp::Prod) {
         Acc<T> acc = identity<T, Op>();
         for_each_run([&](int64_t off, int64_t) {
@@ -360,7 +309,7 @@ void reduce_slices(const Tensor& out, const Tensor& indices, const Tensor& in,
           }
         });
         *target = best;
-        if (idx_dst) idx_dst[at.at(2)] = best_i;
+        if (idx_dst) idx_dst[at.offset(2)] = best_i;
       }
     }
   });
@@ -437,9 +386,9 @@ bool scan_rows(const Tensor& out, const Tensor& in, int64_t dim) {
                  for (int64_t t = begin; t < end; ++t) {
                    const int64_t col = (t % blocks) * kColumnBlock;
                    const int64_t len = std::min(kColumnBlock, run - col);
-                   const Cursor<3> at_line(layout.lines, t / blocks);
-                   const T* p = src + at_line.at(0) + col;
-                   T* q = dst + at_line.at(1) + col;
+                   const StridedWalk<3> at_line(layout.lines, t / blocks);
+                   const T* p = src + at_line.offset(0) + col;
+                   T* q = dst + at_line.offset(1) + col;
                    std::fill_n(acc.begin(), len, scan_identity<T, Op>());
                    for (int64_t i = 0; i < n; ++i, p += in_step, q += out_step) {
                      for (int64_t k = 0; k < len; ++k) {

@@ -2,17 +2,16 @@
 // The CUDA backend's element-wise launcher, the counterpart of backends/cpu/loop.h:
 // map_elements<Out, In...>(out, f, in...) writes out = f(in...) for operands viewed with out's
 // shape (broadcast dims have stride 0). Dims that are contiguous for every operand are merged on
-// the host first, so the per-element offset arithmetic (a 64-bit division per dim) is paid only
-// for the dims that really differ. Fully contiguous operands skip it altogether and, when every
-// pointer is aligned, move kPack elements per load and store.
+// the host first (kernels::StridedPlan, as on the CPU), so the per-element offset arithmetic (a
+// 64-bit division per dim) is paid only for the dims that really differ. Fully contiguous operands
+// skip it altogether and, when every pointer is aligned, move kPack elements per load and store.
 //
 // f is a functor with a __device__ `Out operator()(In...) const`, passed to kernels by value.
-#include <algorithm>
-#include <array>
 #include <cstdint>
 #include <utility>
 
 #include "backends/cuda/common.cuh"
+#include "backends/strided_plan.h"
 
 namespace mixgrad::cuda {
 
@@ -63,42 +62,6 @@ __global__ void map_strided_kernel(int64_t n, F f, StridedOperand<Out> out,
   MG_CUDA_KERNEL_LOOP(i, n) out.ptr[out.at(i)] = f(in.ptr[in.at(i)]...);
 }
 
-// The operands' common shape with dims merged where every operand is contiguous across them and
-// size-1 dims dropped (as StridedLoop does on the CPU); strides in elements, outermost dim first.
-template <int N>
-struct MergedLayout {
-  Shape sizes;
-  std::array<Shape, N> strides;
-  bool contiguous = true;  // one dim of unit stride for every operand
-};
-
-template <int N>
-MergedLayout<N> merge_dims(const std::array<const Tensor*, N>& operands) {
-  const Shape& shape = operands[0]->shape();
-  MergedLayout<N> m;
-  for (int64_t d = static_cast<int64_t>(shape.size()) - 1; d >= 0; --d) {
-    if (shape[d] == 1) continue;
-    bool merge = !m.sizes.empty();
-    for (int k = 0; k < N && merge; ++k)
-      merge = operands[k]->strides()[d] == m.strides[k].back() * m.sizes.back();
-    if (merge) {
-      m.sizes.back() *= shape[d];
-      continue;
-    }
-    m.sizes.push_back(shape[d]);
-    for (int k = 0; k < N; ++k) m.strides[k].push_back(operands[k]->strides()[d]);
-  }
-  if (m.sizes.empty()) {  // a single element
-    m.sizes.push_back(1);
-    for (int k = 0; k < N; ++k) m.strides[k].push_back(1);
-  }
-  m.contiguous = m.sizes.size() == 1;
-  for (int k = 0; k < N; ++k) m.contiguous = m.contiguous && m.strides[k][0] == 1;
-  std::reverse(m.sizes.begin(), m.sizes.end());
-  for (int k = 0; k < N; ++k) std::reverse(m.strides[k].begin(), m.strides[k].end());
-  return m;
-}
-
 template <class T>
 bool pack_aligned(const T* p) {
   return reinterpret_cast<std::uintptr_t>(p) % alignof(Pack<T>) == 0;
@@ -117,9 +80,9 @@ void map_elements(const Tensor& out, F f, const auto&... inputs) {
   TensorDeviceGuard guard(out);
   const cudaStream_t stream = stream_of(out);
   constexpr int N = 1 + sizeof...(In);
-  const d::MergedLayout<N> m = d::merge_dims<N>({&out, &inputs...});
+  const kernels::StridedPlan<N> m({&out, &inputs...});
   Out* o = data_of<Out>(out);
-  if (m.contiguous) {
+  if (m.contiguous()) {
     if ((d::pack_aligned(o) && ... && d::pack_aligned(data_of<const In>(inputs)))) {
       d::map_vectorized_kernel<Out, F, In...>
           <<<blocks_for((n + d::kPack - 1) / d::kPack), kThreads, 0, stream>>>(
@@ -129,11 +92,12 @@ void map_elements(const Tensor& out, F f, const auto&... inputs) {
           <<<blocks_for(n), kThreads, 0, stream>>>(n, f, o, data_of<const In>(inputs)...);
     }
   } else {
+    const Shape sizes = m.outer_sizes();
     [&]<std::size_t... I>(std::index_sequence<I...>) {
       d::map_strided_kernel<Out, F, In...><<<blocks_for(n), kThreads, 0, stream>>>(
-          n, f, d::StridedOperand<Out>{o, StridedOffsets(m.sizes, m.strides[0])},
+          n, f, d::StridedOperand<Out>{o, StridedOffsets(sizes, m.outer_strides(0))},
           d::StridedOperand<const In>{data_of<const In>(inputs),
-                                      StridedOffsets(m.sizes, m.strides[1 + I])}...);
+                                      StridedOffsets(sizes, m.outer_strides(1 + I))}...);
     }
     (std::index_sequence_for<In...>{});
   }

@@ -17,7 +17,7 @@
 #include "backends/cuda/common.cuh"
 #include "backends/cuda/group_reduce.cuh"
 #include "backends/cuda/kernels.h"
-#include "backends/merged_dims.h"
+#include "backends/strided_plan.h"
 
 namespace mixgrad::cuda {
 
@@ -183,28 +183,19 @@ __global__ void reduce_finish_kernel(ReducePlan p, int64_t parts,
   }
 }
 
-template <int N>
-using MergedDims = kernels::MergedDims<N>;
-
 template <class T, ReduceOp Op>
 void reduce_typed(const Tensor& out, const Tensor& indices, const Tensor& in,
                   const std::vector<bool>& reduced) {
   using R = Reducer<T, Op>;
-  MergedDims<3> kept;
-  MergedDims<1> slice;
   const Tensor& index_layout = indices.defined() ? indices : out;
-  for (int64_t d = 0; d < in.dim(); ++d) {
-    const int64_t size = in.shape()[d];
-    if (reduced[d])
-      slice.push(size, {in.strides()[d]});
-    else
-      kept.push(size, {in.strides()[d], out.strides()[d], index_layout.strides()[d]});
-  }
+  const kernels::StridedPlan<3> kept({&in, &out, &index_layout},
+                                     [&](int64_t d) { return !reduced[d]; });
+  const kernels::StridedPlan<1> slice({&in}, [&](int64_t d) { return reduced[d]; });
   ReducePlan p;
-  p.kept_in = StridedOffsets(kept.sizes, kept.strides[0]);
-  p.kept_out = StridedOffsets(kept.sizes, kept.strides[1]);
-  p.kept_index = StridedOffsets(kept.sizes, kept.strides[2]);
-  p.slice = StridedOffsets(slice.sizes, slice.strides[0]);
+  p.kept_in = StridedOffsets(kept.outer_sizes(), kept.outer_strides(0));
+  p.kept_out = StridedOffsets(kept.outer_sizes(), kept.outer_strides(1));
+  p.kept_index = StridedOffsets(kept.outer_sizes(), kept.outer_strides(2));
+  p.slice = StridedOffsets(slice.outer_sizes(), slice.outer_strides(0));
   p.outputs = kept.numel();
   p.extent = slice.numel();
   if (p.outputs == 0) return;
