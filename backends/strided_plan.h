@@ -70,7 +70,8 @@ class StridedPlan {
     strides_.push_back(st);
   }
 
-  // Multiplies operand k's strides by `factor`: element strides become byte strides.
+  // Multiplies operand k's strides by `factor`: element strides become byte strides. Walks built
+  // before copied the old strides in part, so this comes first.
   void scale(int k, int64_t factor) {
     for (Strides& st : strides_) st[k] *= factor;
   }
@@ -118,7 +119,9 @@ class StridedWalk {
  public:
   using Offsets = typename StridedPlan<N>::Strides;
 
-  // Positioned at row-major position `start`; the plan must outlive the walk.
+  // Positioned at row-major position `start`; the plan must outlive the walk (a temporary plan
+  // is refused) and keep its strides (scale() before any walk is built).
+  StridedWalk(const StridedPlan<N>&& plan, int64_t start = 0) = delete;
   explicit StridedWalk(const StridedPlan<N>& plan, int64_t start = 0)
       : sizes_(plan.sizes()), strides_(plan.strides()), inner_size_(plan.inner_size()) {
     for (int k = 0; k < N; ++k) inner_[k] = plan.inner_stride(k);
