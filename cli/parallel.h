@@ -42,8 +42,8 @@ class ParallelRun {
   BatchShard shard() const;
   // Spreads the experts (--ep > 1) and attaches DataParallel; call before building the
   // optimizer. Throws Error, before any training, for a model without MoE layers with --ep,
-  // experts whose optimizer state cannot be gathered into a checkpoint, or a test set whose
-  // last batch of `eval_batch` cannot give every process a row.
+  // experts that the processes cannot share evenly or cut (dist::shard_experts), or a test set
+  // whose last batch of `eval_batch` cannot give every process a row.
   void prepare(nn::Module& model, const data::Dataset& test_data, int64_t eval_batch);
   // Copies rank 0's buffers (batch-norm statistics) to the other processes of their group.
   void sync_buffers();
