@@ -101,8 +101,9 @@ class Merger {
       check(!e.whole.defined(), "'", name, "' is whole in part ", quoted(e.whole_part),
             " and rows of it in part ", quoted(part));
       const RowRange r = range->second;
-      check(t.dim() >= 1 && rows_fit(r, t.size(0)), "part ", quoted(part), " holds rows [",
-            r.offset, ", ", r.offset + (t.dim() >= 1 ? t.size(0) : 0), ") of '", name, "' (shape ",
+      // (No offset + count here: a crafted file's numbers could overflow it.)
+      check(t.dim() >= 1 && rows_fit(r, t.size(0)), "part ", quoted(part), " holds ",
+            t.dim() >= 1 ? t.size(0) : 0, " rows from row ", r.offset, " of '", name, "' (shape ",
             t.shape(), "), outside its ", r.total, " rows");
       check(e.total < 0 || e.total == r.total, "parts disagree on the rows of '", name,
             "': ", e.total, " and ", r.total);
